@@ -1,0 +1,119 @@
+//! Parsing of attribute arguments: `#[websocket_gateway(path = "/chat")]` and
+//! `#[subscribe_message("event")]`.
+
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, LitStr, Token};
+
+mod kw {
+    syn::custom_keyword!(path);
+}
+
+/// The options of `#[websocket_gateway(...)]` on a struct.
+#[derive(Default)]
+pub(crate) struct GatewayOptions {
+    /// `path = "/chat"`: the URL path the gateway's WebSocket is served on.
+    pub(crate) path: Option<LitStr>,
+}
+
+impl Parse for GatewayOptions {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut options = GatewayOptions::default();
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::path) {
+                let key = input.parse::<kw::path>()?;
+                input.parse::<Token![=]>()?;
+                let value: LitStr = input.parse()?;
+                if options.path.is_some() {
+                    return Err(syn::Error::new_spanned(key, "duplicate gateway option `path`"));
+                }
+                let path = value.value();
+                if !path.starts_with('/') {
+                    return Err(syn::Error::new_spanned(
+                        &value,
+                        "a gateway path must start with `/`, e.g. `path = \"/chat\"`",
+                    ));
+                }
+                options.path = Some(value);
+            } else {
+                return Err(lookahead.error());
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(options)
+    }
+}
+
+/// Which of our attributes a method attribute is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodAttr {
+    SubscribeMessage,
+    AfterInit,
+    OnConnection,
+    OnDisconnect,
+}
+
+impl MethodAttr {
+    /// The attribute's name as the user writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MethodAttr::SubscribeMessage => "subscribe_message",
+            MethodAttr::AfterInit => "after_init",
+            MethodAttr::OnConnection => "on_connection",
+            MethodAttr::OnDisconnect => "on_disconnect",
+        }
+    }
+
+    /// Recognizes `#[subscribe_message]`, `#[nestgate::subscribe_message]` and the hooks.
+    pub(crate) fn of(attr: &Attribute) -> Option<MethodAttr> {
+        let last = attr.path().segments.last()?;
+        [
+            MethodAttr::SubscribeMessage,
+            MethodAttr::AfterInit,
+            MethodAttr::OnConnection,
+            MethodAttr::OnDisconnect,
+        ]
+        .into_iter()
+        .find(|kind| last.ident == kind.name())
+    }
+}
+
+/// Parses the event name of `#[subscribe_message("event")]`.
+pub(crate) fn event_name(attr: &Attribute) -> syn::Result<LitStr> {
+    const HINT: &str = "write the event name as a string: #[subscribe_message(\"event\")]";
+    let list = match &attr.meta {
+        syn::Meta::List(list) if !list.tokens.is_empty() => list,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                attr,
+                format!("missing event name; {HINT}"),
+            ));
+        }
+    };
+    let lit: syn::Lit = syn::parse2(list.tokens.clone())
+        .map_err(|_| syn::Error::new_spanned(&list.tokens, format!("expected a string literal; {HINT}")))?;
+    let syn::Lit::Str(name) = lit else {
+        return Err(syn::Error::new_spanned(
+            lit,
+            format!("the event name must be a string literal; {HINT}"),
+        ));
+    };
+    if name.value().is_empty() {
+        return Err(syn::Error::new_spanned(&name, "the event name must not be empty"));
+    }
+    Ok(name)
+}
+
+/// Rejects arguments on a hook attribute such as `#[on_connection(...)]`.
+pub(crate) fn no_arguments(attr: &Attribute, kind: MethodAttr) -> syn::Result<()> {
+    match &attr.meta {
+        syn::Meta::Path(_) => Ok(()),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            format!("`#[{}]` takes no arguments", kind.name()),
+        )),
+    }
+}

@@ -1,0 +1,58 @@
+//! Procedural macros for [nestgate](https://docs.rs/nestgate).
+//!
+//! Users depend on `nestgate` and import these through `nestgate::prelude`; the generated code
+//! names only public items of `::nestgate`, never this crate's dependencies.
+//!
+//! The crate is split by stage, as thiserror's `impl` crate is:
+//! [`attr`] parses attribute arguments, [`ast`] builds the checked model of a gateway,
+//! [`expand`] generates code, and [`fallback`] keeps the user's item when there are errors.
+//! Set `NESTGATE_MACROS_DEBUG=1` to print every expansion to stderr while compiling.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod fallback;
+
+use proc_macro::TokenStream;
+
+/// Declares a gateway (on a struct) and collects its handlers (on the struct's `impl` block).
+///
+/// On the struct it takes the options: `path = "/chat"` (default `/`). On the `impl` block it takes
+/// no options and turns each `#[subscribe_message("event")]` method into a handler, and each
+/// `#[after_init]`, `#[on_connection]` and `#[on_disconnect]` method into a lifecycle hook.
+/// See the `nestgate` crate documentation for the full story.
+#[proc_macro_attribute]
+pub fn websocket_gateway(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::debug(
+        "websocket_gateway",
+        expand::websocket_gateway(args.into(), input.into()),
+    )
+    .into()
+}
+
+/// Marks a gateway method as the handler of one event: `#[subscribe_message("join")]`.
+///
+/// It is read by the enclosing `#[websocket_gateway]` impl block; on its own it is an error.
+#[proc_macro_attribute]
+pub fn subscribe_message(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("subscribe_message", input.into()).into()
+}
+
+/// Marks a gateway method as the hook that runs once the server is ready: `fn(&self, Server)`.
+#[proc_macro_attribute]
+pub fn after_init(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("after_init", input.into()).into()
+}
+
+/// Marks a gateway method as the hook that runs for each new connection and may reject it.
+#[proc_macro_attribute]
+pub fn on_connection(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("on_connection", input.into()).into()
+}
+
+/// Marks a gateway method as the hook that runs when a connection ends, with the reason.
+#[proc_macro_attribute]
+pub fn on_disconnect(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("on_disconnect", input.into()).into()
+}

@@ -1,0 +1,462 @@
+//! [`App`]: gathers gateways and state, then serves them or hands out an axum `Router`.
+
+use crate::config::Config;
+use crate::connection;
+use crate::error::{Error, Result};
+use crate::gateway::{self, BuiltGateway, Gateway, GatewayHandlers, GatewayMeta};
+use crate::namespace::{Namespace, Route};
+use crate::runtime::Runtime;
+use crate::server::Server;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::Request;
+use axum::routing::get;
+use axum::serve::ListenerExt as _;
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A nestgate application: its gateways, state and limits.
+///
+/// [`App::new`] discovers every gateway linked into the binary; [`App::bare`] discovers none,
+/// for tests and for explicit registration with [`App::gateway`].
+///
+/// ```no_run
+/// use nestgate::prelude::*;
+///
+/// #[websocket_gateway(path = "/echo")]
+/// #[derive(Default)]
+/// struct Echo;
+///
+/// #[websocket_gateway]
+/// impl Echo {
+///     #[subscribe_message("echo")]
+///     fn echo(&self, Data(value): Data<serde_json::Value>) -> WsResponse<serde_json::Value> {
+///         WsResponse::new("echo", value)
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> nestgate::Result<()> {
+///     nestgate::App::new().listen("127.0.0.1:3000").await
+/// }
+/// ```
+pub struct App {
+    discover: bool,
+    state: AppState,
+    gateways: Vec<Pending>,
+    config: Config,
+    handle: AppHandle,
+}
+
+/// A gateway registered explicitly, not yet built.
+enum Pending {
+    Type {
+        name: &'static str,
+        type_id: TypeId,
+        build: fn(&AppState) -> Result<BuiltGateway>,
+    },
+    Instance {
+        type_id: TypeId,
+        built: BuiltGateway,
+    },
+}
+
+impl Pending {
+    fn type_id(&self) -> TypeId {
+        match self {
+            Pending::Type { type_id, .. } | Pending::Instance { type_id, .. } => *type_id,
+        }
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    /// An app with every gateway linked into the binary (registered by `#[websocket_gateway]`).
+    pub fn new() -> Self {
+        App {
+            discover: true,
+            ..App::bare()
+        }
+    }
+
+    /// An app with no gateways but those added with [`App::gateway`]: what tests want, since a
+    /// test binary links the gateways of every test file.
+    pub fn bare() -> Self {
+        App {
+            discover: false,
+            state: AppState::default(),
+            gateways: Vec::new(),
+            config: Config::default(),
+            handle: AppHandle::new(),
+        }
+    }
+
+    /// Provides shared state, extracted by handlers with [`State<T>`](crate::extract::State) and
+    /// read by gateways built with [`FromAppState`](crate::gateway::FromAppState). One value per
+    /// type; a second value of the same type replaces the first.
+    pub fn provide<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Registers gateway `G`, built from the provided state when the app starts. With
+    /// [`App::new`], a gateway both discovered and registered here is served once.
+    pub fn gateway<G: Gateway>(mut self) -> Self {
+        let build = gateway::GatewayRegistration::of::<G>().build;
+        self.gateways.push(Pending::Type {
+            name: G::NAME,
+            type_id: TypeId::of::<G>(),
+            build,
+        });
+        self
+    }
+
+    /// Registers an already built gateway instance.
+    pub fn gateway_instance<G: GatewayMeta + GatewayHandlers>(mut self, gateway: G) -> Self {
+        let built = gateway::instance(Arc::new(gateway));
+        self.gateways.push(Pending::Instance {
+            type_id: TypeId::of::<G>(),
+            built,
+        });
+        self
+    }
+
+    /// The largest message a client may send, in bytes (default 1 MiB). A larger one closes the
+    /// connection with 1009.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes;
+        self
+    }
+
+    /// How many frames may wait for one client (default 1024). A client whose queue is full is
+    /// closed with 1013 as a slow consumer; nobody else waits for it.
+    pub fn outbound_queue(mut self, frames: usize) -> Self {
+        self.config.outbound_queue = frames.max(1);
+        self
+    }
+
+    /// How many handlers of one connection may run at once (default 128); past it, the
+    /// connection's reading pauses until one finishes.
+    pub fn max_in_flight(mut self, handlers: usize) -> Self {
+        self.config.max_in_flight = handlers.max(1);
+        self
+    }
+
+    /// Pings a client idle for `interval` and closes it (1008, "heartbeat timeout") when it has
+    /// not answered within `timeout` (defaults 25 s and 20 s).
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self.config.ping_timeout = timeout;
+        self
+    }
+
+    /// How long running handlers get to finish at shutdown before the sockets close with 1001
+    /// (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The WebSocket read buffer of each connection (default 4 KiB).
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.read_buffer_size = bytes;
+        self
+    }
+
+    /// A handle to shut the app down and to reach its [`Server`]s from outside any handler.
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
+
+    /// Builds the gateways, runs their `#[after_init]` hooks, and returns a `Router` serving
+    /// each gateway path, to merge into an existing axum app.
+    ///
+    /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` for
+    /// [`Handshake::remote_addr`](crate::Handshake::remote_addr), and set `TCP_NODELAY` on
+    /// accepted sockets (see [`App::listen`], which does both).
+    ///
+    /// ```no_run
+    /// # async fn run() -> nestgate::Result<()> {
+    /// use axum::routing::get;
+    ///
+    /// let app = nestgate::App::new();
+    /// let router = axum::Router::new()
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .merge(app.into_router().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn into_router(self) -> Result<Router> {
+        let runtime = self.build()?;
+        let mut router = Router::new();
+        for namespace in runtime.namespaces.values() {
+            let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
+            let handler = move |request: Request| {
+                connection::upgrade(runtime_for_route.clone(), namespace_for_route.clone(), request)
+            };
+            router = router.route(namespace.path(), get(handler));
+            for gateway in namespace.gateways() {
+                gateway
+                    .after_init(Server::new(namespace.clone(), runtime.clone()))
+                    .await;
+            }
+        }
+        Ok(router)
+    }
+
+    /// Binds `addr` and builds the app; [`Listening::run`] then serves it.
+    pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Display) -> Result<Listening> {
+        let listener = TcpListener::bind(&addr).await.map_err(|source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let local_addr = listener.local_addr()?;
+        let handle = self.handle.clone();
+        let router = self.into_router().await?;
+        Ok(Listening {
+            listener,
+            local_addr,
+            router,
+            handle,
+        })
+    }
+
+    /// Serves the app on `addr` until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn listen(self, addr: impl ToSocketAddrs + std::fmt::Display) -> Result<()> {
+        let listening = self.bind(addr).await?;
+        tracing::info!(addr = %listening.local_addr(), "nestgate listening");
+        listening.run().await
+    }
+
+    /// Builds every gateway and the namespaces, checking for duplicate events.
+    fn build(self) -> Result<Arc<Runtime>> {
+        let App {
+            discover,
+            state,
+            gateways: explicit,
+            config,
+            handle,
+        } = self;
+        let mut seen: Vec<TypeId> = Vec::new();
+        let mut built = Vec::new();
+        for pending in explicit {
+            let type_id = pending.type_id();
+            if seen.contains(&type_id) {
+                let name = match &pending {
+                    Pending::Type { name, .. } => name,
+                    Pending::Instance { built, .. } => &built.name,
+                };
+                return Err(Error::DuplicateGateway(name));
+            }
+            seen.push(type_id);
+            built.push(match pending {
+                Pending::Type { build, .. } => build(&state)?,
+                Pending::Instance { built, .. } => built,
+            });
+        }
+        if discover {
+            for registration in gateway::discovered() {
+                if !seen.contains(&(registration.type_id)()) {
+                    built.push((registration.build)(&state)?);
+                }
+            }
+        }
+        // inventory's order is unspecified: sort so that hooks run in a stable order.
+        built.sort_by(|a, b| (a.path, a.name).cmp(&(b.path, b.name)));
+
+        let mut paths: Vec<(&'static str, HashMap<&'static str, Route>, Vec<_>)> = Vec::new();
+        for gateway in built {
+            if paths.last().is_none_or(|(path, _, _)| *path != gateway.path) {
+                paths.push((gateway.path, HashMap::new(), Vec::new()));
+            }
+            let Some((path, routes, hooks)) = paths.last_mut() else {
+                unreachable!("an entry for this path was pushed just above")
+            };
+            for route in gateway.routes {
+                match routes.entry(route.event) {
+                    Entry::Occupied(first) => {
+                        return Err(Error::DuplicateEvent {
+                            event: route.event.to_owned(),
+                            path: (*path).to_owned(),
+                            first: first.get().handler_name.clone(),
+                            second: route.handler_name,
+                        });
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(route);
+                    }
+                }
+            }
+            hooks.push(gateway.hooks);
+        }
+        let namespaces = paths
+            .into_iter()
+            .map(|(path, routes, hooks)| (path.into(), Arc::new(Namespace::new(path, routes, hooks))))
+            .collect();
+        let runtime = Arc::new(Runtime {
+            namespaces,
+            state,
+            config,
+            shutdown: handle.shutdown.clone(),
+            connections: handle.connections.clone(),
+        });
+        let _ = handle.runtime.set(runtime.clone());
+        Ok(runtime)
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("discover", &self.discover)
+            .field("gateways", &self.gateways.len())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// A handle to a running app: shut it down, or reach a gateway path's [`Server`] from an axum
+/// route or a background task.
+#[derive(Clone)]
+pub struct AppHandle {
+    shutdown: CancellationToken,
+    connections: TaskTracker,
+    runtime: Arc<OnceLock<Arc<Runtime>>>,
+}
+
+impl AppHandle {
+    fn new() -> Self {
+        AppHandle {
+            shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+            runtime: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Starts a graceful shutdown: no new clients; running handlers get the shutdown timeout to
+    /// answer; every socket then closes with 1001.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Whether a shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Waits until every connection has ended (after [`AppHandle::shutdown`]).
+    pub async fn wait_closed(&self) {
+        self.connections.close();
+        self.connections.wait().await;
+    }
+
+    /// The server of a gateway path, once the app is built.
+    pub fn server(&self, path: &str) -> Option<Server> {
+        let runtime = self.runtime.get()?;
+        let namespace = runtime.namespace(path)?.clone();
+        Some(Server::new(namespace, runtime.clone()))
+    }
+}
+
+impl std::fmt::Debug for AppHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppHandle")
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}
+
+/// A bound, built app, ready to serve: see [`App::bind`].
+#[derive(Debug)]
+pub struct Listening {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    handle: AppHandle,
+}
+
+impl Listening {
+    /// The address the app listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to shut the app down.
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM (or [`AppHandle::shutdown`]), then shuts down gracefully.
+    pub async fn run(self) -> Result<()> {
+        self.run_until(termination()).await
+    }
+
+    /// Serves until `signal` completes (or [`AppHandle::shutdown`]), then shuts down gracefully:
+    /// stops accepting, lets running handlers finish within the shutdown timeout, closes every
+    /// socket with 1001 and waits for the connections to end.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let Listening {
+            listener,
+            router,
+            handle,
+            ..
+        } = self;
+        let token = handle.shutdown.clone();
+        let stop = async move {
+            tokio::select! {
+                () = signal => {}
+                () = token.cancelled() => {}
+            }
+            token.cancel();
+        };
+        let listener = listener.tap_io(|tcp| {
+            // Small frames must not wait for the client's delayed ACK (Nagle's algorithm).
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(stop)
+            .await?;
+        handle.wait_closed().await;
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+async fn termination() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,14 @@
+//! The WebSocket close codes nestgate sends (RFC 6455 §7.4.1).
+
+/// Normal closure.
+pub const NORMAL: u16 = 1000;
+/// The server is shutting down.
+pub const GOING_AWAY: u16 = 1001;
+/// Policy violation: a rejected connection, a kicked client or a missed heartbeat.
+pub const POLICY: u16 = 1008;
+/// A frame over the configured size limit.
+pub const TOO_BIG: u16 = 1009;
+/// An internal error.
+pub const INTERNAL: u16 = 1011;
+/// A slow consumer whose outbound queue overflowed ("try again later").
+pub const TRY_AGAIN_LATER: u16 = 1013;

@@ -1,0 +1,464 @@
+//! One client connection: the upgrade, the read loop (decode, dispatch, heartbeat) and the
+//! write loop (the bounded outbound queue).
+//!
+//! Each connection is two tasks. The reader owns the stream half, runs the connection hooks and
+//! drives the connection's running handlers; the writer owns the sink half and drains the
+//! outbound queue, so a client that reads slowly never stalls its own reader or anyone else.
+
+use crate::close;
+use crate::error::WsException;
+use crate::extract::{Message as InMessage, MessageParts, Payload};
+use crate::namespace::Namespace;
+use crate::protocol;
+use crate::reply::{Reply, ReplyKind};
+use crate::runtime::Runtime;
+use crate::socket::{Closing, DisconnectReason, Handshake, Socket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use std::borrow::Cow;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout};
+
+/// How long a closing connection waits for the close handshake before dropping the transport.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
+pub(crate) async fn upgrade(runtime: Arc<Runtime>, namespace: Arc<Namespace>, request: Request) -> Response {
+    if runtime.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
+    }
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let remote_addr = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let handshake = Handshake {
+        headers: parts.headers,
+        uri: parts.uri,
+        remote_addr,
+    };
+    let config = &runtime.config;
+    let guard = runtime.connections.token();
+    upgrade
+        .read_buffer_size(config.read_buffer_size)
+        .max_message_size(config.max_message_size)
+        .max_frame_size(config.max_message_size)
+        .on_failed_upgrade(|err| tracing::debug!(error = %err, "WebSocket upgrade failed"))
+        .on_upgrade(move |ws| async move {
+            run(ws, handshake, runtime, namespace).await;
+            drop(guard);
+        })
+}
+
+/// The reader task: hooks, read loop, disconnect.
+async fn run(ws: WebSocket, handshake: Handshake, runtime: Arc<Runtime>, namespace: Arc<Namespace>) {
+    let (outbound, queue) = mpsc::channel(runtime.config.outbound_queue);
+    let socket = Socket::new(handshake, outbound, namespace.clone(), runtime.clone());
+    let (sink, mut stream) = ws.split();
+    let mut writer = tokio::spawn(write_loop(sink, queue, socket.clone()));
+
+    if let Err(reject) = namespace.connect(&socket).await {
+        tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
+        if let Some(exception) = reject.exception() {
+            let _ = socket.send_text(protocol::encode_exception(exception, None).into());
+        }
+        let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
+        socket.close(DisconnectReason::Kicked, Some(frame));
+        finish(&socket, &mut stream, &mut writer).await;
+        return;
+    }
+    namespace.insert(socket.clone());
+
+    let mut running = FuturesUnordered::new();
+    let reason = read_loop(&socket, &mut stream, &mut running, dispatch).await;
+    namespace.remove(&socket);
+    let config = &runtime.config;
+    match reason {
+        DisconnectReason::ServerShutdown => {
+            // Let running handlers answer, then say goodbye.
+            let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
+            socket.close(
+                reason,
+                Some((close::GOING_AWAY, Cow::Borrowed("server shutting down"))),
+            );
+        }
+        DisconnectReason::ClientClose | DisconnectReason::TransportError => socket.abort(reason, None),
+        DisconnectReason::HeartbeatTimeout => {
+            socket.close(reason, Some((close::POLICY, Cow::Borrowed("heartbeat timeout"))));
+        }
+        DisconnectReason::MessageTooLarge => {
+            socket.close(reason, Some((close::TOO_BIG, Cow::Borrowed("message too large"))));
+        }
+        // Kicked and slow consumers closed themselves already.
+        _ => {}
+    }
+    let cause = socket
+        .closing_cause()
+        .map_or(DisconnectReason::TransportError, |closing| closing.reason);
+    tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
+    namespace.disconnect(&socket, &cause).await;
+    // Handlers still running for a client that left get the same deadline as at shutdown.
+    let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
+    finish(&socket, &mut stream, &mut writer).await;
+}
+
+/// Reads and dispatches frames until the connection should end; returns why.
+///
+/// `running` holds the connection's handlers: they are polled by this task, before the next
+/// frame is read (`biased`), so handlers that finish at once answer in the order of the frames.
+async fn read_loop<F, D>(
+    socket: &Socket,
+    stream: &mut SplitStream<WebSocket>,
+    running: &mut FuturesUnordered<F>,
+    dispatch: D,
+) -> DisconnectReason
+where
+    F: Future<Output = ()>,
+    D: Fn(&Socket, Utf8Bytes) -> Option<F>,
+{
+    let runtime = socket.runtime().clone();
+    let config = &runtime.config;
+    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
+    let timer = sleep_until(heartbeat.deadline());
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            biased;
+            () = socket.closing_token().cancelled() => {
+                return socket.closing_cause().map_or(DisconnectReason::Kicked, |closing| closing.reason);
+            }
+            () = runtime.shutdown.cancelled() => return DisconnectReason::ServerShutdown,
+            Some(()) = running.next(), if !running.is_empty() => {}
+            () = &mut timer => {
+                match heartbeat.on_timer(Instant::now()) {
+                    Beat::Ping => socket.send_ping(),
+                    Beat::Wait => {}
+                    Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+                }
+                timer.as_mut().reset(heartbeat.deadline());
+            }
+            frame = stream.next(), if running.len() < config.max_in_flight => {
+                heartbeat.seen(Instant::now());
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(handling) = dispatch(socket, text) {
+                            running.push(handling);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let exception = WsException::new(
+                            "binary frames are not supported by this gateway: send JSON text frames",
+                        );
+                        let _ = socket.send_text(protocol::encode_exception(&exception, None).into());
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return DisconnectReason::ClientClose,
+                    Some(Err(err)) => return classify(err),
+                }
+            }
+        }
+    }
+}
+
+/// A read error: an oversized frame, or a broken transport.
+fn classify(err: axum::Error) -> DisconnectReason {
+    let err = err.into_inner();
+    match err.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => DisconnectReason::MessageTooLarge,
+        _ => {
+            tracing::debug!(error = %err, "WebSocket read failed");
+            DisconnectReason::TransportError
+        }
+    }
+}
+
+/// Polls the running handlers until all have finished.
+async fn drain<F: Future<Output = ()>>(running: &mut FuturesUnordered<F>) {
+    while running.next().await.is_some() {}
+}
+
+/// Waits for the writer to send the close frame, then for the client's close frame, each within
+/// a grace period; a client that does not cooperate has its transport dropped.
+async fn finish(
+    socket: &Socket,
+    stream: &mut SplitStream<WebSocket>,
+    writer: &mut tokio::task::JoinHandle<()>,
+) {
+    if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
+        socket.abort_token().cancel();
+        let _ = timeout(CLOSE_GRACE, &mut *writer).await;
+    }
+    // Read until the client's close frame so that the transport is not reset under it.
+    let _ = timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Decodes one text frame and starts its handler; answers bad frames at once.
+fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()> + Send + use<>> {
+    let (event, id, data) = match protocol::decode(frame.as_str()) {
+        Ok(envelope) => {
+            let event = match envelope.event {
+                Some(name) => socket
+                    .namespace()
+                    .route(&name)
+                    .map(|route| route.event)
+                    .ok_or(name),
+                None => Err(Cow::Borrowed("")),
+            };
+            match event {
+                Ok(event) => (event, envelope.id, envelope.data),
+                Err(name) if name.is_empty() => {
+                    let exception = WsException::new("invalid frame: missing \"event\" field");
+                    send_error(socket, envelope.id, &exception, None);
+                    return None;
+                }
+                Err(name) => {
+                    let exception = WsException::new(format!("unknown event '{name}'"));
+                    let data = protocol::data_text(frame.as_str(), &envelope.data);
+                    send_error(socket, envelope.id, &exception, Some((&name, data)));
+                    return None;
+                }
+            }
+        }
+        Err(exception) => {
+            send_error(socket, None, &exception, None);
+            return None;
+        }
+    };
+    let route = socket.namespace().route(event)?;
+    let parts = MessageParts {
+        socket: socket.clone(),
+        event,
+        id,
+    };
+    let handler = (route.call)(InMessage::new(parts, Payload::new(frame.clone(), data.clone())));
+    let socket = socket.clone();
+    Some(async move {
+        let handling = async {
+            let reply = handler.await;
+            deliver(&socket, reply, id, event, &frame, &data).await;
+        };
+        if AssertUnwindSafe(handling).catch_unwind().await.is_err() {
+            tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
+            let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
+            let data = protocol::data_text(frame.as_str(), &data);
+            send_error(&socket, id, &exception, Some((event, data)));
+        }
+    })
+}
+
+/// Sends an error as an ack error (when the frame had an id) or as an exception frame.
+fn send_error(socket: &Socket, id: Option<u64>, exception: &WsException, cause: Option<(&str, &str)>) {
+    let frame = match id {
+        Some(id) => protocol::encode_ack_error(id, exception),
+        None => protocol::encode_exception(exception, cause),
+    };
+    let _ = socket.send_text(frame.into());
+}
+
+/// Sends a handler's reply: as NestJS does without an id, as exactly one ack with one.
+async fn deliver(
+    socket: &Socket,
+    reply: Reply,
+    id: Option<u64>,
+    event: &'static str,
+    frame: &Utf8Bytes,
+    data: &Option<Range<usize>>,
+) {
+    let cause = || Some((event, protocol::data_text(frame.as_str(), data)));
+    match (reply.kind, id) {
+        (ReplyKind::None, None) => {}
+        (ReplyKind::None, Some(id)) => {
+            let _ = socket.send_text(protocol::encode_ack(id, "null").into());
+        }
+        (ReplyKind::Json(json), None) => {
+            if json != "null" {
+                let _ = socket.send_text(json.into());
+            }
+        }
+        (ReplyKind::Json(json), Some(id)) => {
+            let _ = socket.send_text(protocol::encode_ack(id, &json).into());
+        }
+        (ReplyKind::Error(exception), id) => send_error(socket, id, &exception, cause()),
+        (ReplyKind::Stream(mut items), None) => loop {
+            let item = tokio::select! {
+                biased;
+                () = socket.closing_token().cancelled() => return,
+                item = items.next() => item,
+            };
+            match item {
+                None => return,
+                Some(Ok(json)) if json == "null" => {}
+                Some(Ok(json)) => {
+                    if socket.send_text(json.into()).is_err() {
+                        return;
+                    }
+                }
+                Some(Err(exception)) => return send_error(socket, None, &exception, cause()),
+            }
+        },
+        (ReplyKind::Stream(mut items), Some(id)) => {
+            let mut array = String::from("[");
+            loop {
+                let item = tokio::select! {
+                    biased;
+                    () = socket.closing_token().cancelled() => return,
+                    item = items.next() => item,
+                };
+                match item {
+                    None => break,
+                    Some(Ok(json)) => {
+                        if array.len() > 1 {
+                            array.push(',');
+                        }
+                        array.push_str(&json);
+                    }
+                    Some(Err(exception)) => return send_error(socket, Some(id), &exception, None),
+                }
+            }
+            array.push(']');
+            let _ = socket.send_text(protocol::encode_ack(id, &array).into());
+        }
+    }
+}
+
+/// The writer task: drains the outbound queue into the WebSocket, batching writes.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Message>,
+    socket: Socket,
+) {
+    let abort = socket.abort_token().clone();
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = abort.cancelled() => break,
+            message = queue.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+        };
+        let written = tokio::select! {
+            biased;
+            () = abort.cancelled() => break,
+            written = write_batch(&mut sink, &mut queue, first) => written,
+        };
+        match written {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(err) => {
+                tracing::debug!(socket = %socket.id(), error = %err, "WebSocket write failed");
+                socket.abort(DisconnectReason::TransportError, None);
+                return;
+            }
+        }
+    }
+    // Aborted: what is queued is dropped; the close frame, if the cause has one, goes directly.
+    let _ = timeout(CLOSE_GRACE, async {
+        match socket.closing_cause() {
+            Some(Closing {
+                frame: Some((code, reason)),
+                ..
+            }) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(reason.as_ref()),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+            }
+            // Flushes tungstenite's reply to a client's close frame, if one is pending.
+            _ => {
+                let _ = sink.close().await;
+            }
+        }
+    })
+    .await;
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+/// Returns whether a close frame was written (the writer is then done).
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    queue: &mut mpsc::Receiver<Message>,
+    first: Message,
+) -> Result<bool, axum::Error> {
+    let mut closed = matches!(first, Message::Close(_));
+    sink.feed(first).await?;
+    while !closed {
+        let Ok(next) = queue.try_recv() else { break };
+        closed = matches!(next, Message::Close(_));
+        sink.feed(next).await?;
+    }
+    sink.flush().await?;
+    Ok(closed)
+}
+
+/// When to ping an idle client, and when to give up on one that does not answer.
+struct Heartbeat {
+    interval: Duration,
+    timeout: Duration,
+    last_seen: Instant,
+    pinged_at: Option<Instant>,
+}
+
+enum Beat {
+    Ping,
+    Wait,
+    Timeout,
+}
+
+impl Heartbeat {
+    fn new(interval: Duration, timeout: Duration) -> Self {
+        Heartbeat {
+            interval,
+            timeout,
+            last_seen: Instant::now(),
+            pinged_at: None,
+        }
+    }
+
+    /// Any frame from the client proves it alive.
+    fn seen(&mut self, now: Instant) {
+        self.last_seen = now;
+        self.pinged_at = None;
+    }
+
+    fn deadline(&self) -> Instant {
+        match self.pinged_at {
+            Some(pinged_at) => pinged_at + self.timeout,
+            None => self.last_seen + self.interval,
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant) -> Beat {
+        match self.pinged_at {
+            Some(pinged_at) if now >= pinged_at + self.timeout => Beat::Timeout,
+            Some(_) => Beat::Wait,
+            None if now >= self.last_seen + self.interval => {
+                self.pinged_at = Some(now);
+                Beat::Ping
+            }
+            None => Beat::Wait,
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Gateways: the traits the macros implement, and their registration.
+//!
+//! `#[websocket_gateway(path = "/chat")]` on a struct implements [`GatewayMeta`] and submits a
+//! [`GatewayRegistration`] to the `inventory` registry; `#[websocket_gateway]` on its impl block
+//! implements [`GatewayHandlers`]. A type with both, buildable from the app's state
+//! ([`FromAppState`]), is a [`Gateway`]. You normally never implement these traits by hand.
+
+use crate::error::{Error, Reject};
+use crate::extract::Message;
+use crate::namespace::{BoxedHandler, Route};
+use crate::reply::Reply;
+use crate::server::Server;
+use crate::socket::{DisconnectReason, Socket};
+use crate::state::AppState;
+use futures_util::future::BoxFuture;
+use std::any::TypeId;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A gateway's name and path; implemented by `#[websocket_gateway(...)]` on the struct.
+pub trait GatewayMeta {
+    /// The struct's name, used in errors and logs.
+    const NAME: &'static str;
+    /// The URL path the gateway is served on (default `/`).
+    const PATH: &'static str;
+}
+
+/// A gateway's handlers and lifecycle hooks; implemented by `#[websocket_gateway]` on the impl.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no handlers: its impl block needs `#[websocket_gateway]`",
+    note = "put `#[websocket_gateway]` on the `impl {Self} {{ ... }}` block that holds the `#[subscribe_message]` methods"
+)]
+pub trait GatewayHandlers: Sized + Send + Sync + 'static {
+    /// The `#[subscribe_message]` handlers.
+    fn handlers() -> Vec<HandlerDef<Self>>;
+
+    /// The `#[after_init]` hook: runs once, when the server is ready, before it accepts clients.
+    fn after_init(self: Arc<Self>, server: Server) -> BoxFuture<'static, ()> {
+        let _ = server;
+        Box::pin(async {})
+    }
+
+    /// The `#[on_connection]` hook: runs for each new client before any of its messages; an
+    /// `Err` closes the connection.
+    fn on_connection(self: Arc<Self>, socket: Socket) -> BoxFuture<'static, Result<(), Reject>> {
+        let _ = socket;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The `#[on_disconnect]` hook: runs once for each client that was accepted, with the reason.
+    fn on_disconnect(self: Arc<Self>, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
+        let _ = (socket, reason);
+        Box::pin(async {})
+    }
+}
+
+/// How a gateway is built from the app's provided state.
+///
+/// Every `Default` type implements it. A gateway that needs state implements it by hand:
+///
+/// ```
+/// use nestgate::gateway::FromAppState;
+/// use nestgate::prelude::*;
+/// use std::sync::Arc;
+///
+/// #[derive(Clone, Default)]
+/// struct Store(Arc<std::sync::Mutex<Vec<String>>>);
+///
+/// #[websocket_gateway(path = "/notes")]
+/// struct Notes {
+///     store: Store,
+/// }
+///
+/// impl FromAppState for Notes {
+///     fn from_app_state(state: &nestgate::AppState) -> nestgate::Result<Self> {
+///         Ok(Notes { store: nestgate::gateway::require(state, "Notes")? })
+///     }
+/// }
+///
+/// #[websocket_gateway]
+/// impl Notes {
+///     #[subscribe_message("count")]
+///     fn count(&self) -> usize {
+///         self.store.0.lock().map(|notes| notes.len()).unwrap_or(0)
+///     }
+/// }
+///
+/// let app = nestgate::App::bare().provide(Store::default()).gateway::<Notes>();
+/// ```
+pub trait FromAppState: Sized {
+    /// Builds the gateway; an `Err` stops the app from starting.
+    fn from_app_state(state: &AppState) -> crate::Result<Self>;
+}
+
+impl<T: Default> FromAppState for T {
+    fn from_app_state(_: &AppState) -> crate::Result<Self> {
+        Ok(T::default())
+    }
+}
+
+/// A clone of the provided state of type `T`, or [`Error::MissingState`] naming the gateway.
+pub fn require<T: Clone + Send + Sync + 'static>(
+    state: &AppState,
+    gateway: &'static str,
+) -> crate::Result<T> {
+    state.get::<T>().ok_or(Error::MissingState {
+        gateway,
+        type_name: std::any::type_name::<T>(),
+    })
+}
+
+/// A complete gateway: what [`App::gateway`](crate::App::gateway) takes.
+pub trait Gateway: GatewayMeta + GatewayHandlers + FromAppState {}
+
+impl<G: GatewayMeta + GatewayHandlers + FromAppState> Gateway for G {}
+
+/// One `#[subscribe_message]` handler of gateway `G`, as the macro builds it.
+pub struct HandlerDef<G> {
+    event: &'static str,
+    method: &'static str,
+    call: Box<dyn Fn(Arc<G>, Message) -> BoxFuture<'static, Reply> + Send + Sync>,
+}
+
+impl<G: Send + Sync + 'static> HandlerDef<G> {
+    /// A handler for `event`: `call` extracts the arguments from the message, calls the method
+    /// named `method` and turns its return value into a [`Reply`].
+    pub fn new<F, Fut>(event: &'static str, method: &'static str, call: F) -> Self
+    where
+        F: Fn(Arc<G>, Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        HandlerDef {
+            event,
+            method,
+            call: Box::new(move |gateway, message| Box::pin(call(gateway, message))),
+        }
+    }
+
+    /// The event this handler answers.
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+
+    /// The method's name.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+}
+
+impl<G> std::fmt::Debug for HandlerDef<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerDef")
+            .field("event", &self.event)
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+/// A gateway in the `inventory` registry, submitted by `#[websocket_gateway(...)]` on the struct.
+#[derive(Debug)]
+pub struct GatewayRegistration {
+    pub(crate) name: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) type_id: fn() -> TypeId,
+    pub(crate) build: fn(&AppState) -> crate::Result<BuiltGateway>,
+}
+
+impl GatewayRegistration {
+    /// The registration of gateway `G`.
+    pub const fn of<G: Gateway>() -> Self {
+        GatewayRegistration {
+            name: G::NAME,
+            path: G::PATH,
+            type_id: TypeId::of::<G>,
+            build: build::<G>,
+        }
+    }
+
+    /// The gateway's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The gateway's path.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+}
+
+inventory::collect!(GatewayRegistration);
+
+/// Every gateway linked into the binary.
+pub(crate) fn discovered() -> impl Iterator<Item = &'static GatewayRegistration> {
+    inventory::iter::<GatewayRegistration>.into_iter()
+}
+
+/// A gateway instance with its routes, ready to be placed in a namespace.
+pub(crate) struct BuiltGateway {
+    pub(crate) name: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) hooks: Arc<dyn ErasedGateway>,
+}
+
+impl std::fmt::Debug for BuiltGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltGateway")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn build<G: Gateway>(state: &AppState) -> crate::Result<BuiltGateway> {
+    Ok(instance(Arc::new(G::from_app_state(state)?)))
+}
+
+/// The routes and hooks of one gateway instance.
+pub(crate) fn instance<G: GatewayMeta + GatewayHandlers>(gateway: Arc<G>) -> BuiltGateway {
+    let routes = G::handlers()
+        .into_iter()
+        .map(|def| {
+            let instance = gateway.clone();
+            let call = def.call;
+            let call: BoxedHandler = Box::new(move |message| call(instance.clone(), message));
+            Route {
+                event: def.event,
+                handler_name: format!("{}::{}", G::NAME, def.method),
+                call,
+            }
+        })
+        .collect();
+    BuiltGateway {
+        name: G::NAME,
+        path: G::PATH,
+        routes,
+        hooks: Arc::new(Hooks(gateway)),
+    }
+}
+
+/// The lifecycle hooks of a gateway instance, without its type.
+pub(crate) trait ErasedGateway: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn after_init(&self, server: Server) -> BoxFuture<'static, ()>;
+    fn on_connection(&self, socket: Socket) -> BoxFuture<'static, Result<(), Reject>>;
+    fn on_disconnect(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()>;
+}
+
+/// The hooks of one gateway instance.
+struct Hooks<G>(Arc<G>);
+
+impl<G: GatewayMeta + GatewayHandlers> ErasedGateway for Hooks<G> {
+    fn name(&self) -> &'static str {
+        G::NAME
+    }
+
+    fn after_init(&self, server: Server) -> BoxFuture<'static, ()> {
+        G::after_init(self.0.clone(), server)
+    }
+
+    fn on_connection(&self, socket: Socket) -> BoxFuture<'static, Result<(), Reject>> {
+        G::on_connection(self.0.clone(), socket)
+    }
+
+    fn on_disconnect(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
+        G::on_disconnect(self.0.clone(), socket, reason)
+    }
+}

@@ -1,0 +1,202 @@
+//! NestJS-style real-time gateways for Rust, on axum and tokio.
+//!
+//! Declare a gateway, write handlers, broadcast: nestgate accepts WebSocket connections, decodes
+//! JSON event frames, dispatches them to your handlers and sends their answers — speaking the
+//! protocol of NestJS's `WsAdapter`, so NestJS clients work unchanged.
+//!
+//! # Contents
+//! - [A gateway](#a-gateway)
+//! - [The wire protocol](#the-wire-protocol)
+//! - [Extractors and their order](#extractors-and-their-order)
+//! - [Return values](#return-values)
+//! - [Lifecycle hooks](#lifecycle-hooks)
+//! - [State](#state)
+//! - [Serving, mounting and shutting down](#serving-mounting-and-shutting-down)
+//! - [Limits and bad input](#limits-and-bad-input)
+//!
+//! # A gateway
+//!
+//! ```no_run
+//! use nestgate::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Clone, Deserialize, Serialize)]
+//! struct ChatMessage {
+//!     user: String,
+//!     text: String,
+//! }
+//!
+//! #[websocket_gateway(path = "/chat")]
+//! #[derive(Default)]
+//! struct ChatGateway;
+//!
+//! #[websocket_gateway]
+//! impl ChatGateway {
+//!     #[subscribe_message("message")]
+//!     async fn message(&self, server: Server, Data(msg): Data<ChatMessage>) -> Result<WsResponse<&'static str>, WsException> {
+//!         server.emit("message", &msg).map_err(WsException::internal)?;
+//!         Ok(WsResponse::new("sent", "ok"))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> nestgate::Result<()> {
+//!     // Discovers every gateway linked into the binary.
+//!     nestgate::App::new().listen("127.0.0.1:3000").await
+//! }
+//! ```
+//!
+//! `#[websocket_gateway]` goes twice: on the struct, with its options (`path`, default `/`), and
+//! on its impl block, where it collects the `#[subscribe_message("event")]` methods (async or
+//! not). Linking the module registers the gateway; [`App::bare`] plus [`App::gateway`] registers
+//! explicitly instead.
+//!
+//! # The wire protocol
+//!
+//! One WebSocket per client at the gateway's path (an unknown path gets HTTP 404 before any
+//! upgrade). Text frames carry JSON:
+//!
+//! | direction | frame |
+//! |---|---|
+//! | client → server | `{"event": "message", "data": <any JSON>}` (`data` may be absent) |
+//! | server → client | `{"event": "message", "data": <any JSON>}` |
+//! | reply, no `id` | the handler's value as it is (a `WsResponse` arrives as `{"event","data"}`) |
+//! | client asks for an ack | `{"event": "message", "data": ..., "id": 7}` |
+//! | the ack | `{"ack": 7, "data": <value>}` or `{"ack": 7, "error": {"status": "error", "message": "..."}}` |
+//! | error, no `id` | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": <event>, "data": <data>}}}` |
+//!
+//! Every frame with an `id` gets exactly one answer. Malformed JSON, unknown events and payloads
+//! of the wrong type are each answered with an exception frame saying what was wrong; the
+//! connection stays open. Close codes: 1000 normal, 1001 shutdown, 1008 policy (rejected,
+//! heartbeat timeout), 1009 message too large, 1011 internal error, 1013 slow consumer.
+//!
+//! # Extractors and their order
+//!
+//! Handler arguments are extractors ([`extract`]): [`Socket`], [`Server`],
+//! [`State<T>`](extract::State), [`Event`](extract::Event) and your own
+//! [`FromMessageParts`](extract::FromMessageParts) types, in any order, then at most one
+//! consuming extractor, [`Data<T>`], **last**:
+//!
+//! ```
+//! # use nestgate::prelude::*;
+//! # #[websocket_gateway] #[derive(Default)] struct G;
+//! # #[websocket_gateway] impl G {
+//! // Write this:
+//! #[subscribe_message("join")]
+//! fn join(&self, socket: Socket, server: Server, Data(room): Data<String>) {}
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! # use nestgate::prelude::*;
+//! # #[websocket_gateway] #[derive(Default)] struct G;
+//! # #[websocket_gateway] impl G {
+//! // Not this: `Data<_>` consumes the message payload and thus must be the last argument.
+//! #[subscribe_message("join")]
+//! fn join(&self, Data(room): Data<String>, socket: Socket) {}
+//! # }
+//! ```
+//!
+//! A failing extractor answers the client with its rejection (for `Data<T>`, the serde message
+//! naming the field) and the handler does not run.
+//!
+//! # Return values
+//!
+//! `()` sends nothing; any `Serialize` value is sent as it is (`None` and `null` send nothing);
+//! [`WsResponse<T>`] arrives as `{"event", "data"}`; `Result<T, E>` with `E: Into<WsException>`
+//! sends the value or the exception; a `Stream` sends one frame per item (NestJS's Observables).
+//! A handler that panics answers "Internal server error" for that message only.
+//!
+//! # Lifecycle hooks
+//!
+//! ```
+//! use nestgate::prelude::*;
+//! use nestgate::{DisconnectReason, Reject};
+//!
+//! #[websocket_gateway]
+//! #[derive(Default)]
+//! struct Lobby;
+//!
+//! #[websocket_gateway]
+//! impl Lobby {
+//!     #[after_init]
+//!     fn ready(&self, server: Server) {
+//!         println!("{} ready", server.path());
+//!     }
+//!
+//!     #[on_connection]
+//!     async fn hello(&self, socket: Socket) -> Result<(), Reject> {
+//!         match socket.handshake().query("name") {
+//!             Some(name) => Ok(socket.insert_extension(name)),
+//!             None => Err(Reject::new(4001, "a name is required")
+//!                 .with_exception(WsException::new("connect with ?name=..."))),
+//!         }
+//!     }
+//!
+//!     #[on_disconnect]
+//!     fn bye(&self, socket: Socket, reason: DisconnectReason) {
+//!         println!("{} left: {reason}", socket.id());
+//!     }
+//! }
+//! ```
+//!
+//! # State
+//!
+//! [`App::provide`] stores a value per type; handlers extract it with
+//! [`State<T>`](extract::State), and gateways that are not `Default` build themselves from it
+//! with [`FromAppState`](gateway::FromAppState).
+//!
+//! # Serving, mounting and shutting down
+//!
+//! [`App::listen`] serves until Ctrl-C or SIGTERM; [`App::bind`] gives the bound address first
+//! (for port 0); [`App::into_router`] returns an axum `Router` to merge beside REST routes.
+//! Shutdown stops accepting, gives running handlers a deadline, and closes every socket with 1001.
+//!
+//! # Limits and bad input
+//!
+//! Messages over the size limit (default 1 MiB) close with 1009; a client that stops reading is
+//! closed with 1013 once its outbound queue (default 1024 frames) is full, and nobody waits for
+//! it; idle clients are pinged every 25 s and closed after 20 s of silence. See [`App`]'s builder
+//! methods.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod close;
+pub mod extract;
+pub mod gateway;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+mod app;
+mod config;
+mod connection;
+mod error;
+mod namespace;
+mod protocol;
+mod reply;
+mod runtime;
+mod server;
+mod socket;
+mod state;
+
+pub use app::{App, AppHandle, Listening};
+pub use error::{Error, Reject, Result, WsException};
+pub use reply::{Reply, WsResponse};
+pub use server::Server;
+pub use socket::{DisconnectReason, Handshake, SendError, Socket};
+pub use state::AppState;
+
+#[cfg(feature = "macros")]
+pub use nestgate_macros::{after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway};
+
+/// What nearly every gateway file imports: the macros and the handful of types handlers name.
+pub mod prelude {
+    pub use crate::extract::Data;
+    pub use crate::{Server, Socket, WsException, WsResponse};
+    #[cfg(feature = "macros")]
+    pub use crate::{after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway};
+}
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;

@@ -1,0 +1,129 @@
+//! A namespace: the gateways sharing one path, their dispatch table and their sockets.
+
+use crate::error::Reject;
+use crate::extract::Message;
+use crate::gateway::ErasedGateway;
+use crate::reply::Reply;
+use crate::socket::{DisconnectReason, Socket};
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, RwLock};
+
+/// A handler, erased: takes the message, returns the reply.
+pub(crate) type BoxedHandler = Box<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync>;
+
+/// One event's handler in the dispatch table.
+pub(crate) struct Route {
+    /// The event name (the key, kept `'static` for the `Event` extractor).
+    pub(crate) event: &'static str,
+    /// `Gateway::method`, for errors and logs.
+    pub(crate) handler_name: String,
+    pub(crate) call: BoxedHandler,
+}
+
+/// The gateways of one path.
+pub(crate) struct Namespace {
+    path: Box<str>,
+    routes: HashMap<&'static str, Route>,
+    gateways: Vec<Arc<dyn ErasedGateway>>,
+    sockets: RwLock<HashMap<Box<str>, Socket>>,
+}
+
+impl Namespace {
+    pub(crate) fn new(
+        path: &str,
+        routes: HashMap<&'static str, Route>,
+        gateways: Vec<Arc<dyn ErasedGateway>>,
+    ) -> Self {
+        Namespace {
+            path: path.into(),
+            routes,
+            gateways,
+            sockets: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn route(&self, event: &str) -> Option<&Route> {
+        self.routes.get(event)
+    }
+
+    pub(crate) fn gateways(&self) -> &[Arc<dyn ErasedGateway>] {
+        &self.gateways
+    }
+
+    /// Runs every gateway's connection hook in order; the first rejection wins.
+    /// A hook that panics rejects the connection with 1011.
+    pub(crate) async fn connect(&self, socket: &Socket) -> Result<(), Reject> {
+        for gateway in &self.gateways {
+            let hook = gateway.on_connection(socket.clone());
+            match AssertUnwindSafe(hook).catch_unwind().await {
+                Ok(Ok(())) => {}
+                Ok(Err(reject)) => return Err(reject),
+                Err(_) => {
+                    tracing::error!(gateway = gateway.name(), "the on_connection hook panicked");
+                    return Err(Reject::new(
+                        crate::close::INTERNAL,
+                        crate::error::INTERNAL_SERVER_ERROR,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every gateway's disconnect hook; a panicking hook is logged and the rest still run.
+    pub(crate) async fn disconnect(&self, socket: &Socket, reason: &DisconnectReason) {
+        for gateway in &self.gateways {
+            let hook = gateway.on_disconnect(socket.clone(), reason.clone());
+            if AssertUnwindSafe(hook).catch_unwind().await.is_err() {
+                tracing::error!(gateway = gateway.name(), "the on_disconnect hook panicked");
+            }
+        }
+    }
+
+    pub(crate) fn insert(&self, socket: Socket) {
+        let mut sockets = self
+            .sockets
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sockets.insert(socket.id().into(), socket);
+    }
+
+    pub(crate) fn remove(&self, socket: &Socket) {
+        let mut sockets = self
+            .sockets
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sockets.remove(socket.id());
+    }
+
+    pub(crate) fn socket(&self, id: &str) -> Option<Socket> {
+        let sockets = self
+            .sockets
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sockets.get(id).cloned()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sockets
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Calls `f` on every connected socket. `f` must not block: it runs under the table's read lock.
+    pub(crate) fn for_each_socket(&self, mut f: impl FnMut(&Socket)) {
+        let sockets = self
+            .sockets
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sockets.values().for_each(&mut f);
+    }
+}

@@ -1,0 +1,166 @@
+//! The ws-json codec: text frames ⇄ `{event, data, id}`. The only module that knows the wire format.
+//!
+//! Decoding borrows from the frame: the event name is a `&str` into it (unless it holds escapes)
+//! and `data` is a byte range into it, deserialized later straight into the handler's type.
+
+use crate::error::WsException;
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+/// A decoded client frame, borrowing from the frame's text.
+#[derive(Debug)]
+pub(crate) struct Envelope<'a> {
+    /// The event name, if the frame had one.
+    pub(crate) event: Option<Cow<'a, str>>,
+    /// Where `data` sits in the frame; `None` when absent or `null`.
+    pub(crate) data: Option<Range<usize>>,
+    /// The acknowledgement id the client asked for.
+    pub(crate) id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+/// Decodes a client's text frame.
+pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
+    let raw: RawEnvelope<'_> = serde_json::from_str(text).map_err(|err| {
+        use serde_json::error::Category;
+        match err.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                WsException::new(format!("malformed JSON: {err}"))
+            }
+            Category::Data => WsException::new(format!(
+                "invalid frame: expected a JSON object {{\"event\": string, \"data\": any}}: {err}"
+            )),
+        }
+    })?;
+    let data = raw.data.map(|value| {
+        let start = value.get().as_ptr() as usize - text.as_ptr() as usize;
+        start..start + value.get().len()
+    });
+    Ok(Envelope {
+        event: raw.event,
+        data,
+        id: raw.id,
+    })
+}
+
+/// The JSON text `data` stands for: the slice, or `null` when it is absent.
+pub(crate) fn data_text<'a>(frame: &'a str, data: &Option<Range<usize>>) -> &'a str {
+    match data {
+        Some(range) => &frame[range.clone()],
+        None => "null",
+    }
+}
+
+/// Writes a JSON string literal.
+pub(crate) fn push_json_str(out: &mut String, value: &str) {
+    // Writing a `str` into a `String` cannot fail: serde_json only fails on I/O or on maps with
+    // non-string keys, and neither happens here.
+    let escaped = serde_json::to_string(value).expect("a str always serializes");
+    out.push_str(&escaped);
+}
+
+/// `{"event":<event>,"data":<data>}`.
+pub(crate) fn encode_event<T: Serialize + ?Sized>(event: &str, data: &T) -> serde_json::Result<String> {
+    let data = serde_json::to_string(data)?;
+    Ok(encode_event_raw(event, &data))
+}
+
+/// `{"event":<event>,"data":<raw JSON>}`.
+pub(crate) fn encode_event_raw(event: &str, data: &str) -> String {
+    let mut out = String::with_capacity(event.len() + data.len() + 22);
+    out.push_str("{\"event\":");
+    push_json_str(&mut out, event);
+    out.push_str(",\"data\":");
+    out.push_str(data);
+    out.push('}');
+    out
+}
+
+/// `{"ack":<id>,"data":<raw JSON>}`.
+pub(crate) fn encode_ack(id: u64, data: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 32);
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{{\"ack\":{id},\"data\":{data}}}");
+    out
+}
+
+/// `{"ack":<id>,"error":{...}}`.
+pub(crate) fn encode_ack_error(id: u64, exception: &WsException) -> String {
+    let mut out = String::with_capacity(64);
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{{\"ack\":{id},\"error\":");
+    exception.write_json(&mut out, None);
+    out.push('}');
+    out
+}
+
+/// `{"event":"exception","data":{"status":"error","message":...,"cause":{"pattern":<event>,"data":<data>}}}`.
+///
+/// `cause` is the frame's event name and the raw JSON text of its `data`; it is left out when the
+/// frame had no event.
+pub(crate) fn encode_exception(exception: &WsException, cause: Option<(&str, &str)>) -> String {
+    let mut out = String::with_capacity(96);
+    out.push_str("{\"event\":\"exception\",\"data\":");
+    exception.write_json(&mut out, cause);
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_event_data_and_id_without_copying_data() {
+        let frame = r#"{"event":"join","data":{"room":"a"},"id":7}"#;
+        let envelope = decode(frame).unwrap();
+        assert_eq!(envelope.event.as_deref(), Some("join"));
+        assert!(matches!(envelope.event, Some(Cow::Borrowed(_))));
+        assert_eq!(data_text(frame, &envelope.data), r#"{"room":"a"}"#);
+        assert_eq!(envelope.id, Some(7));
+    }
+
+    #[test]
+    fn absent_and_null_data_read_as_null() {
+        let frame = r#"{"event":"ping"}"#;
+        assert_eq!(data_text(frame, &decode(frame).unwrap().data), "null");
+        let frame = r#"{"event":"ping","data":null}"#;
+        assert_eq!(data_text(frame, &decode(frame).unwrap().data), "null");
+    }
+
+    #[test]
+    fn reports_malformed_and_non_object_frames() {
+        let err = decode("{nope").unwrap_err();
+        assert!(err.message().unwrap().starts_with("malformed JSON: "), "{err}");
+        let err = decode("[1,2]").unwrap_err();
+        assert!(err.message().unwrap().starts_with("invalid frame: "), "{err}");
+    }
+
+    #[test]
+    fn encodes_frames() {
+        assert_eq!(encode_event("a\"b", &5).unwrap(), r#"{"event":"a\"b","data":5}"#);
+        assert_eq!(encode_ack(3, "[1]"), r#"{"ack":3,"data":[1]}"#);
+        let exception = WsException::new("nope");
+        assert_eq!(
+            encode_ack_error(3, &exception),
+            r#"{"ack":3,"error":{"status":"error","message":"nope"}}"#
+        );
+        assert_eq!(
+            encode_exception(&exception, Some(("x", "1"))),
+            r#"{"event":"exception","data":{"status":"error","message":"nope","cause":{"pattern":"x","data":1}}}"#
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! A WebSocket test client speaking ws-json, for integration tests over a real socket.
+//!
+//! Enabled by the `testing` feature.
+//!
+//! ```no_run
+//! # async fn run() {
+//! use nestgate::testing::TestClient;
+//! use serde_json::json;
+//!
+//! let mut client = TestClient::connect("ws://127.0.0.1:3000/").await.unwrap();
+//! client.emit("echo", json!({"hello": "world"})).await;
+//! assert_eq!(client.recv().await, json!({"event": "echo", "data": {"hello": "world"}}));
+//! # }
+//! ```
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long [`TestClient::recv`] waits before failing the test.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connected WebSocket client.
+#[derive(Debug)]
+pub struct TestClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// A close frame with this code and reason.
+    Frame(u16, String),
+    /// The transport ended without a close frame.
+    Abrupt(String),
+}
+
+impl TestClient {
+    /// Connects to `url` (e.g. `ws://127.0.0.1:3000/chat`).
+    pub async fn connect(url: &str) -> Result<Self, tungstenite::Error> {
+        let (ws, _response) = tokio_tungstenite::connect_async(url).await?;
+        Ok(TestClient { ws })
+    }
+
+    /// Sends `{"event": event, "data": data}`.
+    pub async fn emit(&mut self, event: &str, data: Value) {
+        self.send_json(json!({ "event": event, "data": data })).await;
+    }
+
+    /// Sends `{"event": event, "data": data, "id": id}` and returns the answer to it, skipping
+    /// other frames.
+    pub async fn request(&mut self, id: u64, event: &str, data: Value) -> Value {
+        self.send_json(json!({ "event": event, "data": data, "id": id }))
+            .await;
+        loop {
+            let frame = self.recv().await;
+            if frame.get("ack") == Some(&json!(id)) {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends a JSON value as a text frame.
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    /// Sends a text frame as it is.
+    pub async fn send_text(&mut self, text: &str) {
+        self.send(Message::text(text)).await;
+    }
+
+    /// Sends any WebSocket message.
+    pub async fn send(&mut self, message: Message) {
+        self.ws
+            .send(message)
+            .await
+            .expect("the test client could not send");
+    }
+
+    /// The next text frame, parsed as JSON. Fails the test after [`RECV_TIMEOUT`] or on close.
+    pub async fn recv(&mut self) -> Value {
+        match self.try_recv(RECV_TIMEOUT).await {
+            Some(value) => value,
+            None => panic!("no frame within {RECV_TIMEOUT:?}"),
+        }
+    }
+
+    /// The next text frame within `wait`, or `None`. Panics if the connection closes.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("the server sent invalid JSON"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(other)) => panic!("expected a text frame, got {other:?}"),
+                Some(Err(err)) => panic!("connection failed while waiting for a frame: {err}"),
+                None => panic!("connection ended while waiting for a frame"),
+            }
+        }
+    }
+
+    /// Reads until the connection ends, skipping frames; returns how it ended.
+    pub async fn closed(&mut self) -> Closed {
+        let outcome = tokio::time::timeout(RECV_TIMEOUT, async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Closed::Frame(u16::from(frame.code), frame.reason.to_string());
+                    }
+                    Some(Ok(Message::Close(None))) => {
+                        return Closed::Frame(u16::from(CloseCode::Status), String::new());
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => return Closed::Abrupt(err.to_string()),
+                    None => return Closed::Abrupt("end of stream".to_owned()),
+                }
+            }
+        })
+        .await;
+        outcome.unwrap_or_else(|_| panic!("the connection did not close within {RECV_TIMEOUT:?}"))
+    }
+
+    /// Starts the close handshake with code 1000.
+    pub async fn close(&mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    /// The underlying tokio-tungstenite stream, for anything else.
+    pub fn inner(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
+        &mut self.ws
+    }
+}
+
+/// An example or app binary running as a child process, killed when dropped.
+///
+/// The binary is started with `PORT=0` and must print a line containing
+/// `listening on http://ADDR` on stdout, as nestgate's examples do.
+#[derive(Debug)]
+pub struct ChildServer {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl ChildServer {
+    /// Starts `binary` (e.g. `env!("CARGO_BIN_EXE_echo")`) with `PORT=0` and the given extra
+    /// environment, and waits for it to listen.
+    pub fn start(binary: &str, env: &[(&str, &str)]) -> std::io::Result<Self> {
+        use std::io::{BufRead as _, BufReader};
+        let mut command = std::process::Command::new(binary);
+        command.env("PORT", "0").stdout(std::process::Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped above");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let Some(line) = lines.next().transpose()? else {
+                let _ = child.kill();
+                return Err(std::io::Error::other(format!(
+                    "{binary} exited without saying where it listens"
+                )));
+            };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                break addr.parse().map_err(std::io::Error::other)?;
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ChildServer { child, addr })
+    }
+
+    /// The address the child listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR{path}`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM (on Unix) and waits for the process to exit; returns its exit status.
+    pub fn terminate(mut self) -> std::io::Result<std::process::ExitStatus> {
+        #[cfg(unix)]
+        {
+            let status = std::process::Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status()?;
+            if !status.success() {
+                self.child.kill()?;
+            }
+        }
+        #[cfg(not(unix))]
+        self.child.kill()?;
+        self.child.wait()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
