@@ -50,6 +50,7 @@ use tokio_util::task::TaskTracker;
 /// ```
 pub struct App {
     discover: bool,
+    routes: Router,
     state: AppState,
     gateways: Vec<Pending>,
     config: Config,
@@ -97,6 +98,7 @@ impl App {
     pub fn bare() -> Self {
         App {
             discover: false,
+            routes: Router::new(),
             state: AppState::default(),
             gateways: Vec::new(),
             config: Config::default(),
@@ -131,6 +133,18 @@ impl App {
             type_id: TypeId::of::<G>(),
             built,
         });
+        self
+    }
+
+    /// Serves these HTTP routes beside the gateways (a page, a health check, a REST API).
+    ///
+    /// ```
+    /// use axum::routing::get;
+    ///
+    /// let app = nestgate::App::new().merge(axum::Router::new().route("/health", get(|| async { "ok" })));
+    /// ```
+    pub fn merge(mut self, routes: Router) -> Self {
+        self.routes = self.routes.merge(routes);
         self
     }
 
@@ -198,9 +212,9 @@ impl App {
     ///     .merge(app.into_router().await?);
     /// # Ok(()) }
     /// ```
-    pub async fn into_router(self) -> Result<Router> {
+    pub async fn into_router(mut self) -> Result<Router> {
+        let mut router = std::mem::take(&mut self.routes);
         let runtime = self.build()?;
-        let mut router = Router::new();
         for namespace in runtime.namespaces.values() {
             let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
             let handler = move |request: Request| {
@@ -248,6 +262,7 @@ impl App {
             gateways: explicit,
             config,
             handle,
+            routes: _,
         } = self;
         let mut seen: Vec<TypeId> = Vec::new();
         let mut built = Vec::new();
