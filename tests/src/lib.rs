@@ -1,0 +1,79 @@
+//! The fixture shared by nestgate's integration tests: a real server on 127.0.0.1:0.
+
+use nestgate::testing::TestClient;
+use nestgate::{App, AppHandle};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A nestgate app served on a free loopback port for one test.
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    handle: AppHandle,
+    task: tokio::task::JoinHandle<nestgate::Result<()>>,
+}
+
+/// Binds `app` to 127.0.0.1:0 and serves it in the background.
+pub async fn serve(app: App) -> TestServer {
+    let listening = app.bind("127.0.0.1:0").await.expect("the test app builds and binds");
+    let addr = listening.local_addr();
+    let handle = listening.handle();
+    let task = tokio::spawn(listening.run_until(std::future::pending()));
+    TestServer { addr, handle, task }
+}
+
+impl TestServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// The app's handle.
+    pub fn handle(&self) -> &AppHandle {
+        &self.handle
+    }
+
+    /// A client connected to `path`.
+    pub async fn client(&self, path: &str) -> TestClient {
+        TestClient::connect(&self.url(path)).await.expect("the test client connects")
+    }
+
+    /// Shuts the app down gracefully and waits for it to finish.
+    pub async fn shutdown(self) -> nestgate::Result<()> {
+        self.handle.shutdown();
+        self.task.await.expect("the server task does not panic")
+    }
+
+    /// Sends a raw HTTP/1.1 request and returns the status code of the response.
+    pub async fn http_status(&self, request: &str) -> u16 {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.expect("connects");
+        stream.write_all(request.as_bytes()).await.expect("writes the request");
+        let mut head = vec![0; 1024];
+        let n = stream.read(&mut head).await.expect("reads the response");
+        let text = String::from_utf8_lossy(&head[..n]);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {text}"))
+    }
+}
+
+/// A WebSocket upgrade request for `path`, as a browser sends it.
+pub fn upgrade_request(path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+}
+
+/// Asserts that a client still gets answers: sends `ping` with an id and expects `"pong"`.
+/// The app under test must have a `ping` handler returning `"pong"`.
+pub async fn assert_alive(client: &mut TestClient) {
+    let answer = client.request(u64::MAX, "ping", serde_json::Value::Null).await;
+    assert_eq!(answer.get("data").and_then(|d| d.as_str()), Some("pong"), "{answer}");
+}
