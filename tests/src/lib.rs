@@ -15,7 +15,10 @@ pub struct TestServer {
 
 /// Binds `app` to 127.0.0.1:0 and serves it in the background.
 pub async fn serve(app: App) -> TestServer {
-    let listening = app.bind("127.0.0.1:0").await.expect("the test app builds and binds");
+    let listening = app
+        .bind("127.0.0.1:0")
+        .await
+        .expect("the test app builds and binds");
     let addr = listening.local_addr();
     let handle = listening.handle();
     let task = tokio::spawn(listening.run_until(std::future::pending()));
@@ -40,7 +43,9 @@ impl TestServer {
 
     /// A client connected to `path`.
     pub async fn client(&self, path: &str) -> TestClient {
-        TestClient::connect(&self.url(path)).await.expect("the test client connects")
+        TestClient::connect(&self.url(path))
+            .await
+            .expect("the test client connects")
     }
 
     /// Shuts the app down gracefully and waits for it to finish.
@@ -51,8 +56,13 @@ impl TestServer {
 
     /// Sends a raw HTTP/1.1 request and returns the status code of the response.
     pub async fn http_status(&self, request: &str) -> u16 {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.expect("connects");
-        stream.write_all(request.as_bytes()).await.expect("writes the request");
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connects");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("writes the request");
         let mut head = vec![0; 1024];
         let n = stream.read(&mut head).await.expect("reads the response");
         let text = String::from_utf8_lossy(&head[..n]);
@@ -74,6 +84,12 @@ pub fn upgrade_request(path: &str) -> String {
 /// Asserts that a client still gets answers: sends `ping` with an id and expects `"pong"`.
 /// The app under test must have a `ping` handler returning `"pong"`.
 pub async fn assert_alive(client: &mut TestClient) {
-    let answer = client.request(u64::MAX, "ping", serde_json::Value::Null).await;
-    assert_eq!(answer.get("data").and_then(|d| d.as_str()), Some("pong"), "{answer}");
+    let answer = client
+        .request(u64::MAX, "ping", serde_json::Value::Null)
+        .await;
+    assert_eq!(
+        answer.get("data").and_then(|d| d.as_str()),
+        Some("pong"),
+        "{answer}"
+    );
 }

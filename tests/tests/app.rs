@@ -74,7 +74,12 @@ async fn gateways_on_one_path_share_the_connection() {
 
 #[tokio::test]
 async fn the_same_event_twice_on_one_path_fails_at_startup_naming_both() {
-    let err = App::bare().gateway::<First>().gateway::<Clash>().into_router().await.unwrap_err();
+    let err = App::bare()
+        .gateway::<First>()
+        .gateway::<Clash>()
+        .into_router()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::DuplicateEvent { .. }));
     assert_eq!(
         err.to_string(),
@@ -91,7 +96,12 @@ async fn the_same_event_twice_on_one_path_fails_at_startup_naming_both() {
 
 #[tokio::test]
 async fn registering_a_gateway_twice_is_an_error() {
-    let err = App::bare().gateway::<First>().gateway::<First>().into_router().await.unwrap_err();
+    let err = App::bare()
+        .gateway::<First>()
+        .gateway::<First>()
+        .into_router()
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "gateway First is registered twice");
 }
 
@@ -113,21 +123,36 @@ async fn gateways_mount_inside_an_existing_axum_router() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let mut client = nestgate::testing::TestClient::connect(&format!("ws://{addr}/shared")).await.unwrap();
+    let mut client = nestgate::testing::TestClient::connect(&format!("ws://{addr}/shared"))
+        .await
+        .unwrap();
     client.emit("first", Value::Null).await;
     assert_eq!(client.recv().await, json!("one"));
 
     // Emit from outside any handler, through the handle.
-    let sent = handle.server("/shared").unwrap().emit("news", "from a route").unwrap();
+    let sent = handle
+        .server("/shared")
+        .unwrap()
+        .emit("news", "from a route")
+        .unwrap();
     assert_eq!(sent, 1);
-    assert_eq!(client.recv().await, json!({"event": "news", "data": "from a route"}));
+    assert_eq!(
+        client.recv().await,
+        json!({"event": "news", "data": "from a route"})
+    );
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    stream.write_all(b"GET /health HTTP/1.0\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.0 200") && response.ends_with("ok"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.0 200") && response.ends_with("ok"),
+        "{response}"
+    );
 
     handle.shutdown();
     handle.wait_closed().await;

@@ -52,7 +52,12 @@ impl Extractors {
     }
 
     #[subscribe_message("reordered")]
-    fn reordered(&self, socket: Socket, Event(event): Event, State(counter): State<Counter>) -> Value {
+    fn reordered(
+        &self,
+        socket: Socket,
+        Event(event): Event,
+        State(counter): State<Counter>,
+    ) -> Value {
         json!({"event": event, "id_len": socket.id().len(), "total": counter.0.load(Ordering::SeqCst)})
     }
 
@@ -74,7 +79,12 @@ impl Extractors {
 
 #[tokio::test]
 async fn extractors_work_in_any_order() {
-    let server = serve(App::bare().provide(Counter::default()).gateway::<Extractors>()).await;
+    let server = serve(
+        App::bare()
+            .provide(Counter::default())
+            .gateway::<Extractors>(),
+    )
+    .await;
     let mut client = server.client("/x?user=ada").await;
     client.emit("all", json!(5)).await;
     assert_eq!(
@@ -82,7 +92,10 @@ async fn extractors_work_in_any_order() {
         json!({"event": "all", "path": "/x", "same_socket": true, "user": "ada", "total": 5})
     );
     client.emit("reordered", Value::Null).await;
-    assert_eq!(client.recv().await, json!({"event": "reordered", "id_len": 22, "total": 5}));
+    assert_eq!(
+        client.recv().await,
+        json!({"event": "reordered", "id_len": 22, "total": 5})
+    );
     client.emit("static", json!("shout")).await;
     assert_eq!(client.recv().await, json!("SHOUT"));
     server.shutdown().await.unwrap();
@@ -90,16 +103,30 @@ async fn extractors_work_in_any_order() {
 
 #[tokio::test]
 async fn a_failing_extractor_answers_its_rejection_and_the_handler_does_not_run() {
-    let server = serve(App::bare().provide(Counter::default()).gateway::<Extractors>()).await;
+    let server = serve(
+        App::bare()
+            .provide(Counter::default())
+            .gateway::<Extractors>(),
+    )
+    .await;
     let mut anonymous = server.client("/x").await;
     anonymous.emit("who", Value::Null).await;
-    assert_eq!(anonymous.recv().await["data"]["message"], "connect with ?user=");
+    assert_eq!(
+        anonymous.recv().await["data"]["message"],
+        "connect with ?user="
+    );
     // Data<u64> comes last and is not even read when User fails first.
     anonymous.emit("all", json!("not a number")).await;
-    assert_eq!(anonymous.recv().await["data"]["message"], "connect with ?user=");
+    assert_eq!(
+        anonymous.recv().await["data"]["message"],
+        "connect with ?user="
+    );
 
     let mut client = server.client("/x?user=ada").await;
     client.emit("missing_state", Value::Null).await;
-    assert_eq!(client.recv().await["data"]["message"], "Internal server error");
+    assert_eq!(
+        client.recv().await["data"]["message"],
+        "Internal server error"
+    );
     server.shutdown().await.unwrap();
 }

@@ -30,7 +30,10 @@ impl Log {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("no log entry starting with {prefix:?} in {:?}", self.entries());
+        panic!(
+            "no log entry starting with {prefix:?} in {:?}",
+            self.entries()
+        );
     }
 }
 
@@ -41,7 +44,9 @@ struct Hooks {
 
 impl nestgate::gateway::FromAppState for Hooks {
     fn from_app_state(state: &nestgate::AppState) -> nestgate::Result<Self> {
-        Ok(Hooks { log: nestgate::gateway::require(state, "Hooks")? })
+        Ok(Hooks {
+            log: nestgate::gateway::require(state, "Hooks")?,
+        })
     }
 }
 
@@ -58,7 +63,9 @@ impl Hooks {
     #[on_connection]
     async fn connect(&self, socket: Socket) -> Result<(), Reject> {
         match socket.handshake().query("name").as_deref() {
-            Some("mallory") => Err(Reject::new(4003, "go away").with_exception(WsException::new("banned"))),
+            Some("mallory") => {
+                Err(Reject::new(4003, "go away").with_exception(WsException::new("banned")))
+            }
             Some("eve") => Err(WsException::new("no eavesdroppers").into()),
             Some(name) => {
                 socket.insert_extension(Name(name.to_owned()));
@@ -70,7 +77,9 @@ impl Hooks {
 
     #[on_disconnect]
     fn disconnect(&self, socket: Socket, reason: DisconnectReason) {
-        let name = socket.extension::<Name>().map_or_else(|| "?".to_owned(), |n| n.0);
+        let name = socket
+            .extension::<Name>()
+            .map_or_else(|| "?".to_owned(), |n| n.0);
         self.log.push(format!("disconnect {name} {reason:?}"));
     }
 
@@ -112,7 +121,10 @@ async fn after_init_and_extensions_set_on_connection() {
     client.emit("whoami", Value::Null).await;
     assert_eq!(client.recv().await, json!("alice"));
     client.close().await;
-    assert_eq!(log.wait_for("disconnect").await, "disconnect alice ClientClose");
+    assert_eq!(
+        log.wait_for("disconnect").await,
+        "disconnect alice ClientClose"
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -126,15 +138,25 @@ async fn a_rejected_connection_gets_the_exception_then_the_close_code() {
         mallory.recv().await,
         json!({"event": "exception", "data": {"status": "error", "message": "banned"}})
     );
-    assert_eq!(mallory.closed().await, Closed::Frame(4003, "go away".to_owned()));
+    assert_eq!(
+        mallory.closed().await,
+        Closed::Frame(4003, "go away".to_owned())
+    );
 
     let mut eve = server.client("/?name=eve").await;
     assert_eq!(eve.recv().await["data"]["message"], "no eavesdroppers");
-    assert_eq!(eve.closed().await, Closed::Frame(1008, "no eavesdroppers".to_owned()));
+    assert_eq!(
+        eve.closed().await,
+        Closed::Frame(1008, "no eavesdroppers".to_owned())
+    );
 
     // Rejected clients never connected: no disconnect hook, nobody counted.
     assert_eq!(server.handle().server("/").unwrap().socket_count(), 0);
-    assert!(log.entries().iter().all(|e| !e.starts_with("disconnect")), "{:?}", log.entries());
+    assert!(
+        log.entries().iter().all(|e| !e.starts_with("disconnect")),
+        "{:?}",
+        log.entries()
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -144,8 +166,14 @@ async fn kicked_clients_get_their_pending_frames_then_the_close_code() {
     let server = serve(app(&log)).await;
     let mut client = server.client("/?name=bob").await;
     client.emit("kick", Value::Null).await;
-    assert_eq!(client.recv().await, json!({"event": "bye", "data": "see you"}));
-    assert_eq!(client.closed().await, Closed::Frame(4000, "kicked by test".to_owned()));
+    assert_eq!(
+        client.recv().await,
+        json!({"event": "bye", "data": "see you"})
+    );
+    assert_eq!(
+        client.closed().await,
+        Closed::Frame(4000, "kicked by test".to_owned())
+    );
     assert_eq!(log.wait_for("disconnect").await, "disconnect bob Kicked");
     server.shutdown().await.unwrap();
 }
@@ -165,8 +193,14 @@ async fn silent_clients_are_closed_after_the_heartbeat_timeout() {
     let mut silent = server.client("/?name=silent").await;
     // Meanwhile the lively client keeps reading, and so keeps answering.
     assert_eq!(lively.try_recv(Duration::from_millis(800)).await, None);
-    assert_eq!(log.wait_for("disconnect silent").await, "disconnect silent HeartbeatTimeout");
-    assert_eq!(silent.closed().await, Closed::Frame(1008, "heartbeat timeout".to_owned()));
+    assert_eq!(
+        log.wait_for("disconnect silent").await,
+        "disconnect silent HeartbeatTimeout"
+    );
+    assert_eq!(
+        silent.closed().await,
+        Closed::Frame(1008, "heartbeat timeout".to_owned())
+    );
     assert_alive(&mut lively).await;
     server.shutdown().await.unwrap();
 }
@@ -176,7 +210,9 @@ async fn shutdown_lets_running_handlers_answer_then_closes_with_1001() {
     let log = Log::default();
     let server = serve(app(&log)).await;
     let mut client = server.client("/?name=carol").await;
-    client.send_json(json!({"event": "slow", "data": 300, "id": 1})).await;
+    client
+        .send_json(json!({"event": "slow", "data": 300, "id": 1}))
+        .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     let handle = server.handle().clone();
@@ -187,10 +223,16 @@ async fn shutdown_lets_running_handlers_answer_then_closes_with_1001() {
     });
 
     assert_eq!(client.recv().await, json!({"ack": 1, "data": 300}));
-    assert_eq!(client.closed().await, Closed::Frame(1001, "server shutting down".to_owned()));
+    assert_eq!(
+        client.closed().await,
+        Closed::Frame(1001, "server shutting down".to_owned())
+    );
     assert!(done_rx.recv().await.unwrap(), "the server stopped cleanly");
     assert!(handle.is_shutting_down());
-    assert_eq!(log.wait_for("disconnect").await, "disconnect carol ServerShutdown");
+    assert_eq!(
+        log.wait_for("disconnect").await,
+        "disconnect carol ServerShutdown"
+    );
 }
 
 #[tokio::test]
@@ -202,9 +244,16 @@ async fn shutdown_does_not_wait_past_its_deadline() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = std::time::Instant::now();
     let stopping = tokio::spawn(server.shutdown());
-    assert_eq!(client.closed().await, Closed::Frame(1001, "server shutting down".to_owned()));
+    assert_eq!(
+        client.closed().await,
+        Closed::Frame(1001, "server shutting down".to_owned())
+    );
     stopping.await.unwrap().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(!log.entries().iter().any(|e| e.starts_with("slow finished")));
 }
 

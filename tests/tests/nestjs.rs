@@ -39,8 +39,12 @@ async fn nestjs_ws_adapter_frames_get_nestjs_replies() {
     let server = serve(App::bare().gateway::<ApplicationGateway>()).await;
     let mut ws = server.client("/").await;
 
-    ws.send_text(r#"{"event":"push","data":{"test":"test"}}"#).await;
-    assert_eq!(ws.recv().await, json!({"event": "pop", "data": {"test": "test"}}));
+    ws.send_text(r#"{"event":"push","data":{"test":"test"}}"#)
+        .await;
+    assert_eq!(
+        ws.recv().await,
+        json!({"event": "pop", "data": {"test": "test"}})
+    );
 
     ws.send_text(r#"{"event":"events","data":"test"}"#).await;
     for item in 1..=3 {
@@ -51,7 +55,8 @@ async fn nestjs_ws_adapter_frames_get_nestjs_replies() {
     assert_eq!(ws.recv().await, json!(7));
 
     // NestJS ignores keys it does not know; so do we.
-    ws.send_text(r#"{"event":"identity","data":"x","meta":{"trace":1}}"#).await;
+    ws.send_text(r#"{"event":"identity","data":"x","meta":{"trace":1}}"#)
+        .await;
     assert_eq!(ws.recv().await, json!("x"));
 
     // A plain reply with null data sends nothing, as NestJS's `WsAdapter` does.

@@ -68,7 +68,9 @@ impl Protocol {
 
     #[subscribe_message("fail_object")]
     fn fail_object(&self) -> Result<(), WsException> {
-        Err(WsException::with_data(json!({"code": 42, "reason": "quota"})))
+        Err(WsException::with_data(
+            json!({"code": 42, "reason": "quota"}),
+        ))
     }
 
     #[subscribe_message("internal")]
@@ -92,7 +94,10 @@ async fn return_values_are_sent_as_nestjs_sends_them() {
     let mut client = server.client("/").await;
 
     client.emit("response", json!({"a": 1})).await;
-    assert_eq!(client.recv().await, json!({"event": "answer", "data": {"a": 1}}));
+    assert_eq!(
+        client.recv().await,
+        json!({"event": "answer", "data": {"a": 1}})
+    );
     client.emit("seven", Value::Null).await;
     assert_eq!(client.recv().await, json!(7));
 
@@ -116,7 +121,9 @@ async fn data_may_be_absent_and_other_keys_are_ignored() {
     let mut client = server.client("/").await;
     client.send_json(json!({"event": "optional"})).await;
     assert_eq!(client.recv().await, json!("absent"));
-    client.send_json(json!({"event": "optional", "data": "x", "extra": [1]})).await;
+    client
+        .send_json(json!({"event": "optional", "data": "x", "extra": [1]}))
+        .await;
     assert_eq!(client.recv().await, json!("x"));
     server.shutdown().await.unwrap();
 }
@@ -128,10 +135,26 @@ async fn every_frame_with_an_id_gets_exactly_one_answer() {
     let cases = [
         ("seven", Value::Null, json!({"ack": 1, "data": 7})),
         ("nothing", Value::Null, json!({"ack": 2, "data": null})),
-        ("response", json!("x"), json!({"ack": 3, "data": {"event": "answer", "data": "x"}})),
-        ("count", json!(2), json!({"ack": 4, "data": [{"event": "count", "data": 1}, {"event": "count", "data": 2}]})),
-        ("fail", Value::Null, json!({"ack": 5, "error": {"status": "error", "message": "room is full"}})),
-        ("nope", Value::Null, json!({"ack": 6, "error": {"status": "error", "message": "unknown event 'nope'"}})),
+        (
+            "response",
+            json!("x"),
+            json!({"ack": 3, "data": {"event": "answer", "data": "x"}}),
+        ),
+        (
+            "count",
+            json!(2),
+            json!({"ack": 4, "data": [{"event": "count", "data": 1}, {"event": "count", "data": 2}]}),
+        ),
+        (
+            "fail",
+            Value::Null,
+            json!({"ack": 5, "error": {"status": "error", "message": "room is full"}}),
+        ),
+        (
+            "nope",
+            Value::Null,
+            json!({"ack": 6, "error": {"status": "error", "message": "unknown event 'nope'"}}),
+        ),
         (
             "join",
             json!({"room": 1}),
@@ -139,7 +162,9 @@ async fn every_frame_with_an_id_gets_exactly_one_answer() {
         ),
     ];
     for (id, (event, data, _)) in (1..).zip(&cases) {
-        client.send_json(json!({"event": event, "data": data, "id": id})).await;
+        client
+            .send_json(json!({"event": event, "data": data, "id": id}))
+            .await;
     }
     for (_, _, expected) in &cases {
         assert_eq!(&client.recv().await, expected);
@@ -157,27 +182,43 @@ async fn bad_input_gets_an_exception_frame_and_the_connection_stays_open() {
 
     client.send_text("{\"event\": \"ping\"").await;
     let frame = client.recv().await;
-    assert!(frame["data"]["message"].as_str().unwrap().starts_with("malformed JSON: "), "{frame}");
+    assert!(
+        frame["data"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON: "),
+        "{frame}"
+    );
     assert_eq!(frame["event"], "exception");
 
     for text in ["[1,2,3]", "42", "\"event\""] {
         client.send_text(text).await;
         let frame = client.recv().await;
         let message = frame["data"]["message"].as_str().unwrap();
-        assert!(message.starts_with("invalid frame: expected a JSON object"), "{frame}");
+        assert!(
+            message.starts_with("invalid frame: expected a JSON object"),
+            "{frame}"
+        );
     }
 
     client.send_json(json!({"data": 1})).await;
-    assert_eq!(client.recv().await, exception("invalid frame: missing \"event\" field"));
+    assert_eq!(
+        client.recv().await,
+        exception("invalid frame: missing \"event\" field")
+    );
 
-    client.send_json(json!({"event": "nope", "data": {"x": 1}})).await;
+    client
+        .send_json(json!({"event": "nope", "data": {"x": 1}}))
+        .await;
     assert_eq!(
         client.recv().await,
         json!({"event": "exception", "data": {"status": "error", "message": "unknown event 'nope'",
             "cause": {"pattern": "nope", "data": {"x": 1}}}})
     );
 
-    client.emit("join", json!({"room": "a", "limit": "ten"})).await;
+    client
+        .emit("join", json!({"room": "a", "limit": "ten"}))
+        .await;
     assert_eq!(
         client.recv().await,
         json!({"event": "exception", "data": {"status": "error",
@@ -185,9 +226,14 @@ async fn bad_input_gets_an_exception_frame_and_the_connection_stays_open() {
             "cause": {"pattern": "join", "data": {"room": "a", "limit": "ten"}}}})
     );
     client.emit("join", json!({"room": "a"})).await;
-    assert_eq!(client.recv().await["data"]["message"], "invalid data: missing field `limit`");
+    assert_eq!(
+        client.recv().await["data"]["message"],
+        "invalid data: missing field `limit`"
+    );
 
-    client.send(Message::binary(vec![0xde, 0xad, 0xbe, 0xef])).await;
+    client
+        .send(Message::binary(vec![0xde, 0xad, 0xbe, 0xef]))
+        .await;
     assert_eq!(
         client.recv().await,
         exception("binary frames are not supported by this gateway: send JSON text frames")
@@ -229,9 +275,13 @@ async fn handler_errors_follow_nestjs_12() {
 #[tokio::test]
 async fn unknown_paths_get_404_before_any_upgrade() {
     let server = server().await;
-    let status = server.http_status(&nestgate_tests::upgrade_request("/nope")).await;
+    let status = server
+        .http_status(&nestgate_tests::upgrade_request("/nope"))
+        .await;
     assert_eq!(status, 404);
-    let status = server.http_status(&nestgate_tests::upgrade_request("/")).await;
+    let status = server
+        .http_status(&nestgate_tests::upgrade_request("/"))
+        .await;
     assert_eq!(status, 101);
     server.shutdown().await.unwrap();
 }

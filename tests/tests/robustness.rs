@@ -36,7 +36,11 @@ impl Robust {
     }
 
     #[subscribe_message("slow")]
-    async fn slow(&self, socket: Socket, finished: nestgate::extract::State<Finished>) -> &'static str {
+    async fn slow(
+        &self,
+        socket: Socket,
+        finished: nestgate::extract::State<Finished>,
+    ) -> &'static str {
         tokio::time::sleep(Duration::from_millis(200)).await;
         // The client is gone by now: emitting fails quietly, nothing panics.
         assert!(socket.emit("late", "anyone?").is_err() || !socket.connected());
@@ -70,7 +74,10 @@ async fn a_panicking_handler_answers_internal_error_and_nothing_else_is_disturbe
             "cause": {"pattern": "panic", "data": 1}}})
     );
     let ack = client.request(9, "panic", Value::Null).await;
-    assert_eq!(ack, json!({"ack": 9, "error": {"status": "error", "message": "Internal server error"}}));
+    assert_eq!(
+        ack,
+        json!({"ack": 9, "error": {"status": "error", "message": "Internal server error"}})
+    );
     assert_alive(&mut client).await;
     assert_alive(&mut neighbour).await;
     server.shutdown().await.unwrap();
@@ -89,7 +96,10 @@ async fn an_oversized_frame_closes_that_client_with_1009_only() {
 
     let too_big = json!({"event": "echo", "data": "x".repeat(100 * 1024)}).to_string();
     big.send_text(&too_big).await;
-    assert_eq!(big.closed().await, Closed::Frame(1009, "message too large".to_owned()));
+    assert_eq!(
+        big.closed().await,
+        Closed::Frame(1009, "message too large".to_owned())
+    );
     assert_alive(&mut neighbour).await;
     server.shutdown().await.unwrap();
 }
@@ -98,7 +108,12 @@ async fn an_oversized_frame_closes_that_client_with_1009_only() {
 async fn an_abrupt_disconnect_mid_handler_leaves_the_server_serving() {
     let server = serve(app()).await;
     let mut neighbour = server.client("/").await;
-    let finished = server.handle().server("/").unwrap().state::<Finished>().unwrap();
+    let finished = server
+        .handle()
+        .server("/")
+        .unwrap()
+        .state::<Finished>()
+        .unwrap();
 
     let mut client = server.client("/").await;
     client.emit("slow", Value::Null).await;
@@ -108,7 +123,9 @@ async fn an_abrupt_disconnect_mid_handler_leaves_the_server_serving() {
 
     // The handler still ran to its end, and the socket is gone from the table.
     for _ in 0..100 {
-        if finished.0.load(Ordering::SeqCst) == 1 && server.handle().server("/").unwrap().socket_count() == 1 {
+        if finished.0.load(Ordering::SeqCst) == 1
+            && server.handle().server("/").unwrap().socket_count() == 1
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -119,7 +136,9 @@ async fn an_abrupt_disconnect_mid_handler_leaves_the_server_serving() {
 
     // A raw TCP client that sends half a frame and vanishes does no harm either.
     let mut raw = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-    raw.write_all(nestgate_tests::upgrade_request("/").as_bytes()).await.unwrap();
+    raw.write_all(nestgate_tests::upgrade_request("/").as_bytes())
+        .await
+        .unwrap();
     raw.write_all(&[0x81, 0xfe, 0x01]).await.unwrap();
     drop(raw);
     assert_alive(&mut neighbour).await;
@@ -156,7 +175,10 @@ async fn two_hundred_clients_times_one_hundred_round_trips_lose_and_duplicate_no
                 // Pipeline all hundred requests, then read the hundred answers.
                 for n in 0..100u64 {
                     let id = client * 1000 + n;
-                    ws.send_json(json!({"event": "echo", "data": {"client": client, "n": n}, "id": id})).await;
+                    ws.send_json(
+                        json!({"event": "echo", "data": {"client": client, "n": n}, "id": id}),
+                    )
+                    .await;
                 }
                 let mut seen = HashSet::new();
                 for _ in 0..100 {
@@ -165,7 +187,11 @@ async fn two_hundred_clients_times_one_hundred_round_trips_lose_and_duplicate_no
                     assert_eq!(answer["data"], json!({"client": client, "n": id % 1000}));
                     assert!(seen.insert(id), "duplicate answer {id}");
                 }
-                assert_eq!(ws.try_recv(Duration::from_millis(100)).await, None, "an extra frame");
+                assert_eq!(
+                    ws.try_recv(Duration::from_millis(100)).await,
+                    None,
+                    "an extra frame"
+                );
                 seen.len()
             })
         })

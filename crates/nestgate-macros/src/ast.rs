@@ -65,7 +65,9 @@ impl<'a> GatewayImpl<'a> {
             on_disconnect: None,
         };
         for item in &original.items {
-            let ImplItem::Fn(function) = item else { continue };
+            let ImplItem::Fn(function) = item else {
+                continue;
+            };
             gateway.collect_method(&cx, function);
         }
         cx.check()?;
@@ -77,7 +79,9 @@ impl<'a> GatewayImpl<'a> {
             .attrs
             .iter()
             .filter_map(|a| MethodAttr::of(a).map(|k| (a, k)));
-        let Some((attr, kind)) = kinds.next() else { return };
+        let Some((attr, kind)) = kinds.next() else {
+            return;
+        };
         for (extra, _) in kinds {
             cx.error_spanned_by(extra, "a method can carry only one nestgate attribute");
         }
@@ -90,13 +94,21 @@ impl<'a> GatewayImpl<'a> {
                 Err(err) => cx.syn_error(err),
             },
             MethodAttr::AfterInit => set_hook(cx, attr, kind, &mut self.after_init, method, 1),
-            MethodAttr::OnConnection => set_hook(cx, attr, kind, &mut self.on_connection, method, 1),
-            MethodAttr::OnDisconnect => set_hook(cx, attr, kind, &mut self.on_disconnect, method, 2),
+            MethodAttr::OnConnection => {
+                set_hook(cx, attr, kind, &mut self.on_connection, method, 1)
+            }
+            MethodAttr::OnDisconnect => {
+                set_hook(cx, attr, kind, &mut self.on_disconnect, method, 2)
+            }
         }
     }
 
     fn add_handler(&mut self, cx: &Ctxt, event: LitStr, method: Method<'a>) {
-        if let Some(first) = self.handlers.iter().find(|h| h.event.value() == event.value()) {
+        if let Some(first) = self
+            .handlers
+            .iter()
+            .find(|h| h.event.value() == event.value())
+        {
             cx.error_spanned_by(
                 &event,
                 format!(
@@ -205,8 +217,13 @@ pub(crate) fn returns_result(output: &ReturnType) -> bool {
     let ReturnType::Type(_, ty) = output else {
         return false;
     };
-    let Type::Path(path) = &**ty else { return false };
-    path.path.segments.last().is_some_and(|s| s.ident == "Result")
+    let Type::Path(path) = &**ty else {
+        return false;
+    };
+    path.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "Result")
 }
 
 /// Whether a return type is absent or `()`.

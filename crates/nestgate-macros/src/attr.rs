@@ -25,7 +25,10 @@ impl Parse for GatewayOptions {
                 input.parse::<Token![=]>()?;
                 let value: LitStr = input.parse()?;
                 if options.path.is_some() {
-                    return Err(syn::Error::new_spanned(key, "duplicate gateway option `path`"));
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        "duplicate gateway option `path`",
+                    ));
                 }
                 let path = value.value();
                 if !path.starts_with('/') {
@@ -35,6 +38,12 @@ impl Parse for GatewayOptions {
                     ));
                 }
                 options.path = Some(value);
+            } else if input.peek(syn::Ident) {
+                let unknown: syn::Ident = input.parse()?;
+                return Err(syn::Error::new_spanned(
+                    &unknown,
+                    format!("unknown gateway option `{unknown}`; expected `path`"),
+                ));
             } else {
                 return Err(lookahead.error());
             }
@@ -93,8 +102,9 @@ pub(crate) fn event_name(attr: &Attribute) -> syn::Result<LitStr> {
             ));
         }
     };
-    let lit: syn::Lit = syn::parse2(list.tokens.clone())
-        .map_err(|_| syn::Error::new_spanned(&list.tokens, format!("expected a string literal; {HINT}")))?;
+    let lit: syn::Lit = syn::parse2(list.tokens.clone()).map_err(|_| {
+        syn::Error::new_spanned(&list.tokens, format!("expected a string literal; {HINT}"))
+    })?;
     let syn::Lit::Str(name) = lit else {
         return Err(syn::Error::new_spanned(
             lit,
@@ -102,7 +112,10 @@ pub(crate) fn event_name(attr: &Attribute) -> syn::Result<LitStr> {
         ));
     };
     if name.value().is_empty() {
-        return Err(syn::Error::new_spanned(&name, "the event name must not be empty"));
+        return Err(syn::Error::new_spanned(
+            &name,
+            "the event name must not be empty",
+        ));
     }
     Ok(name)
 }

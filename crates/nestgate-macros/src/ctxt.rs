@@ -15,7 +15,11 @@ impl Ctxt {
     }
 
     /// Records an error at the span of `tokens`.
-    pub(crate) fn error_spanned_by<T: quote::ToTokens, M: std::fmt::Display>(&self, tokens: T, msg: M) {
+    pub(crate) fn error_spanned_by<T: quote::ToTokens, M: std::fmt::Display>(
+        &self,
+        tokens: T,
+        msg: M,
+    ) {
         self.syn_error(syn::Error::new_spanned(tokens, msg));
     }
 

@@ -218,7 +218,11 @@ impl App {
         for namespace in runtime.namespaces.values() {
             let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
             let handler = move |request: Request| {
-                connection::upgrade(runtime_for_route.clone(), namespace_for_route.clone(), request)
+                connection::upgrade(
+                    runtime_for_route.clone(),
+                    namespace_for_route.clone(),
+                    request,
+                )
             };
             router = router.route(namespace.path(), get(handler));
             for gateway in namespace.gateways() {
@@ -232,10 +236,12 @@ impl App {
 
     /// Binds `addr` and builds the app; [`Listening::run`] then serves it.
     pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Display) -> Result<Listening> {
-        let listener = TcpListener::bind(&addr).await.map_err(|source| Error::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
         let local_addr = listener.local_addr()?;
         let handle = self.handle.clone();
         let router = self.into_router().await?;
@@ -293,7 +299,10 @@ impl App {
 
         let mut paths: Vec<(&'static str, HashMap<&'static str, Route>, Vec<_>)> = Vec::new();
         for gateway in built {
-            if paths.last().is_none_or(|(path, _, _)| *path != gateway.path) {
+            if paths
+                .last()
+                .is_none_or(|(path, _, _)| *path != gateway.path)
+            {
                 paths.push((gateway.path, HashMap::new(), Vec::new()));
             }
             let Some((path, routes, hooks)) = paths.last_mut() else {
@@ -318,7 +327,9 @@ impl App {
         }
         let namespaces = paths
             .into_iter()
-            .map(|(path, routes, hooks)| (path.into(), Arc::new(Namespace::new(path, routes, hooks))))
+            .map(|(path, routes, hooks)| {
+                (path.into(), Arc::new(Namespace::new(path, routes, hooks)))
+            })
             .collect();
         let runtime = Arc::new(Runtime {
             namespaces,

@@ -33,7 +33,11 @@ use tokio::time::{Instant, sleep_until, timeout};
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
-pub(crate) async fn upgrade(runtime: Arc<Runtime>, namespace: Arc<Namespace>, request: Request) -> Response {
+pub(crate) async fn upgrade(
+    runtime: Arc<Runtime>,
+    namespace: Arc<Namespace>,
+    request: Request,
+) -> Response {
     if runtime.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
@@ -65,7 +69,12 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, namespace: Arc<Namespace>, re
 }
 
 /// The reader task: hooks, read loop, disconnect.
-async fn run(ws: WebSocket, handshake: Handshake, runtime: Arc<Runtime>, namespace: Arc<Namespace>) {
+async fn run(
+    ws: WebSocket,
+    handshake: Handshake,
+    runtime: Arc<Runtime>,
+    namespace: Arc<Namespace>,
+) {
     let (outbound, queue) = mpsc::channel(runtime.config.outbound_queue);
     let socket = Socket::new(handshake, outbound, namespace.clone(), runtime.clone());
     let (sink, mut stream) = ws.split();
@@ -96,12 +105,20 @@ async fn run(ws: WebSocket, handshake: Handshake, runtime: Arc<Runtime>, namespa
                 Some((close::GOING_AWAY, Cow::Borrowed("server shutting down"))),
             );
         }
-        DisconnectReason::ClientClose | DisconnectReason::TransportError => socket.abort(reason, None),
+        DisconnectReason::ClientClose | DisconnectReason::TransportError => {
+            socket.abort(reason, None)
+        }
         DisconnectReason::HeartbeatTimeout => {
-            socket.close(reason, Some((close::POLICY, Cow::Borrowed("heartbeat timeout"))));
+            socket.close(
+                reason,
+                Some((close::POLICY, Cow::Borrowed("heartbeat timeout"))),
+            );
         }
         DisconnectReason::MessageTooLarge => {
-            socket.close(reason, Some((close::TOO_BIG, Cow::Borrowed("message too large"))));
+            socket.close(
+                reason,
+                Some((close::TOO_BIG, Cow::Borrowed("message too large"))),
+            );
         }
         // Kicked and slow consumers closed themselves already.
         _ => {}
@@ -251,7 +268,10 @@ fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()
         event,
         id,
     };
-    let handler = (route.call)(InMessage::new(parts, Payload::new(frame.clone(), data.clone())));
+    let handler = (route.call)(InMessage::new(
+        parts,
+        Payload::new(frame.clone(), data.clone()),
+    ));
     let socket = socket.clone();
     Some(async move {
         let handling = async {
@@ -268,7 +288,12 @@ fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()
 }
 
 /// Sends an error as an ack error (when the frame had an id) or as an exception frame.
-fn send_error(socket: &Socket, id: Option<u64>, exception: &WsException, cause: Option<(&str, &str)>) {
+fn send_error(
+    socket: &Socket,
+    id: Option<u64>,
+    exception: &WsException,
+    cause: Option<(&str, &str)>,
+) {
     let frame = match id {
         Some(id) => protocol::encode_ack_error(id, exception),
         None => protocol::encode_exception(exception, cause),

@@ -175,6 +175,24 @@ impl From<String> for WsException {
     }
 }
 
+impl From<serde_json::Error> for WsException {
+    /// A value that cannot be serialized is a bug on the server: an internal error.
+    fn from(err: serde_json::Error) -> Self {
+        WsException::internal(format_args!("cannot serialize: {err}"))
+    }
+}
+
+impl From<crate::socket::SendError> for WsException {
+    /// An emit that failed: serialization is an internal error; a client that is gone or too
+    /// slow is not the handler's fault, and is said so (nobody may be listening anyway).
+    fn from(err: crate::socket::SendError) -> Self {
+        match err {
+            crate::socket::SendError::Serialize(err) => err.into(),
+            other => WsException::new(other.to_string()),
+        }
+    }
+}
+
 impl From<std::convert::Infallible> for WsException {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}

@@ -127,8 +127,9 @@ pub trait FromMessageParts: Sized + Send {
     type Rejection: Into<WsException>;
 
     /// Extracts the value.
-    fn from_message_parts(parts: &MessageParts)
-    -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
+    fn from_message_parts(
+        parts: &MessageParts,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
 }
 
 /// An extractor that may consume the payload; only the last argument.
@@ -374,6 +375,9 @@ mod tests {
         let err = decode_data::<Join>(r#"{"limit":1}"#).unwrap_err();
         assert_eq!(err.message(), "invalid data: missing field `room`");
         let err = decode_data::<u8>("null").unwrap_err();
-        assert_eq!(err.message(), "invalid data: invalid type: null, expected u8");
+        assert_eq!(
+            err.message(),
+            "invalid data: invalid type: null, expected u8"
+        );
     }
 }

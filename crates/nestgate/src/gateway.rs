@@ -48,7 +48,11 @@ pub trait GatewayHandlers: Sized + Send + Sync + 'static {
     }
 
     /// The `#[on_disconnect]` hook: runs once for each client that was accepted, with the reason.
-    fn on_disconnect(self: Arc<Self>, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
+    fn on_disconnect(
+        self: Arc<Self>,
+        socket: Socket,
+        reason: DisconnectReason,
+    ) -> BoxFuture<'static, ()> {
         let _ = (socket, reason);
         Box::pin(async {})
     }

@@ -34,7 +34,7 @@
 //! impl ChatGateway {
 //!     #[subscribe_message("message")]
 //!     async fn message(&self, server: Server, Data(msg): Data<ChatMessage>) -> Result<WsResponse<&'static str>, WsException> {
-//!         server.emit("message", &msg).map_err(WsException::internal)?;
+//!         server.emit("message", &msg)?;
 //!         Ok(WsResponse::new("sent", "ok"))
 //!     }
 //! }
@@ -187,14 +187,18 @@ pub use socket::{DisconnectReason, Handshake, SendError, Socket};
 pub use state::AppState;
 
 #[cfg(feature = "macros")]
-pub use nestgate_macros::{after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway};
+pub use nestgate_macros::{
+    after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway,
+};
 
 /// What nearly every gateway file imports: the macros and the handful of types handlers name.
 pub mod prelude {
     pub use crate::extract::Data;
     pub use crate::{Server, Socket, WsException, WsResponse};
     #[cfg(feature = "macros")]
-    pub use crate::{after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway};
+    pub use crate::{
+        after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway,
+    };
 }
 
 #[doc(hidden)]

@@ -25,12 +25,16 @@ pub(crate) struct Envelope<'a> {
 #[derive(Deserialize)]
 struct RawEnvelope<'a> {
     #[serde(borrow, default)]
-    event: Option<Cow<'a, str>>,
+    event: Option<EventName<'a>>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
     #[serde(default)]
     id: Option<u64>,
 }
+
+/// serde borrows a `Cow<str>` only when it is a field of its own, not inside an `Option`.
+#[derive(Deserialize)]
+struct EventName<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Decodes a client's text frame.
 pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
@@ -50,7 +54,7 @@ pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
         start..start + value.get().len()
     });
     Ok(Envelope {
-        event: raw.event,
+        event: raw.event.map(|name| name.0),
         data,
         id: raw.id,
     })
@@ -73,7 +77,10 @@ pub(crate) fn push_json_str(out: &mut String, value: &str) {
 }
 
 /// `{"event":<event>,"data":<data>}`.
-pub(crate) fn encode_event<T: Serialize + ?Sized>(event: &str, data: &T) -> serde_json::Result<String> {
+pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    event: &str,
+    data: &T,
+) -> serde_json::Result<String> {
     let data = serde_json::to_string(data)?;
     Ok(encode_event_raw(event, &data))
 }
@@ -134,6 +141,12 @@ mod tests {
     }
 
     #[test]
+    fn event_names_with_escapes_are_unescaped() {
+        let envelope = decode(r#"{"event":"a\u0062c"}"#).unwrap();
+        assert_eq!(envelope.event.as_deref(), Some("abc"));
+    }
+
+    #[test]
     fn absent_and_null_data_read_as_null() {
         let frame = r#"{"event":"ping"}"#;
         assert_eq!(data_text(frame, &decode(frame).unwrap().data), "null");
@@ -144,14 +157,23 @@ mod tests {
     #[test]
     fn reports_malformed_and_non_object_frames() {
         let err = decode("{nope").unwrap_err();
-        assert!(err.message().unwrap().starts_with("malformed JSON: "), "{err}");
+        assert!(
+            err.message().unwrap().starts_with("malformed JSON: "),
+            "{err}"
+        );
         let err = decode("[1,2]").unwrap_err();
-        assert!(err.message().unwrap().starts_with("invalid frame: "), "{err}");
+        assert!(
+            err.message().unwrap().starts_with("invalid frame: "),
+            "{err}"
+        );
     }
 
     #[test]
     fn encodes_frames() {
-        assert_eq!(encode_event("a\"b", &5).unwrap(), r#"{"event":"a\"b","data":5}"#);
+        assert_eq!(
+            encode_event("a\"b", &5).unwrap(),
+            r#"{"event":"a\"b","data":5}"#
+        );
         assert_eq!(encode_ack(3, "[1]"), r#"{"ack":3,"data":[1]}"#);
         let exception = WsException::new("nope");
         assert_eq!(

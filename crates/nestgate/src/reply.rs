@@ -58,8 +58,9 @@ impl Reply {
         S::Item: Serialize,
     {
         let frames = stream.map(|item| {
-            serde_json::to_string(&item)
-                .map_err(|err| WsException::internal(format_args!("cannot serialize a stream item: {err}")))
+            serde_json::to_string(&item).map_err(|err| {
+                WsException::internal(format_args!("cannot serialize a stream item: {err}"))
+            })
         });
         Reply {
             kind: ReplyKind::Stream(frames.boxed()),

@@ -24,7 +24,8 @@ use std::sync::Arc;
 ///     #[subscribe_message("publish")]
 ///     fn publish(&self, server: Server, Data(headline): Data<String>) -> Result<(), WsException> {
 ///         // Serialized once; every client of /news gets the same bytes.
-///         server.emit("headline", &headline).map_err(WsException::internal)
+///         server.emit("headline", &headline)?;
+///         Ok(())
 ///     }
 /// }
 /// ```
@@ -55,7 +56,11 @@ impl Server {
     /// The frame is serialized once and its bytes shared by every recipient. A client whose
     /// outbound queue is full is closed as a slow consumer (1013); the others are not delayed.
     /// Returns how many clients the frame was queued for.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<usize, serde_json::Error> {
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<usize, serde_json::Error> {
         let frame = Utf8Bytes::from(protocol::encode_event(event, data)?);
         let mut sent = 0;
         self.namespace.for_each_socket(|socket| {
@@ -84,6 +89,8 @@ impl Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("path", &self.path()).finish()
+        f.debug_struct("Server")
+            .field("path", &self.path())
+            .finish()
     }
 }

@@ -273,7 +273,10 @@ impl Socket {
 
     /// Queues a ping.
     pub(crate) fn send_ping(&self) {
-        let _ = self.inner.outbound.try_send(Message::Ping(Default::default()));
+        let _ = self
+            .inner
+            .outbound
+            .try_send(Message::Ping(Default::default()));
     }
 
     /// Starts a graceful close: the close frame is queued behind what is already queued.
@@ -288,7 +291,10 @@ impl Socket {
                     code: *code,
                     reason: Utf8Bytes::from(text.as_ref()),
                 };
-                self.inner.outbound.try_send(Message::Close(Some(frame))).is_ok()
+                self.inner
+                    .outbound
+                    .try_send(Message::Close(Some(frame)))
+                    .is_ok()
             }
             None => false,
         };

@@ -23,7 +23,10 @@ impl AppState {
     /// # }
     /// ```
     pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        self.values.get(&TypeId::of::<T>())?.downcast_ref::<T>().cloned()
+        self.values
+            .get(&TypeId::of::<T>())?
+            .downcast_ref::<T>()
+            .cloned()
     }
 
     /// Whether a value of type `T` was provided.

@@ -48,7 +48,8 @@ impl TestClient {
 
     /// Sends `{"event": event, "data": data}`.
     pub async fn emit(&mut self, event: &str, data: Value) {
-        self.send_json(json!({ "event": event, "data": data })).await;
+        self.send_json(json!({ "event": event, "data": data }))
+            .await;
     }
 
     /// Sends `{"event": event, "data": data, "id": id}` and returns the answer to it, skipping
@@ -94,10 +95,14 @@ impl TestClient {
     pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let next = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            let next = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
             match next {
                 Some(Ok(Message::Text(text))) => {
-                    return Some(serde_json::from_str(&text).expect("the server sent invalid JSON"));
+                    return Some(
+                        serde_json::from_str(&text).expect("the server sent invalid JSON"),
+                    );
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(other)) => panic!("expected a text frame, got {other:?}"),
@@ -155,7 +160,9 @@ impl ChildServer {
     pub fn start(binary: &str, env: &[(&str, &str)]) -> std::io::Result<Self> {
         use std::io::{BufRead as _, BufReader};
         let mut command = std::process::Command::new(binary);
-        command.env("PORT", "0").stdout(std::process::Stdio::piped());
+        command
+            .env("PORT", "0")
+            .stdout(std::process::Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }

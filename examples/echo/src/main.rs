@@ -25,8 +25,12 @@ impl EchoGateway {
 
     /// Sends the data to every connected client, serialized once.
     #[subscribe_message("broadcast")]
-    fn broadcast(&self, server: Server, Data(data): Data<Box<RawValue>>) -> Result<(), WsException> {
-        server.emit("broadcast", &data).map_err(WsException::internal)?;
+    fn broadcast(
+        &self,
+        server: Server,
+        Data(data): Data<Box<RawValue>>,
+    ) -> Result<(), WsException> {
+        server.emit("broadcast", &data)?;
         Ok(())
     }
 }
@@ -39,7 +43,9 @@ async fn main() -> nestgate::Result<()> {
         )
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = nestgate::App::new().bind(format!("127.0.0.1:{port}")).await?;
+    let listening = nestgate::App::new()
+        .bind(format!("127.0.0.1:{port}"))
+        .await?;
     println!("echo listening on http://{}", listening.local_addr());
     listening.run().await
 }

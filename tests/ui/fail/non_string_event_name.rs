@@ -1,0 +1,13 @@
+use nestgate::prelude::*;
+
+#[websocket_gateway]
+#[derive(Default)]
+struct Chat;
+
+#[websocket_gateway]
+impl Chat {
+    #[subscribe_message(42)]
+    fn join(&self) {}
+}
+
+fn main() {}
