@@ -204,3 +204,8 @@ pub mod prelude {
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+/// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
