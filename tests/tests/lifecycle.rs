@@ -67,6 +67,7 @@ impl Hooks {
                 Err(Reject::new(4003, "go away").with_exception(WsException::new("banned")))
             }
             Some("eve") => Err(WsException::new("no eavesdroppers").into()),
+            Some("buggy") => panic!("a bug in the connection hook"),
             Some(name) => {
                 socket.insert_extension(Name(name.to_owned()));
                 Ok(())
@@ -91,6 +92,11 @@ impl Hooks {
     #[subscribe_message("whoami")]
     fn whoami(&self, socket: Socket) -> Option<String> {
         socket.extension::<Name>().map(|n| n.0)
+    }
+
+    #[subscribe_message("bye")]
+    fn bye(&self, socket: Socket) {
+        socket.disconnect();
     }
 
     #[subscribe_message("kick")]
@@ -150,13 +156,28 @@ async fn a_rejected_connection_gets_the_exception_then_the_close_code() {
         Closed::Frame(1008, "no eavesdroppers".to_owned())
     );
 
-    // Rejected clients never connected: no disconnect hook, nobody counted.
-    assert_eq!(server.handle().server("/").unwrap().socket_count(), 0);
-    assert!(
-        log.entries().iter().all(|e| !e.starts_with("disconnect")),
-        "{:?}",
-        log.entries()
+    // A hook that panics closes that connection with 1011; the server goes on.
+    let mut buggy = server.client("/?name=buggy").await;
+    assert_eq!(
+        buggy.closed().await,
+        Closed::Frame(1011, "Internal server error".to_owned())
     );
+    let mut fine = server.client("/?name=fine").await;
+    assert_alive(&mut fine).await;
+    fine.close().await;
+    assert_eq!(
+        log.wait_for("disconnect fine").await,
+        "disconnect fine ClientClose"
+    );
+
+    // Rejected clients never connected: no disconnect hook for them, nobody counted.
+    assert_eq!(server.handle().server("/").unwrap().socket_count(), 0);
+    let disconnects: Vec<_> = log
+        .entries()
+        .into_iter()
+        .filter(|e| e.starts_with("disconnect"))
+        .collect();
+    assert_eq!(disconnects, ["disconnect fine ClientClose"]);
     server.shutdown().await.unwrap();
 }
 
@@ -175,6 +196,20 @@ async fn kicked_clients_get_their_pending_frames_then_the_close_code() {
         Closed::Frame(4000, "kicked by test".to_owned())
     );
     assert_eq!(log.wait_for("disconnect").await, "disconnect bob Kicked");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn disconnect_closes_with_1000() {
+    let log = Log::default();
+    let server = serve(app(&log)).await;
+    let mut client = server.client("/?name=erin").await;
+    client.emit("bye", Value::Null).await;
+    assert_eq!(
+        client.closed().await,
+        Closed::Frame(1000, "disconnected by the server".to_owned())
+    );
+    assert_eq!(log.wait_for("disconnect").await, "disconnect erin Kicked");
     server.shutdown().await.unwrap();
 }
 

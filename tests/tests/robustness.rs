@@ -84,6 +84,56 @@ async fn a_panicking_handler_answers_internal_error_and_nothing_else_is_disturbe
 }
 
 #[tokio::test]
+async fn an_idle_tcp_connection_is_closed_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt as _;
+    let server = serve(app().handshake_timeout(Duration::from_millis(200))).await;
+    let mut idle = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    // The server answers 408 or just closes; either way the connection ends, and soon.
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match idle.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the idle connection was still open after 5 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+    let mut client = server.client("/").await;
+    assert_alive(&mut client).await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn deeply_nested_data_is_refused_without_harm() {
+    let server = serve(app()).await;
+    let mut client = server.client("/").await;
+    let depth = 100_000;
+    let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    client
+        .send_text(&format!(r#"{{"event":"echo","data":{data},"id":1}}"#))
+        .await;
+    let answer = client.recv().await;
+    assert_eq!(answer["ack"], 1);
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("invalid data at `[0][0]"), "{message}");
+    assert!(
+        message.ends_with("…`: recursion limit exceeded"),
+        "{message}"
+    );
+    assert!(message.len() < 120, "{message}");
+    assert_alive(&mut client).await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn an_oversized_frame_closes_that_client_with_1009_only() {
     let server = serve(app().max_message_size(64 * 1024)).await;
     let mut big = server.client("/").await;

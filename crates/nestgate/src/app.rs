@@ -11,7 +11,6 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -190,6 +189,14 @@ impl App {
         self
     }
 
+    /// How long a new connection has to send its HTTP request head before it is closed
+    /// (default 10 s), so that idle TCP connections cannot pile up. Applies under
+    /// [`App::listen`] and [`App::bind`].
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
     /// A handle to shut the app down and to reach its [`Server`]s from outside any handler.
     pub fn handle(&self) -> AppHandle {
         self.handle.clone()
@@ -244,12 +251,14 @@ impl App {
             })?;
         let local_addr = listener.local_addr()?;
         let handle = self.handle.clone();
+        let handshake_timeout = self.config.handshake_timeout;
         let router = self.into_router().await?;
         Ok(Listening {
             listener,
             local_addr,
             router,
             handle,
+            handshake_timeout,
         })
     }
 
@@ -411,6 +420,7 @@ pub struct Listening {
     local_addr: SocketAddr,
     router: Router,
     handle: AppHandle,
+    handshake_timeout: Duration,
 }
 
 impl Listening {
@@ -437,6 +447,7 @@ impl Listening {
             listener,
             router,
             handle,
+            handshake_timeout,
             ..
         } = self;
         let token = handle.shutdown.clone();
@@ -447,16 +458,14 @@ impl Listening {
             }
             token.cancel();
         };
-        let listener = listener.tap_io(|tcp| {
-            // Small frames must not wait for the client's delayed ACK (Nagle's algorithm).
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %err, "cannot set TCP_NODELAY");
-            }
-        });
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(stop)
-            .await?;
+        let accepting = crate::serve::serve(
+            listener,
+            router,
+            handshake_timeout,
+            handle.shutdown.clone(),
+            handle.connections.clone(),
+        );
+        tokio::join!(stop, accepting);
         handle.wait_closed().await;
         Ok(())
     }

@@ -19,6 +19,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout: Duration,
     /// The WebSocket read buffer of each connection.
     pub(crate) read_buffer_size: usize,
+    /// How long a new TCP connection has to send its HTTP request head.
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             shutdown_timeout: Duration::from_secs(10),
             read_buffer_size: 4 * 1024,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }

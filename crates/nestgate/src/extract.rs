@@ -330,11 +330,23 @@ impl<T: DeserializeOwned + Send> FromMessage for Data<T> {
     }
 }
 
+/// The longest field path a data error names.
+const MAX_PATH_IN_MESSAGE: usize = 64;
+
 /// Deserializes `data`, naming the failing field in the error.
 pub(crate) fn decode_data<T: DeserializeOwned>(json: &str) -> Result<T, DataRejection> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
+        let mut path = err.path().to_string();
+        if path.len() > MAX_PATH_IN_MESSAGE {
+            // Deeply nested data (the recursion limit) would make the message as long as it.
+            let mut end = MAX_PATH_IN_MESSAGE;
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            path.truncate(end);
+            path.push('…');
+        }
         let inner = err.into_inner();
         // serde_json's position is relative to `data`, which the client does not see as a
         // document of its own: say only what and where.

@@ -175,6 +175,7 @@ mod namespace;
 mod protocol;
 mod reply;
 mod runtime;
+mod serve;
 mod server;
 mod socket;
 mod state;
