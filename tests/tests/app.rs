@@ -130,12 +130,11 @@ async fn gateways_mount_inside_an_existing_axum_router() {
     assert_eq!(client.recv().await, json!("one"));
 
     // Emit from outside any handler, through the handle.
-    let sent = handle
+    handle
         .server("/shared")
         .unwrap()
         .emit("news", "from a route")
         .unwrap();
-    assert_eq!(sent, 1);
     assert_eq!(
         client.recv().await,
         json!({"event": "news", "data": "from a route"})

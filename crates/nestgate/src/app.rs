@@ -1,5 +1,6 @@
 //! [`App`]: gathers gateways and state, then serves them or hands out an axum `Router`.
 
+use crate::adapter::{AdapterBuilder, LocalAdapter, LocalStore};
 use crate::config::Config;
 use crate::connection;
 use crate::error::{Error, Result};
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -49,6 +51,7 @@ use tokio_util::task::TaskTracker;
 /// ```
 pub struct App {
     discover: bool,
+    adapter: Box<dyn AdapterBuilder>,
     routes: Router,
     state: AppState,
     gateways: Vec<Pending>,
@@ -97,6 +100,7 @@ impl App {
     pub fn bare() -> Self {
         App {
             discover: false,
+            adapter: Box::new(LocalAdapter::builder()),
             routes: Router::new(),
             state: AppState::default(),
             gateways: Vec::new(),
@@ -144,6 +148,19 @@ impl App {
     /// ```
     pub fn merge(mut self, routes: Router) -> Self {
         self.routes = self.routes.merge(routes);
+        self
+    }
+
+    /// Sets the adapter that holds rooms and carries broadcasts and queries (default:
+    /// [`LocalAdapter`], this process only). A cluster adapter makes several processes one server.
+    pub fn adapter(mut self, builder: impl AdapterBuilder) -> Self {
+        self.adapter = Box::new(builder);
+        self
+    }
+
+    /// How long `emit_with_ack` waits for a client's answer by default (default 5 s).
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ack_timeout = timeout;
         self
     }
 
@@ -278,6 +295,7 @@ impl App {
             config,
             handle,
             routes: _,
+            adapter: adapter_builder,
         } = self;
         let mut seen: Vec<TypeId> = Vec::new();
         let mut built = Vec::new();
@@ -337,7 +355,12 @@ impl App {
         let namespaces = paths
             .into_iter()
             .map(|(path, routes, hooks)| {
-                (path.into(), Arc::new(Namespace::new(path, routes, hooks)))
+                let store = Arc::new(LocalStore::new(path));
+                let adapter = adapter_builder.build(path, store);
+                (
+                    path.into(),
+                    Arc::new(Namespace::new(path, routes, hooks, adapter)),
+                )
             })
             .collect();
         let runtime = Arc::new(Runtime {
@@ -346,6 +369,7 @@ impl App {
             config,
             shutdown: handle.shutdown.clone(),
             connections: handle.connections.clone(),
+            last_ack_id: AtomicU64::new(0),
         });
         let _ = handle.runtime.set(runtime.clone());
         Ok(runtime)

@@ -21,6 +21,8 @@ pub(crate) struct Config {
     pub(crate) read_buffer_size: usize,
     /// How long a new TCP connection has to send its HTTP request head.
     pub(crate) handshake_timeout: Duration,
+    /// How long `emit_with_ack` waits by default.
+    pub(crate) ack_timeout: Duration,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             read_buffer_size: 4 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            ack_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -90,11 +91,12 @@ async fn run(
         finish(&socket, &mut stream, &mut writer).await;
         return;
     }
-    namespace.insert(socket.clone());
+    namespace.store().insert(socket.clone());
 
     let mut running = FuturesUnordered::new();
     let reason = read_loop(&socket, &mut stream, &mut running, dispatch).await;
-    namespace.remove(&socket);
+    namespace.store().remove(&socket);
+    socket.fail_pending_acks();
     let config = &runtime.config;
     match reason {
         DisconnectReason::ServerShutdown => {
@@ -234,6 +236,14 @@ async fn finish(
 fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()> + Send + use<>> {
     let (event, id, data) = match protocol::decode(frame.as_str()) {
         Ok(envelope) => {
+            if let (None, Some(ack)) = (&envelope.event, envelope.ack) {
+                answer_ack(
+                    socket,
+                    ack,
+                    protocol::data_text(frame.as_str(), &envelope.data),
+                );
+                return None;
+            }
             let event = match envelope.event {
                 Some(name) => socket
                     .namespace()
@@ -285,6 +295,17 @@ fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()
             send_error(&socket, id, &exception, Some((event, data)));
         }
     })
+}
+
+/// Delivers a client's `{"ack": <id>, "data": ...}` to whoever waits for it.
+fn answer_ack(socket: &Socket, ack: u64, data: &str) {
+    // `data` is a slice of JSON the decoder just validated, so it is valid raw JSON.
+    let Ok(data) = RawValue::from_string(data.to_owned()) else {
+        return;
+    };
+    if !socket.resolve_ack(ack, data) {
+        tracing::debug!(socket = %socket.id(), ack, "an answer to an ack nobody waits for (late or unknown)");
+    }
 }
 
 /// Sends an error as an ack error (when the frame had an id) or as an exception frame.

@@ -161,9 +161,12 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod ack;
+pub mod adapter;
 pub mod close;
 pub mod extract;
 pub mod gateway;
+pub mod operators;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -182,6 +185,7 @@ mod state;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};
+pub use operators::Operators;
 pub use reply::{Reply, WsResponse};
 pub use server::Server;
 pub use socket::{DisconnectReason, Handshake, SendError, Socket};

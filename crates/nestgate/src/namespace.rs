@@ -1,5 +1,6 @@
 //! A namespace: the gateways sharing one path, their dispatch table and their sockets.
 
+use crate::adapter::{Adapter, LocalStore};
 use crate::error::Reject;
 use crate::extract::Message;
 use crate::gateway::ErasedGateway;
@@ -9,7 +10,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// A handler, erased: takes the message, returns the reply.
 pub(crate) type BoxedHandler = Box<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync>;
@@ -23,12 +24,12 @@ pub(crate) struct Route {
     pub(crate) call: BoxedHandler,
 }
 
-/// The gateways of one path.
+/// The gateways of one path, and its adapter (which holds its sockets and rooms).
 pub(crate) struct Namespace {
     path: Box<str>,
     routes: HashMap<&'static str, Route>,
     gateways: Vec<Arc<dyn ErasedGateway>>,
-    sockets: RwLock<HashMap<Box<str>, Socket>>,
+    adapter: Arc<dyn Adapter>,
 }
 
 impl Namespace {
@@ -36,13 +37,22 @@ impl Namespace {
         path: &str,
         routes: HashMap<&'static str, Route>,
         gateways: Vec<Arc<dyn ErasedGateway>>,
+        adapter: Arc<dyn Adapter>,
     ) -> Self {
         Namespace {
             path: path.into(),
             routes,
             gateways,
-            sockets: RwLock::new(HashMap::new()),
+            adapter,
         }
+    }
+
+    pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.adapter
+    }
+
+    pub(crate) fn store(&self) -> &Arc<LocalStore> {
+        self.adapter.store()
     }
 
     pub(crate) fn path(&self) -> &str {
@@ -85,45 +95,5 @@ impl Namespace {
                 tracing::error!(gateway = gateway.name(), "the on_disconnect hook panicked");
             }
         }
-    }
-
-    pub(crate) fn insert(&self, socket: Socket) {
-        let mut sockets = self
-            .sockets
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sockets.insert(socket.id().into(), socket);
-    }
-
-    pub(crate) fn remove(&self, socket: &Socket) {
-        let mut sockets = self
-            .sockets
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sockets.remove(socket.id());
-    }
-
-    pub(crate) fn socket(&self, id: &str) -> Option<Socket> {
-        let sockets = self
-            .sockets
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sockets.get(id).cloned()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.sockets
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-
-    /// Calls `f` on every connected socket. `f` must not block: it runs under the table's read lock.
-    pub(crate) fn for_each_socket(&self, mut f: impl FnMut(&Socket)) {
-        let sockets = self
-            .sockets
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sockets.values().for_each(&mut f);
     }
 }

@@ -20,6 +20,8 @@ pub(crate) struct Envelope<'a> {
     pub(crate) data: Option<Range<usize>>,
     /// The acknowledgement id the client asked for.
     pub(crate) id: Option<u64>,
+    /// The server's acknowledgement id this frame answers (`{"ack": <id>, "data": ...}`).
+    pub(crate) ack: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -30,6 +32,8 @@ struct RawEnvelope<'a> {
     data: Option<&'a RawValue>,
     #[serde(default)]
     id: Option<u64>,
+    #[serde(default)]
+    ack: Option<u64>,
 }
 
 /// serde borrows a `Cow<str>` only when it is a field of its own, not inside an `Option`.
@@ -57,6 +61,7 @@ pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
         event: raw.event.map(|name| name.0),
         data,
         id: raw.id,
+        ack: raw.ack,
     })
 }
 
@@ -83,6 +88,19 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
 ) -> serde_json::Result<String> {
     let data = serde_json::to_string(data)?;
     Ok(encode_event_raw(event, &data))
+}
+
+/// `{"event":<event>,"data":<data>,"id":<id>}`: an emit the client must acknowledge.
+pub(crate) fn encode_event_with_id<T: Serialize + ?Sized>(
+    event: &str,
+    data: &T,
+    id: u64,
+) -> serde_json::Result<String> {
+    let mut frame = encode_event(event, data)?;
+    frame.pop();
+    // Writing into a String cannot fail.
+    let _ = write!(frame, ",\"id\":{id}}}");
+    Ok(frame)
 }
 
 /// `{"event":<event>,"data":<raw JSON>}`.

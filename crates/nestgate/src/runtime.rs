@@ -5,6 +5,7 @@ use crate::namespace::Namespace;
 use crate::state::AppState;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -17,10 +18,17 @@ pub(crate) struct Runtime {
     pub(crate) shutdown: CancellationToken,
     /// Every connection task, so that shutdown can wait for them.
     pub(crate) connections: TaskTracker,
+    /// The last ack id handed out for server emits.
+    pub(crate) last_ack_id: AtomicU64,
 }
 
 impl Runtime {
     pub(crate) fn namespace(&self, path: &str) -> Option<&Arc<Namespace>> {
         self.namespaces.get(path)
+    }
+
+    /// A fresh id for a server emit that expects an acknowledgement.
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.last_ack_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 }

@@ -1,12 +1,13 @@
 //! [`Server`]: NestJS's `@WebSocketServer()`, the handle to emit to every client of a path.
 
+use crate::adapter::{AdapterError, Room, SocketInfo};
 use crate::namespace::Namespace;
-use crate::protocol;
+use crate::operators::{BroadcastError, IntoRooms, Operators};
 use crate::runtime::Runtime;
 use crate::socket::Socket;
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The server of one gateway path: emit to all its clients, find a socket, reach another path.
 ///
@@ -55,30 +56,77 @@ impl Server {
     ///
     /// The frame is serialized once and its bytes shared by every recipient. A client whose
     /// outbound queue is full is closed as a slow consumer (1013); the others are not delayed.
-    /// Returns how many clients the frame was queued for.
-    pub fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<usize, serde_json::Error> {
-        let frame = Utf8Bytes::from(protocol::encode_event(event, data)?);
-        let mut sent = 0;
-        self.namespace.for_each_socket(|socket| {
-            if socket.send_text(frame.clone()).is_ok() {
-                sent += 1;
-            }
-        });
-        Ok(sent)
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), BroadcastError> {
+        self.operators().emit(event, data)
     }
 
-    /// How many clients are connected to this path.
+    /// Targets the sockets in these rooms: `server.to("lobby").emit(..)`.
+    pub fn to(&self, rooms: impl IntoRooms) -> Operators {
+        self.operators().to(rooms)
+    }
+
+    /// The same as [`Server::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> Operators {
+        self.to(rooms)
+    }
+
+    /// Targets every socket but those in these rooms (or with these ids).
+    pub fn except(&self, rooms: impl IntoRooms) -> Operators {
+        self.operators().except(rooms)
+    }
+
+    /// Targets only this process's sockets, even with a cluster adapter.
+    pub fn local(&self) -> Operators {
+        self.operators().local()
+    }
+
+    /// Drops frames for clients whose queue is full instead of closing them.
+    pub fn volatile(&self) -> Operators {
+        self.operators().volatile()
+    }
+
+    /// Sets the timeout of an `emit_with_ack` to every socket.
+    pub fn timeout(&self, timeout: Duration) -> Operators {
+        self.operators().timeout(timeout)
+    }
+
+    /// Every socket of this path, described (across the cluster with a cluster adapter).
+    pub async fn fetch_sockets(&self) -> Result<Vec<SocketInfo>, AdapterError> {
+        self.operators().fetch_sockets().await
+    }
+
+    /// Makes every socket of this path join rooms.
+    pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.operators().sockets_join(rooms).await
+    }
+
+    /// Makes every socket of this path leave rooms.
+    pub async fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.operators().sockets_leave(rooms).await
+    }
+
+    /// Closes every socket of this path with 1000.
+    pub async fn disconnect_sockets(&self) -> Result<(), AdapterError> {
+        self.operators().disconnect_sockets().await
+    }
+
+    /// Every room of this path with at least one socket (across the cluster).
+    pub async fn rooms(&self) -> Result<Vec<Room>, AdapterError> {
+        self.namespace.adapter().rooms(false).await
+    }
+
+    /// How many clients are connected to this path, in this process.
     pub fn socket_count(&self) -> usize {
-        self.namespace.len()
+        self.namespace.store().len()
     }
 
-    /// The connected socket with this id, if any.
+    /// The socket with this id, if it is connected to this process.
     pub fn socket(&self, id: &str) -> Option<Socket> {
-        self.namespace.socket(id)
+        self.namespace.store().socket(id)
+    }
+
+    fn operators(&self) -> Operators {
+        Operators::new(self.namespace.clone(), self.runtime.clone())
     }
 
     /// A clone of the provided state of type `T`, if any.

@@ -1,17 +1,23 @@
 //! [`Socket`]: one connected client, as handlers see it.
 
+use crate::ack::{AckError, AckResponse, AckSender};
+use crate::adapter::{BroadcastOptions, Room, SocketInfo};
 use crate::close;
 use crate::error::truncate_reason;
 use crate::namespace::Namespace;
+use crate::operators::{IntoRooms, Operators};
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use axum::http::{Extensions, HeaderMap, Uri};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -43,7 +49,7 @@ pub struct Socket {
 }
 
 pub(crate) struct SocketInner {
-    id: Box<str>,
+    id: Arc<str>,
     handshake: Handshake,
     outbound: mpsc::Sender<Message>,
     /// The socket is closing: the reader stops reading and runs the disconnect hooks.
@@ -52,8 +58,18 @@ pub(crate) struct SocketInner {
     abort: CancellationToken,
     cause: Mutex<Option<Closing>>,
     extensions: RwLock<Extensions>,
+    membership: Mutex<Membership>,
+    /// Acknowledgements the server is waiting for: (ack id, where the answer goes).
+    pending_acks: Mutex<Vec<(u64, AckSender)>>,
     namespace: Arc<Namespace>,
     runtime: Arc<Runtime>,
+}
+
+/// The rooms a socket is in; once closed it can join no more.
+#[derive(Default)]
+struct Membership {
+    rooms: Vec<Room>,
+    closed: bool,
 }
 
 /// Why and how a socket is closing.
@@ -169,6 +185,8 @@ impl Socket {
             abort: CancellationToken::new(),
             cause: Mutex::new(None),
             extensions: RwLock::new(Extensions::new()),
+            membership: Mutex::new(Membership::default()),
+            pending_acks: Mutex::new(Vec::new()),
             namespace,
             runtime,
         };
@@ -201,6 +219,124 @@ impl Socket {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), SendError> {
         let frame = protocol::encode_event(event, data)?;
         self.send_text(frame.into())
+    }
+
+    /// Sends `{"event": event, "data": data}` to this client unless its outbound queue is full,
+    /// in which case the frame is dropped (the client is not closed).
+    pub fn emit_volatile<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), SendError> {
+        let frame = protocol::encode_event(event, data)?;
+        if self.send_frame(frame.into(), true) {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
+        }
+    }
+
+    /// Sends `{"event": event, "data": data, "id": <n>}` and waits for the client's
+    /// `{"ack": <n>, "data": ...}`, within the app's ack timeout (default 5 s).
+    ///
+    /// ```
+    /// # async fn ask(socket: nestgate::Socket) {
+    /// match socket.emit_with_ack::<_, bool>("confirm", "delete everything?").await {
+    ///     Ok(true) => println!("confirmed"),
+    ///     Ok(false) => println!("declined"),
+    ///     Err(err) => println!("no answer: {err}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn emit_with_ack<T, R>(&self, event: &str, data: &T) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let timeout = self.inner.runtime.config.ack_timeout;
+        self.emit_with_ack_timeout(event, data, timeout).await
+    }
+
+    /// [`Socket::emit_with_ack`] with its own timeout.
+    pub async fn emit_with_ack_timeout<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let ack_id = self.inner.runtime.next_ack_id();
+        let frame = protocol::encode_event_with_id(event, data, ack_id)
+            .map_err(|err| AckError::Decode(format!("cannot serialize the frame: {err}")))?;
+        let (sender, mut receiver) = mpsc::channel(1);
+        self.expect_ack(ack_id, sender);
+        if !self.send_frame(frame.into(), false) {
+            self.forget_ack(ack_id);
+            return Err(AckError::NotSent);
+        }
+        match tokio::time::timeout(timeout, receiver.recv()).await {
+            Ok(Some(answer)) => answer.result.and_then(|raw| {
+                serde_json::from_str(raw.get()).map_err(|err| AckError::Decode(err.to_string()))
+            }),
+            Ok(None) => Err(AckError::Disconnected),
+            Err(_) => {
+                self.forget_ack(ack_id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// The rooms this socket is in (not counting the implicit room named by its id).
+    pub fn rooms(&self) -> Vec<Room> {
+        lock(&self.inner.membership).rooms.clone()
+    }
+
+    /// Joins one room or many: `socket.join("lobby")`, `socket.join(["a", "b"])`.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.inner.namespace.store().join(self, &rooms.into_rooms());
+    }
+
+    /// Leaves one room or many.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        self.inner
+            .namespace
+            .store()
+            .leave(self, &rooms.into_rooms());
+    }
+
+    /// Targets the sockets in these rooms, this one excepted (socket.io's `socket.to`).
+    pub fn to(&self, rooms: impl IntoRooms) -> Operators {
+        self.operators().to(rooms)
+    }
+
+    /// Targets the sockets in these rooms, this one included.
+    pub fn within(&self, rooms: impl IntoRooms) -> Operators {
+        Operators::new(self.inner.namespace.clone(), self.inner.runtime.clone()).to(rooms)
+    }
+
+    /// Targets every socket of the path but this one and those in these rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> Operators {
+        self.operators().except(rooms)
+    }
+
+    /// Targets every socket of the path but this one (socket.io's `socket.broadcast`).
+    pub fn broadcast(&self) -> Operators {
+        self.operators()
+    }
+
+    fn operators(&self) -> Operators {
+        let options = BroadcastOptions {
+            sender: Some(self.id().to_owned()),
+            ..BroadcastOptions::default()
+        };
+        Operators::with_options(
+            self.inner.namespace.clone(),
+            self.inner.runtime.clone(),
+            options,
+        )
     }
 
     /// Whether the client is still connected (no close has started).
@@ -339,6 +475,121 @@ impl Socket {
             .clone()
     }
 
+    /// The id, shared.
+    pub(crate) fn shared_id(&self) -> Arc<str> {
+        self.inner.id.clone()
+    }
+
+    /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
+    /// slow consumer. Returns whether the frame was queued.
+    pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
+        if volatile {
+            self.inner.outbound.try_send(Message::Text(frame)).is_ok()
+        } else {
+            self.send_text(frame).is_ok()
+        }
+    }
+
+    /// Closes with a code and reason (from an adapter's `disconnect_sockets`).
+    pub(crate) fn close_with(&self, reason: DisconnectReason, code: u16, text: &str) {
+        self.close(reason, Some((code, Cow::Owned(truncate_reason(text)))));
+    }
+
+    /// Adds rooms; returns those newly joined (none once the socket is closed).
+    pub(crate) fn add_membership(&self, rooms: &[Room]) -> Vec<Room> {
+        let mut membership = lock(&self.inner.membership);
+        if membership.closed {
+            return Vec::new();
+        }
+        let mut added = Vec::new();
+        for room in rooms {
+            if !membership.rooms.contains(room) {
+                membership.rooms.push(room.clone());
+                added.push(room.clone());
+            }
+        }
+        added
+    }
+
+    /// Removes rooms; returns those actually left.
+    pub(crate) fn remove_membership(&self, rooms: &[Room]) -> Vec<Room> {
+        let mut membership = lock(&self.inner.membership);
+        let mut removed = Vec::new();
+        membership.rooms.retain(|room| {
+            let leave = rooms.contains(room);
+            if leave {
+                removed.push(room.clone());
+            }
+            !leave
+        });
+        removed
+    }
+
+    /// Closes the membership: returns every room, and no room can be joined afterwards.
+    pub(crate) fn close_membership(&self) -> Vec<Room> {
+        let mut membership = lock(&self.inner.membership);
+        membership.closed = true;
+        std::mem::take(&mut membership.rooms)
+    }
+
+    /// Registers where the answer to ack `id` goes.
+    pub(crate) fn expect_ack(&self, id: u64, sender: AckSender) {
+        lock(&self.inner.pending_acks).push((id, sender));
+    }
+
+    /// Stops waiting for ack `id`.
+    pub(crate) fn forget_ack(&self, id: u64) {
+        lock(&self.inner.pending_acks).retain(|(pending, _)| *pending != id);
+    }
+
+    /// Delivers the client's answer to ack `id`; returns whether anyone was waiting.
+    pub(crate) fn resolve_ack(&self, id: u64, data: Box<RawValue>) -> bool {
+        let sender = {
+            let mut pending = lock(&self.inner.pending_acks);
+            let Some(index) = pending.iter().position(|(pending, _)| *pending == id) else {
+                return false;
+            };
+            pending.swap_remove(index).1
+        };
+        let answer = AckResponse {
+            socket: self.id().to_owned(),
+            result: Ok(data),
+        };
+        // The channel has room for one answer per socket it was given to.
+        sender.try_send(answer).is_ok()
+    }
+
+    /// Tells everyone still waiting for an ack that the client is gone.
+    pub(crate) fn fail_pending_acks(&self) {
+        let pending = std::mem::take(&mut *lock(&self.inner.pending_acks));
+        for (_, sender) in pending {
+            let answer = AckResponse {
+                socket: self.id().to_owned(),
+                result: Err(AckError::Disconnected),
+            };
+            let _ = sender.try_send(answer);
+        }
+    }
+
+    /// The socket, described for a query.
+    pub(crate) fn info(&self) -> SocketInfo {
+        let handshake = &self.inner.handshake;
+        SocketInfo {
+            id: self.id().to_owned(),
+            path: self.path().to_owned(),
+            rooms: self.rooms(),
+            uri: handshake.uri.to_string(),
+            headers: handshake
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.to_string(), value.to_str().ok()?.to_owned()))
+                })
+                .collect(),
+            remote_addr: handshake.remote_addr,
+        }
+    }
+
     pub(crate) fn closing_token(&self) -> &CancellationToken {
         &self.inner.closing
     }
@@ -367,7 +618,7 @@ impl PartialEq for Socket {
 impl Eq for Socket {}
 
 /// 128 random bits as 22 URL-safe base64 characters.
-fn new_id() -> Box<str> {
+fn new_id() -> Arc<str> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits: u128 = rand::random();
     let mut id = String::with_capacity(22);
@@ -375,5 +626,13 @@ fn new_id() -> Box<str> {
         id.push(char::from(ALPHABET[(bits & 63) as usize]));
         bits >>= 6;
     }
-    id.into_boxed_str()
+    Arc::from(id)
+}
+
+/// Locks a mutex, going on with the data if a panic poisoned it: every critical section here
+/// leaves its data consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -1,0 +1,169 @@
+//! Server-side acknowledgements: the server emits with an id and the client answers
+//! `{"ack": <id>, "data": ...}`.
+
+use crate::socket::Socket;
+use futures_util::stream::{BoxStream, Stream, StreamExt as _};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Why a client's acknowledgement did not arrive.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// The client did not answer in time.
+    #[error("the client did not acknowledge in time")]
+    Timeout,
+    /// The client disconnected before answering.
+    #[error("the client disconnected before acknowledging")]
+    Disconnected,
+    /// The frame could not be queued for the client (it is gone, or too slow).
+    #[error("the frame could not be sent to the client")]
+    NotSent,
+    /// The client's answer did not match the expected type.
+    #[error("the client's answer did not match the expected type: {0}")]
+    Decode(String),
+}
+
+/// One client's answer to an acknowledged emit.
+#[derive(Debug)]
+pub struct AckResponse<T> {
+    /// The id of the socket that answered (or failed to).
+    pub socket: String,
+    /// The answer.
+    pub result: Result<T, AckError>,
+}
+
+/// What a socket's pending acknowledgement reports to.
+pub(crate) type AckSender = mpsc::Sender<AckResponse<Box<RawValue>>>;
+
+/// Every targeted client's answer to an acknowledged broadcast, as they arrive; clients that did
+/// not answer in time end the stream with [`AckError::Timeout`].
+///
+/// Items carry the raw JSON answer; [`AckStream::decode`] deserializes them.
+pub struct AckStream {
+    inner: BoxStream<'static, AckResponse<Box<RawValue>>>,
+}
+
+impl AckStream {
+    /// Wraps any stream of answers: a cluster adapter merges the local stream with the other
+    /// nodes' answers.
+    pub fn new(inner: BoxStream<'static, AckResponse<Box<RawValue>>>) -> Self {
+        AckStream { inner }
+    }
+
+    /// Deserializes each answer into `T`.
+    pub fn decode<T: DeserializeOwned>(
+        self,
+    ) -> impl Stream<Item = AckResponse<T>> + Send + 'static {
+        self.inner.map(|response| AckResponse {
+            socket: response.socket,
+            result: response.result.and_then(|raw| {
+                serde_json::from_str(raw.get()).map_err(|err| AckError::Decode(err.to_string()))
+            }),
+        })
+    }
+
+    /// The answers of local sockets: `receiver` gets each answer, `waiting` are the sockets
+    /// that were sent the frame, `failed` those it could not be queued for.
+    pub(crate) fn local(
+        receiver: mpsc::Receiver<AckResponse<Box<RawValue>>>,
+        ack_id: u64,
+        waiting: Vec<Socket>,
+        failed: Vec<Arc<str>>,
+        deadline: Instant,
+    ) -> Self {
+        let state = LocalAcks {
+            receiver,
+            ack_id,
+            waiting: waiting
+                .into_iter()
+                .map(|socket| (Arc::from(socket.id()), socket))
+                .collect(),
+            finished: failed
+                .into_iter()
+                .map(|id| (id, AckError::NotSent))
+                .collect(),
+            deadline,
+        };
+        let stream = futures_util::stream::unfold(state, LocalAcks::next);
+        AckStream::new(stream.boxed())
+    }
+}
+
+impl Stream for AckStream {
+    type Item = AckResponse<Box<RawValue>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for AckStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AckStream")
+    }
+}
+
+/// The state of a local ack stream. Dropping it forgets the acks still pending on the sockets.
+struct LocalAcks {
+    receiver: mpsc::Receiver<AckResponse<Box<RawValue>>>,
+    ack_id: u64,
+    waiting: HashMap<Arc<str>, Socket>,
+    /// Failures to report before anything else: not sent, or timed out.
+    finished: Vec<(Arc<str>, AckError)>,
+    deadline: Instant,
+}
+
+impl LocalAcks {
+    async fn next(mut self) -> Option<(AckResponse<Box<RawValue>>, Self)> {
+        loop {
+            if let Some((id, error)) = self.finished.pop() {
+                let response = AckResponse {
+                    socket: id.to_string(),
+                    result: Err(error),
+                };
+                return Some((response, self));
+            }
+            if self.waiting.is_empty() {
+                return None;
+            }
+            tokio::select! {
+                answer = self.receiver.recv() => {
+                    // Each waiting socket holds a sender until it answers or disconnects, so
+                    // `None` cannot come while one is waiting; treat it as disconnection anyway.
+                    let Some(answer) = answer else {
+                        let gone = self.waiting.drain().map(|(id, _)| (id, AckError::Disconnected));
+                        self.finished.extend(gone);
+                        continue;
+                    };
+                    if self.waiting.remove(answer.socket.as_str()).is_some() {
+                        return Some((answer, self));
+                    }
+                }
+                () = tokio::time::sleep_until(self.deadline) => {
+                    let ack_id = self.ack_id;
+                    let late = self.waiting.drain().map(|(id, socket)| {
+                        socket.forget_ack(ack_id);
+                        (id, AckError::Timeout)
+                    });
+                    let late: Vec<_> = late.collect();
+                    self.finished.extend(late);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LocalAcks {
+    fn drop(&mut self) {
+        for socket in self.waiting.values() {
+            socket.forget_ack(self.ack_id);
+        }
+    }
+}
