@@ -421,6 +421,12 @@ impl AppHandle {
         self.connections.wait().await;
     }
 
+    /// How many connections are open: HTTP connections and WebSocket sessions (an upgraded
+    /// connection counts once for each until its HTTP side is done).
+    pub fn active_connections(&self) -> usize {
+        self.connections.len()
+    }
+
     /// The server of a gateway path, once the app is built.
     pub fn server(&self, path: &str) -> Option<Server> {
         let runtime = self.runtime.get()?;

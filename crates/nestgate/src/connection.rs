@@ -30,8 +30,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 
-/// How long a closing connection waits for the close handshake before dropping the transport.
+/// How long queued frames get to drain before a graceful close becomes an abort, and how long a
+/// closing connection waits for the client's close frame before dropping the transport.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the writer keeps trying to get the close frame out to a client that reads slowly (a
+/// slow consumer must drain what it was sent before it can see its 1013). Dropping the transport
+/// earlier would reset it, and the client would see no close code at all.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
 pub(crate) async fn upgrade(
@@ -219,7 +225,8 @@ async fn finish(
 ) {
     if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
         socket.abort_token().cancel();
-        let _ = timeout(CLOSE_GRACE, &mut *writer).await;
+        // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
+        let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
     }
     // Read until the client's close frame so that the transport is not reset under it.
     let _ = timeout(CLOSE_GRACE, async {
@@ -420,7 +427,8 @@ async fn write_loop(
         }
     }
     // Aborted: what is queued is dropped; the close frame, if the cause has one, goes directly.
-    let _ = timeout(CLOSE_GRACE, async {
+    drop(queue);
+    let _ = timeout(CLOSE_TIMEOUT, async {
         match socket.closing_cause() {
             Some(Closing {
                 frame: Some((code, reason)),

@@ -289,7 +289,8 @@ impl Socket {
         }
     }
 
-    /// The rooms this socket is in (not counting the implicit room named by its id).
+    /// The rooms this socket is in (not counting the implicit room named by its id). In an
+    /// `#[on_disconnect]` hook: the rooms it was in when it left.
     pub fn rooms(&self) -> Vec<Room> {
         lock(&self.inner.membership).rooms.clone()
     }
@@ -514,6 +515,9 @@ impl Socket {
     /// Removes rooms; returns those actually left.
     pub(crate) fn remove_membership(&self, rooms: &[Room]) -> Vec<Room> {
         let mut membership = lock(&self.inner.membership);
+        if membership.closed {
+            return Vec::new();
+        }
         let mut removed = Vec::new();
         membership.rooms.retain(|room| {
             let leave = rooms.contains(room);
@@ -526,10 +530,13 @@ impl Socket {
     }
 
     /// Closes the membership: returns every room, and no room can be joined afterwards.
+    ///
+    /// The list itself is kept, so that `#[on_disconnect]` hooks can still read which rooms the
+    /// socket was in (socket.io's `disconnecting`), though it is no longer in any of them.
     pub(crate) fn close_membership(&self) -> Vec<Room> {
         let mut membership = lock(&self.inner.membership);
         membership.closed = true;
-        std::mem::take(&mut membership.rooms)
+        membership.rooms.clone()
     }
 
     /// Registers where the answer to ack `id` goes.
