@@ -10,6 +10,8 @@
 //! - [Extractors and their order](#extractors-and-their-order)
 //! - [Return values](#return-values)
 //! - [Lifecycle hooks](#lifecycle-hooks)
+//! - [Rooms and broadcasting](#rooms-and-broadcasting)
+//! - [Acknowledgements from clients](#acknowledgements-from-clients)
 //! - [State](#state)
 //! - [Serving, mounting and shutting down](#serving-mounting-and-shutting-down)
 //! - [Limits and bad input](#limits-and-bad-input)
@@ -139,6 +141,36 @@
 //!     }
 //! }
 //! ```
+//!
+//! # Rooms and broadcasting
+//!
+//! Each gateway path is a namespace with its own sockets and rooms. A socket joins and leaves
+//! rooms ([`Socket::join`], [`Socket::leave`]); [`Operators`] pick the targets and then emit or
+//! query, from a handler, a hook, an axum route or a background task ([`AppHandle::server`]):
+//!
+//! | socket.io | nestgate |
+//! |---|---|
+//! | `io.to("a").emit(..)` | `server.to("a").emit(..)` |
+//! | `socket.to("a").emit(..)` (not the sender) | `socket.to("a").emit(..)` |
+//! | `socket.broadcast.emit(..)` | `socket.broadcast().emit(..)` |
+//! | `io.except("b").emit(..)` | `server.except("b").emit(..)` |
+//! | `io.local.emit(..)`, `io.volatile.emit(..)` | `server.local().emit(..)`, `server.volatile().emit(..)` |
+//! | `io.timeout(ms).emitWithAck(..)` | `server.timeout(d).emit_with_ack::<_, R>(..).await` (a stream of answers) |
+//! | `io.in("a").fetchSockets()` | `server.to("a").fetch_sockets().await` |
+//! | `io.in("a").socketsJoin("b")` | `server.to("a").sockets_join("b").await` |
+//! | `io.in("a").disconnectSockets()` | `server.to("a").disconnect_sockets().await` |
+//! | `io.of("/admin")` | `server.of("/admin")` |
+//!
+//! A broadcast is serialized once and every recipient shares its bytes. Every client has a
+//! bounded outbound queue: when it is full, a volatile frame is dropped, and any other frame
+//! closes that client with 1013 — nobody else waits. Operators go through the namespace's
+//! [`Adapter`](adapter::Adapter): the in-memory [`LocalAdapter`](adapter::LocalAdapter) by
+//! default, a cluster adapter with [`App::adapter`].
+//!
+//! # Acknowledgements from clients
+//!
+//! [`Socket::emit_with_ack`] sends `{"event": .., "data": .., "id": <n>}` and waits (5 s by
+//! default) for the client's `{"ack": <n>, "data": ..}`.
 //!
 //! # State
 //!
