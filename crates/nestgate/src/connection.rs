@@ -17,7 +17,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
+use futures_util::stream::{BoxStream, FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -153,8 +154,10 @@ async fn read_loop<F, D>(
 ) -> DisconnectReason
 where
     F: Future<Output = ()>,
-    D: Fn(&Socket, Utf8Bytes) -> Option<F>,
+    D: Fn(&Socket, Utf8Bytes, &Waker) -> Option<F>,
 {
+    // The reader task's waker, for the first poll of each handler in `dispatch`.
+    let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
     let runtime = socket.runtime().clone();
     let config = &runtime.config;
     let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
@@ -180,7 +183,7 @@ where
                 heartbeat.seen(Instant::now());
                 match frame {
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(handling) = dispatch(socket, text) {
+                        if let Some(handling) = dispatch(socket, text, &waker) {
                             running.push(handling);
                         }
                     }
@@ -240,7 +243,11 @@ async fn finish(
 }
 
 /// Decodes one text frame and starts its handler; answers bad frames at once.
-fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()> + Send + use<>> {
+fn dispatch(
+    socket: &Socket,
+    frame: Utf8Bytes,
+    waker: &Waker,
+) -> Option<impl Future<Output = ()> + Send + use<>> {
     let (event, id, data) = match protocol::decode(frame.as_str()) {
         Ok(envelope) => {
             if let (None, Some(ack)) = (&envelope.event, envelope.ack) {
@@ -285,23 +292,51 @@ fn dispatch(socket: &Socket, frame: Utf8Bytes) -> Option<impl Future<Output = ()
         event,
         id,
     };
-    let handler = (route.call)(InMessage::new(
+    let mut handler = (route.call)(InMessage::new(
         parts,
         Payload::new(frame.clone(), data.clone()),
     ));
+    // Poll once right here: a handler that is done at once (most are) answers without a task
+    // node or any other allocation of the runtime's own.
+    let mut cx = Context::from_waker(waker);
+    let stream = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(&mut cx)))
+    {
+        Ok(Poll::Ready(reply)) => Some(deliver_now(socket, reply, id, event, &frame, &data)?),
+        Ok(Poll::Pending) => None,
+        Err(_) => {
+            handler_panicked(socket, id, event, &frame, &data);
+            return None;
+        }
+    };
     let socket = socket.clone();
     Some(async move {
         let handling = async {
-            let reply = handler.await;
-            deliver(&socket, reply, id, event, &frame, &data).await;
+            let items = match stream {
+                Some(items) => Some(items),
+                None => deliver_now(&socket, handler.await, id, event, &frame, &data),
+            };
+            if let Some(items) = items {
+                deliver_stream(&socket, items, id, event, &frame, &data).await;
+            }
         };
         if AssertUnwindSafe(handling).catch_unwind().await.is_err() {
-            tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
-            let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
-            let data = protocol::data_text(frame.as_str(), &data);
-            send_error(&socket, id, &exception, Some((event, data)));
+            handler_panicked(&socket, id, event, &frame, &data);
         }
     })
+}
+
+/// Answers "Internal server error" for a message whose handler panicked.
+fn handler_panicked(
+    socket: &Socket,
+    id: Option<u64>,
+    event: &'static str,
+    frame: &Utf8Bytes,
+    data: &Option<Range<usize>>,
+) {
+    tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
+    let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
+    let data = protocol::data_text(frame.as_str(), data);
+    send_error(socket, id, &exception, Some((event, data)));
 }
 
 /// Delivers a client's `{"ack": <id>, "data": ...}` to whoever waits for it.
@@ -329,16 +364,16 @@ fn send_error(
     let _ = socket.send_text(frame.into());
 }
 
-/// Sends a handler's reply: as NestJS does without an id, as exactly one ack with one.
-async fn deliver(
+/// Sends a handler's reply as NestJS does without an id, as exactly one ack with one; returns
+/// the items of a stream reply, which [`deliver_stream`] sends.
+fn deliver_now(
     socket: &Socket,
     reply: Reply,
     id: Option<u64>,
     event: &'static str,
     frame: &Utf8Bytes,
     data: &Option<Range<usize>>,
-) {
-    let cause = || Some((event, protocol::data_text(frame.as_str(), data)));
+) -> Option<BoxStream<'static, Result<String, WsException>>> {
     match (reply.kind, id) {
         (ReplyKind::None, None) => {}
         (ReplyKind::None, Some(id)) => {
@@ -352,46 +387,52 @@ async fn deliver(
         (ReplyKind::Json(json), Some(id)) => {
             let _ = socket.send_text(protocol::encode_ack(id, &json).into());
         }
-        (ReplyKind::Error(exception), id) => send_error(socket, id, &exception, cause()),
-        (ReplyKind::Stream(mut items), None) => loop {
-            let item = tokio::select! {
-                biased;
-                () = socket.closing_token().cancelled() => return,
-                item = items.next() => item,
-            };
-            match item {
-                None => return,
-                Some(Ok(json)) if json == "null" => {}
-                Some(Ok(json)) => {
-                    if socket.send_text(json.into()).is_err() {
-                        return;
-                    }
-                }
-                Some(Err(exception)) => return send_error(socket, None, &exception, cause()),
-            }
-        },
-        (ReplyKind::Stream(mut items), Some(id)) => {
-            let mut array = String::from("[");
-            loop {
-                let item = tokio::select! {
-                    biased;
-                    () = socket.closing_token().cancelled() => return,
-                    item = items.next() => item,
-                };
-                match item {
-                    None => break,
-                    Some(Ok(json)) => {
-                        if array.len() > 1 {
-                            array.push(',');
-                        }
-                        array.push_str(&json);
-                    }
-                    Some(Err(exception)) => return send_error(socket, Some(id), &exception, None),
-                }
-            }
-            array.push(']');
-            let _ = socket.send_text(protocol::encode_ack(id, &array).into());
+        (ReplyKind::Error(exception), id) => {
+            let cause = (event, protocol::data_text(frame.as_str(), data));
+            send_error(socket, id, &exception, Some(cause));
         }
+        (ReplyKind::Stream(items), _) => return Some(items),
+    }
+    None
+}
+
+/// Sends a stream reply: one frame per item without an id, one ack with all items with one.
+/// Stops when the client leaves.
+async fn deliver_stream(
+    socket: &Socket,
+    mut items: BoxStream<'static, Result<String, WsException>>,
+    id: Option<u64>,
+    event: &'static str,
+    frame: &Utf8Bytes,
+    data: &Option<Range<usize>>,
+) {
+    let cause = || Some((event, protocol::data_text(frame.as_str(), data)));
+    let mut array = id.map(|_| String::from("["));
+    loop {
+        let item = tokio::select! {
+            biased;
+            () = socket.closing_token().cancelled() => return,
+            item = items.next() => item,
+        };
+        match (item, &mut array) {
+            (None, _) => break,
+            (Some(Err(exception)), _) => return send_error(socket, id, &exception, cause()),
+            (Some(Ok(json)), Some(array)) => {
+                if array.len() > 1 {
+                    array.push(',');
+                }
+                array.push_str(&json);
+            }
+            (Some(Ok(json)), None) => {
+                if json != "null" && socket.send_text(json.into()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    if let (Some(id), Some(mut array)) = (id, array) {
+        array.push(']');
+        let _ = socket.send_text(protocol::encode_ack(id, &array).into());
     }
 }
 
