@@ -286,6 +286,12 @@ impl App {
         listening.run().await
     }
 
+    /// Builds the runtime for in-process tests (`#[after_init]` hooks do not run).
+    #[cfg(feature = "testing")]
+    pub(crate) fn build_for_tests(self) -> Result<Arc<Runtime>> {
+        self.build()
+    }
+
     /// Builds every gateway and the namespaces, checking for duplicate events.
     fn build(self) -> Result<Arc<Runtime>> {
         let App {

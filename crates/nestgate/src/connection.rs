@@ -243,7 +243,7 @@ async fn finish(
 }
 
 /// Decodes one text frame and starts its handler; answers bad frames at once.
-fn dispatch(
+pub(crate) fn dispatch(
     socket: &Socket,
     frame: Utf8Bytes,
     waker: &Waker,

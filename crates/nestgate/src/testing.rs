@@ -224,3 +224,91 @@ impl Drop for ChildServer {
         let _ = self.child.wait();
     }
 }
+
+/// An app's dispatch driven in-process, without a network: one socket, frames in, frames out.
+///
+/// It runs the real decode, dispatch, extraction, handler and reply path of a connection — the
+/// benchmarks and allocation tests measure exactly that — but no WebSocket or TCP.
+///
+/// ```
+/// # async fn run() -> nestgate::Result<()> {
+/// use nestgate::prelude::*;
+/// use nestgate::testing::InProcess;
+///
+/// #[websocket_gateway]
+/// #[derive(Default)]
+/// struct Doubler;
+///
+/// #[websocket_gateway]
+/// impl Doubler {
+///     #[subscribe_message("double")]
+///     fn double(&self, Data(n): Data<u64>) -> u64 {
+///         n * 2
+///     }
+/// }
+///
+/// let mut client = InProcess::new(nestgate::App::bare().gateway::<Doubler>(), "/").await?;
+/// client.send(r#"{"event":"double","data":21}"#).await;
+/// assert_eq!(client.recv().as_deref(), Some("42"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct InProcess {
+    socket: crate::Socket,
+    queue: tokio::sync::mpsc::Receiver<axum::extract::ws::Message>,
+}
+
+impl InProcess {
+    /// Builds `app` and connects one in-process socket to `path` (running the connection hooks).
+    pub async fn new(app: crate::App, path: &str) -> crate::Result<Self> {
+        let runtime = app.build_for_tests()?;
+        let Some(namespace) = runtime.namespace(path).cloned() else {
+            return Err(crate::Error::Serve(std::io::Error::other(format!(
+                "no gateway at {path}"
+            ))));
+        };
+        let (outbound, queue) = tokio::sync::mpsc::channel(runtime.config.outbound_queue);
+        let uri = path.parse().unwrap_or_default();
+        let handshake = crate::Handshake {
+            headers: Default::default(),
+            uri,
+            remote_addr: None,
+        };
+        let socket = crate::Socket::new(handshake, outbound, namespace.clone(), runtime.clone());
+        if let Err(reject) = namespace.connect(&socket).await {
+            return Err(crate::Error::Serve(std::io::Error::other(format!(
+                "rejected: {}",
+                reject.reason()
+            ))));
+        }
+        namespace.store().insert(socket.clone());
+        Ok(InProcess { socket, queue })
+    }
+
+    /// The in-process socket.
+    pub fn socket(&self) -> &crate::Socket {
+        &self.socket
+    }
+
+    /// Dispatches one text frame and waits for its handler (and reply) to finish.
+    pub async fn send(&mut self, frame: &str) {
+        self.send_frame(axum::extract::ws::Utf8Bytes::from(frame))
+            .await;
+    }
+
+    /// Dispatches one text frame given as bytes the way the WebSocket layer hands them over.
+    pub async fn send_frame(&mut self, frame: axum::extract::ws::Utf8Bytes) {
+        let waker = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
+        if let Some(running) = crate::connection::dispatch(&self.socket, frame, &waker) {
+            running.await;
+        }
+    }
+
+    /// The next frame queued for the client, if any.
+    pub fn recv(&mut self) -> Option<String> {
+        match self.queue.try_recv().ok()? {
+            axum::extract::ws::Message::Text(text) => Some(text.to_string()),
+            other => Some(format!("{other:?}")),
+        }
+    }
+}
