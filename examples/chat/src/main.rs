@@ -1,22 +1,32 @@
-//! A chat server with a browser page: one shared room, at WebSocket path `/chat`.
+//! A chat server with a browser page and rooms, at WebSocket path `/chat`.
 //!
 //! Run it with `cargo run -p chat` and open <http://127.0.0.1:3000> in two tabs
 //! (listens on 127.0.0.1:$PORT, default 3000).
 //!
 //! Client → server:
-//! - `{"event":"join","data":{"name":"alice"}}` replies `welcome` `{"id","name","online"}` to the
-//!   sender, then sends `joined` `{"id","name"}` to everyone.
-//! - `{"event":"message","data":{"text":"hi"}}` sends `message` `{"id","name","text","at"}` to
-//!   everyone (`at` is the server's clock, in Unix milliseconds).
+//! - `{"event":"join","data":{"name":"alice"}}` names the socket and puts it in room `general`:
+//!   the sender gets `welcome` `{"id","name","online","rooms"}`, everyone gets `online`
+//!   `{"count"}`, and room `general` gets `joined` `{"id","name","room"}`.
+//! - `{"event":"join_room","data":{"room":"rust"}}` joins a room (1 to 32 characters among
+//!   `a-z`, `0-9`, `-` and `_`): the sender gets `my_rooms` `{"rooms"}`, the room gets `joined`.
+//! - `{"event":"leave_room","data":{"room":"rust"}}` leaves it: the sender gets `my_rooms`, the
+//!   room's remaining members get `left` `{"id","name","room"}`.
+//! - `{"event":"message","data":{"room":"rust","text":"hi"}}` sends `message`
+//!   `{"id","name","room","text","at"}` to the members of that room, the sender included, if
+//!   the sender is one of them (`at` is the server's clock, in Unix milliseconds).
+//! - `{"event":"rooms"}` replies `rooms` `{"rooms":[{"name","size"}]}`: every room that has
+//!   members, and how many.
 //!
-//! When a socket that joined goes away, everyone gets `left` `{"id","name"}`. Bad input is
-//! answered with nestgate's `{"event":"exception","data":{"status":"error","message":...}}`.
+//! When a socket that joined goes away, each of its rooms gets `left` and everyone gets
+//! `online`. Bad input is answered with nestgate's
+//! `{"event":"exception","data":{"status":"error","message":...}}`.
 
 use axum::response::Html;
 use axum::routing::get;
+use nestgate::adapter::Room;
 use nestgate::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The browser page, compiled into the binary: the server needs no files at run time.
@@ -26,6 +36,10 @@ const PAGE: &str = include_str!("../static/index.html");
 const MAX_NAME: usize = 32;
 /// The longest message, in characters.
 const MAX_TEXT: usize = 2000;
+/// The longest room name, in characters.
+const MAX_ROOM: usize = 32;
+/// The room every socket joins along with its name.
+const GENERAL: &str = "general";
 
 /// The name a socket joined with, kept on the socket itself as a typed extension.
 #[derive(Debug, Clone)]
@@ -37,9 +51,16 @@ struct Join {
     name: String,
 }
 
+/// The data of `join_room` and `leave_room`.
+#[derive(Debug, Deserialize)]
+struct RoomRequest {
+    room: String,
+}
+
 /// The data of a `message` event.
 #[derive(Debug, Deserialize)]
 struct Say {
+    room: String,
     text: String,
 }
 
@@ -50,13 +71,28 @@ struct Welcome<'a> {
     name: &'a str,
     /// How many people have joined, this one included.
     online: usize,
+    /// The rooms the socket is in: `general`.
+    rooms: &'a [Room],
 }
 
-/// The data of `joined` and `left`: who it is.
+/// The data of `online`, sent to everyone when someone joins or leaves.
+#[derive(Debug, Serialize)]
+struct Online {
+    count: usize,
+}
+
+/// The data of `my_rooms`, sent to a socket whose rooms changed.
+#[derive(Debug, Serialize)]
+struct MyRooms<'a> {
+    rooms: &'a [Room],
+}
+
+/// The data of `joined` and `left`: who, and which room.
 #[derive(Debug, Serialize)]
 struct Who<'a> {
     id: &'a str,
     name: &'a str,
+    room: &'a str,
 }
 
 /// The data of a broadcast `message`.
@@ -64,21 +100,35 @@ struct Who<'a> {
 struct ChatMessage<'a> {
     id: &'a str,
     name: &'a str,
+    room: &'a str,
     text: &'a str,
     at: u64,
 }
 
-/// The chat room. One instance serves every client of `/chat`, so its fields are shared.
+/// The data of the `rooms` reply.
+#[derive(Debug, Serialize)]
+struct RoomList {
+    rooms: Vec<RoomSize>,
+}
+
+/// A room and how many sockets are in it.
+#[derive(Debug, Serialize)]
+struct RoomSize {
+    name: Room,
+    size: usize,
+}
+
+/// The chat. One instance serves every client of `/chat`, so its fields are shared.
 #[websocket_gateway(path = "/chat")]
 #[derive(Debug, Default)]
 pub struct ChatGateway {
     /// How many connected sockets have joined.
-    online: AtomicUsize,
+    online: Mutex<usize>,
 }
 
 #[websocket_gateway]
 impl ChatGateway {
-    /// Gives the socket a name, welcomes it, and tells everyone.
+    /// Gives the socket a name, puts it in `general`, welcomes it, and tells everyone.
     #[subscribe_message("join")]
     fn join(
         &self,
@@ -95,18 +145,92 @@ impl ChatGateway {
         if let Some(Name(current)) = socket.extension::<Name>() {
             return Err(WsException::new(format!("already joined as {current}")));
         }
+        let rooms = enter(&socket, GENERAL)?;
         socket.insert_extension(Name(name.to_owned()));
-        let online = self.online.fetch_add(1, Ordering::Relaxed) + 1;
         let id = socket.id();
+        let mut online = self.online();
+        *online += 1;
         // Emit the welcome ourselves rather than return it: a returned value is sent after the
-        // handler ends, which would put it behind the `joined` broadcast below.
+        // handler ends, which would put it behind the broadcasts below.
         // This fails only if the client is already gone; its disconnect hook then says `left`.
-        let _ = socket.emit("welcome", &Welcome { id, name, online });
-        server.emit("joined", &Who { id, name })?;
+        let welcome = Welcome {
+            id,
+            name,
+            online: *online,
+            rooms: &rooms,
+        };
+        let _ = socket.emit("welcome", &welcome);
+        server.emit("online", &Online { count: *online })?;
+        drop(online);
+        let joined = Who {
+            id,
+            name,
+            room: GENERAL,
+        };
+        server.to(GENERAL).emit("joined", &joined)?;
         Ok(())
     }
 
-    /// Sends a message from a socket that joined to everyone, itself included.
+    /// Puts a socket that joined in one more room, and tells that room.
+    #[subscribe_message("join_room")]
+    fn join_room(
+        &self,
+        socket: Socket,
+        server: Server,
+        Data(request): Data<RoomRequest>,
+    ) -> Result<(), WsException> {
+        let Some(Name(name)) = socket.extension::<Name>() else {
+            return Err(WsException::new("join first"));
+        };
+        let room = request.room;
+        if !valid_room(&room) {
+            return Err(WsException::new(format!(
+                "a room name has 1 to {MAX_ROOM} characters among a-z, 0-9, - and _"
+            )));
+        }
+        let already_in = is_in(&socket.rooms(), &room);
+        let rooms = enter(&socket, &room)?;
+        // The sender learns its rooms before the room hears of it, as with `welcome`.
+        let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
+        if !already_in {
+            let joined = Who {
+                id: socket.id(),
+                name: &name,
+                room: &room,
+            };
+            server.to(&room).emit("joined", &joined)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a socket out of a room, and tells the members who stay.
+    #[subscribe_message("leave_room")]
+    fn leave_room(
+        &self,
+        socket: Socket,
+        server: Server,
+        Data(request): Data<RoomRequest>,
+    ) -> Result<(), WsException> {
+        let Some(Name(name)) = socket.extension::<Name>() else {
+            return Err(WsException::new("join first"));
+        };
+        let room = request.room;
+        let was_in = is_in(&socket.rooms(), &room);
+        socket.leave(&room);
+        let rooms = socket.rooms();
+        let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
+        if was_in {
+            let left = Who {
+                id: socket.id(),
+                name: &name,
+                room: &room,
+            };
+            server.to(&room).emit("left", &left)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a message to the members of a room, the sender included, if the sender is one.
     #[subscribe_message("message")]
     fn message(
         &self,
@@ -117,6 +241,9 @@ impl ChatGateway {
         let Some(Name(name)) = socket.extension::<Name>() else {
             return Err(WsException::new("join first"));
         };
+        if !is_in(&socket.rooms(), &say.room) {
+            return Err(WsException::new("join the room first"));
+        }
         let text = say.text.trim();
         if text.is_empty() || text.chars().count() > MAX_TEXT {
             return Err(WsException::new(format!(
@@ -126,28 +253,89 @@ impl ChatGateway {
         let message = ChatMessage {
             id: socket.id(),
             name: &name,
+            room: &say.room,
             text,
             at: unix_millis(),
         };
-        server.emit("message", &message)?;
+        // Every member of the room, the sender too (`socket.within(..)` would do the same).
+        server.to(&say.room).emit("message", &message)?;
         Ok(())
     }
 
-    /// Tells everyone who left. The socket is already off the server's list, so it is not told.
+    /// Replies `rooms`: every room with members, and how many, by name.
+    #[subscribe_message("rooms")]
+    async fn rooms(&self, server: Server) -> Result<WsResponse<RoomList>, WsException> {
+        let mut rooms = Vec::new();
+        for name in server.rooms().await? {
+            let size = server.to(name.clone()).sockets_count().await?;
+            // A room can empty between the two questions; it no longer exists then.
+            if size > 0 {
+                rooms.push(RoomSize { name, size });
+            }
+        }
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(WsResponse::new("rooms", RoomList { rooms }))
+    }
+
+    /// Tells each room of a socket that joined that it left, and everyone the new count.
+    ///
+    /// The socket is already out of its rooms and off the server's list, so it is not told;
+    /// `socket.rooms()` still lists the rooms it was in (socket.io's `disconnecting`).
     #[on_disconnect]
     fn leave(&self, socket: Socket) {
-        if let Some(Name(name)) = socket.extension::<Name>() {
-            self.online.fetch_sub(1, Ordering::Relaxed);
-            // `emit` fails only if the data cannot be serialized, and two strings always can.
-            let _ = socket.server().emit(
-                "left",
-                &Who {
-                    id: socket.id(),
-                    name: &name,
-                },
-            );
+        let Some(Name(name)) = socket.extension::<Name>() else {
+            return;
+        };
+        let server = socket.server();
+        for room in &socket.rooms() {
+            let left = Who {
+                id: socket.id(),
+                name: &name,
+                room: room.as_ref(),
+            };
+            // `emit` fails only if the data cannot be serialized (three strings always can) or
+            // a cluster adapter is unreachable, and there is nobody to tell about either here.
+            let _ = server.to(room.clone()).emit("left", &left);
         }
+        let mut online = self.online();
+        *online = online.saturating_sub(1);
+        let _ = server.emit("online", &Online { count: *online });
     }
+}
+
+impl ChatGateway {
+    /// The number of people online, locked. Hold the lock while sending a new count, so that
+    /// everyone receives the counts in the order they were reached (sending only queues frames,
+    /// it waits for nobody).
+    fn online(&self) -> MutexGuard<'_, usize> {
+        // Going on after a panic elsewhere is fine: the count is a plain number.
+        self.online.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Joins `room` and returns the socket's rooms; fails if the socket is closing (a closing
+/// socket can join no room, and its disconnect hook may have run already).
+fn enter(socket: &Socket, room: &str) -> Result<Vec<Room>, WsException> {
+    socket.join(room);
+    let rooms = socket.rooms();
+    if is_in(&rooms, room) {
+        Ok(rooms)
+    } else {
+        Err(WsException::new("the connection is closing"))
+    }
+}
+
+/// Whether `room` is among `rooms`.
+fn is_in(rooms: &[Room], room: &str) -> bool {
+    rooms.iter().any(|joined| joined == room)
+}
+
+/// 1 to 32 characters among `a-z`, `0-9`, `-` and `_`.
+fn valid_room(room: &str) -> bool {
+    (1..=MAX_ROOM).contains(&room.len())
+        && room
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"-_".contains(&byte))
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before 1970).

@@ -16,6 +16,58 @@ fn assert_exception(frame: &Value, message: &str) {
     assert_eq!(frame["data"]["message"], message, "{frame}");
 }
 
+/// Joins as `name` and returns the socket's id, checking the frames the joiner gets: its
+/// welcome, the new count of people online, and its own `joined` in `general`. Counts sent
+/// before the welcome (others joining) are skipped.
+async fn join(client: &mut TestClient, name: &str, online: usize) -> String {
+    client.emit("join", json!({ "name": name })).await;
+    let welcome = recv_skipping_online(client).await;
+    assert_eq!(welcome["event"], "welcome", "{welcome}");
+    let id = welcome["data"]["id"]
+        .as_str()
+        .expect("welcome has an id")
+        .to_owned();
+    assert_eq!(
+        welcome,
+        json!({"event": "welcome", "data": {"id": id, "name": name.trim(), "online": online, "rooms": ["general"]}})
+    );
+    assert_eq!(client.recv().await, online_frame(online));
+    assert_eq!(
+        client.recv().await,
+        who("joined", &id, name.trim(), "general")
+    );
+    id
+}
+
+/// `joined` or `left`.
+fn who(event: &str, id: &str, name: &str, room: &str) -> Value {
+    json!({"event": event, "data": {"id": id, "name": name, "room": room}})
+}
+
+/// The count of people online, as everyone gets it.
+fn online_frame(count: usize) -> Value {
+    json!({"event": "online", "data": {"count": count}})
+}
+
+/// The next frame that is not an `online` count.
+async fn recv_skipping_online(client: &mut TestClient) -> Value {
+    loop {
+        let frame = client.recv().await;
+        if frame["event"] != "online" {
+            return frame;
+        }
+    }
+}
+
+/// Asserts that `frame` is a chat message from `name` in `room` saying `text`.
+#[track_caller]
+fn assert_message(frame: &Value, name: &str, room: &str, text: &str) {
+    assert_eq!(frame["event"], "message", "{frame}");
+    assert_eq!(frame["data"]["name"], name, "{frame}");
+    assert_eq!(frame["data"]["room"], room, "{frame}");
+    assert_eq!(frame["data"]["text"], text, "{frame}");
+}
+
 #[tokio::test]
 async fn two_clients_join_talk_and_leave() {
     let server =
@@ -24,7 +76,8 @@ async fn two_clients_join_talk_and_leave() {
     let mut bob = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
 
     // Writing before joining is refused, and the connection stays usable.
-    bob.emit("message", json!({"text": "hello?"})).await;
+    bob.emit("message", json!({"room": "general", "text": "hello?"}))
+        .await;
     assert_exception(&bob.recv().await, "join first");
 
     // Names are trimmed and hold 1 to 32 characters.
@@ -39,53 +92,31 @@ async fn two_clients_join_talk_and_leave() {
         "a payload without `name` is refused"
     );
 
-    // Alice joins: she is welcomed first, then everyone (bob too, though he has not joined) hears.
-    alice.emit("join", json!({"name": "  alice "})).await;
-    let welcome = alice.recv().await;
-    assert_eq!(welcome["event"], "welcome", "{welcome}");
-    let alice_id = welcome["data"]["id"]
-        .as_str()
-        .expect("welcome has an id")
-        .to_owned();
-    assert_eq!(
-        welcome,
-        json!({"event": "welcome", "data": {"id": alice_id, "name": "alice", "online": 1}})
-    );
-    let joined = json!({"event": "joined", "data": {"id": alice_id, "name": "alice"}});
-    assert_eq!(alice.recv().await, joined);
-    assert_eq!(bob.recv().await, joined);
+    // Alice joins: she is welcomed first; everyone (bob too, though he has not joined) gets the
+    // count of people online; only room `general` (alice) hears that she joined.
+    let alice_id = join(&mut alice, "  alice ", 1).await;
+    assert_eq!(bob.recv().await, online_frame(1));
 
     // Joining twice is refused.
     alice.emit("join", json!({"name": "alice2"})).await;
     assert_exception(&alice.recv().await, "already joined as alice");
 
-    // Bob joins.
-    bob.emit("join", json!({"name": "bob"})).await;
-    let welcome = bob.recv().await;
-    let bob_id = welcome["data"]["id"]
-        .as_str()
-        .expect("welcome has an id")
-        .to_owned();
+    // Bob joins; alice, in `general` too, hears it.
+    let bob_id = join(&mut bob, "bob", 2).await;
     assert_ne!(alice_id, bob_id);
-    assert_eq!(
-        welcome,
-        json!({"event": "welcome", "data": {"id": bob_id, "name": "bob", "online": 2}})
-    );
-    let joined = json!({"event": "joined", "data": {"id": bob_id, "name": "bob"}});
-    assert_eq!(bob.recv().await, joined);
-    assert_eq!(alice.recv().await, joined);
+    assert_eq!(alice.recv().await, online_frame(2));
+    assert_eq!(alice.recv().await, who("joined", &bob_id, "bob", "general"));
 
     // A message reaches both, the sender included, stamped with the server's clock.
     let before = unix_millis();
-    alice.emit("message", json!({"text": "hi bob"})).await;
+    alice
+        .emit("message", json!({"room": "general", "text": "hi bob"}))
+        .await;
     for client in [&mut alice, &mut bob] {
         let frame = client.recv().await;
-        assert_eq!(frame["event"], "message", "{frame}");
-        let data = &frame["data"];
-        assert_eq!(data["id"], alice_id.as_str());
-        assert_eq!(data["name"], "alice");
-        assert_eq!(data["text"], "hi bob");
-        let at = data["at"]
+        assert_message(&frame, "alice", "general", "hi bob");
+        assert_eq!(frame["data"]["id"], alice_id.as_str());
+        let at = frame["data"]["at"]
             .as_u64()
             .expect("`at` is a number of milliseconds");
         assert!(
@@ -95,11 +126,20 @@ async fn two_clients_join_talk_and_leave() {
     }
 
     // Empty and overlong messages are refused.
-    bob.emit("message", json!({"text": " \n "})).await;
+    bob.emit("message", json!({"room": "general", "text": " \n "}))
+        .await;
     assert_exception(&bob.recv().await, "a message has 1 to 2000 characters");
-    bob.emit("message", json!({"text": "x".repeat(2001)})).await;
+    bob.emit(
+        "message",
+        json!({"room": "general", "text": "x".repeat(2001)}),
+    )
+    .await;
     assert_exception(&bob.recv().await, "a message has 1 to 2000 characters");
-    bob.emit("message", json!({"text": "é".repeat(2000)})).await;
+    bob.emit(
+        "message",
+        json!({"room": "general", "text": "é".repeat(2000)}),
+    )
+    .await;
     assert_eq!(
         bob.recv().await["data"]["text"],
         "é".repeat(2000),
@@ -107,22 +147,187 @@ async fn two_clients_join_talk_and_leave() {
     );
     assert_eq!(alice.recv().await["data"]["name"], "bob");
 
-    // Alice leaves: bob is told.
+    // Alice leaves: bob is told, in `general`, and gets the new count.
     alice.close().await;
-    assert_eq!(
-        bob.recv().await,
-        json!({"event": "left", "data": {"id": alice_id, "name": "alice"}})
-    );
+    assert_eq!(bob.recv().await, who("left", &alice_id, "alice", "general"));
+    assert_eq!(bob.recv().await, online_frame(1));
 
     // A newcomer is counted without alice.
     let mut carol = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
-    carol.emit("join", json!({"name": "carol"})).await;
-    assert_eq!(carol.recv().await["data"]["online"], 2);
+    join(&mut carol, "carol", 2).await;
 
     let status = server.terminate().unwrap();
     assert!(
         status.success(),
         "the example exits cleanly on SIGTERM: {status}"
+    );
+}
+
+#[tokio::test]
+async fn rooms_keep_their_messages_to_their_members() {
+    let server =
+        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
+    let url = server.ws_url("/chat");
+    let mut alice = TestClient::connect(&url).await.unwrap();
+    let mut bob = TestClient::connect(&url).await.unwrap();
+    let mut carol = TestClient::connect(&url).await.unwrap();
+
+    // No room exists yet; rooms cannot be joined before a name is given.
+    alice.emit("rooms", Value::Null).await;
+    assert_eq!(
+        alice.recv().await,
+        json!({"event": "rooms", "data": {"rooms": []}})
+    );
+    alice.emit("join_room", json!({"room": "rust"})).await;
+    assert_exception(&alice.recv().await, "join first");
+
+    let alice_id = join(&mut alice, "alice", 1).await;
+    let bob_id = join(&mut bob, "bob", 2).await;
+    let carol_id = join(&mut carol, "carol", 3).await;
+    // What alice and bob heard of the later joins.
+    assert_eq!(
+        recv_skipping_online(&mut alice).await,
+        who("joined", &bob_id, "bob", "general")
+    );
+    assert_eq!(
+        recv_skipping_online(&mut alice).await,
+        who("joined", &carol_id, "carol", "general")
+    );
+    assert_eq!(
+        recv_skipping_online(&mut bob).await,
+        who("joined", &carol_id, "carol", "general")
+    );
+
+    // Room names: 1 to 32 characters among a-z, 0-9, - and _.
+    for bad in ["", "Rust", "a b", "ü", "#rust", &"a".repeat(33)] {
+        alice.emit("join_room", json!({"room": bad})).await;
+        assert_exception(
+            &recv_skipping_online(&mut alice).await,
+            "a room name has 1 to 32 characters among a-z, 0-9, - and _",
+        );
+    }
+
+    // Alice joins `rust`: she gets her rooms, then the room (she alone) hears it.
+    alice.emit("join_room", json!({"room": "rust"})).await;
+    assert_eq!(
+        recv_skipping_online(&mut alice).await,
+        json!({"event": "my_rooms", "data": {"rooms": ["general", "rust"]}})
+    );
+    assert_eq!(
+        recv_skipping_online(&mut alice).await,
+        who("joined", &alice_id, "alice", "rust")
+    );
+
+    // Joining again changes nothing and tells nobody.
+    alice.emit("join_room", json!({"room": "rust"})).await;
+    assert_eq!(
+        recv_skipping_online(&mut alice).await,
+        json!({"event": "my_rooms", "data": {"rooms": ["general", "rust"]}})
+    );
+
+    // The rooms and their sizes.
+    bob.emit("rooms", Value::Null).await;
+    assert_eq!(
+        recv_skipping_online(&mut bob).await,
+        json!({"event": "rooms", "data": {"rooms": [
+            {"name": "general", "size": 3},
+            {"name": "rust", "size": 1},
+        ]}})
+    );
+
+    // Only members write to a room.
+    bob.emit("message", json!({"room": "rust", "text": "let me in"}))
+        .await;
+    assert_exception(&recv_skipping_online(&mut bob).await, "join the room first");
+
+    // Alice's message in `rust` reaches alice alone: bob's and carol's next message is the one
+    // she sent to `general` afterwards (frames from one sender arrive in order).
+    for (room, text) in [("rust", "secret rust talk"), ("general", "sync point")] {
+        alice
+            .emit("message", json!({"room": room, "text": text}))
+            .await;
+    }
+    assert_message(
+        &recv_skipping_online(&mut alice).await,
+        "alice",
+        "rust",
+        "secret rust talk",
+    );
+    assert_message(
+        &recv_skipping_online(&mut alice).await,
+        "alice",
+        "general",
+        "sync point",
+    );
+    for client in [&mut bob, &mut carol] {
+        assert_message(
+            &recv_skipping_online(client).await,
+            "alice",
+            "general",
+            "sync point",
+        );
+    }
+
+    // Bob joins `rust` too, and hears the next one; carol still does not.
+    bob.emit("join_room", json!({"room": "rust"})).await;
+    assert_eq!(
+        recv_skipping_online(&mut bob).await,
+        json!({"event": "my_rooms", "data": {"rooms": ["general", "rust"]}})
+    );
+    let bob_joined_rust = who("joined", &bob_id, "bob", "rust");
+    assert_eq!(recv_skipping_online(&mut bob).await, bob_joined_rust);
+    assert_eq!(recv_skipping_online(&mut alice).await, bob_joined_rust);
+    for (room, text) in [("rust", "welcome to rust"), ("general", "sync again")] {
+        alice
+            .emit("message", json!({"room": room, "text": text}))
+            .await;
+    }
+    for client in [&mut alice, &mut bob] {
+        let frame = recv_skipping_online(client).await;
+        assert_message(&frame, "alice", "rust", "welcome to rust");
+    }
+    for client in [&mut alice, &mut bob, &mut carol] {
+        let frame = recv_skipping_online(client).await;
+        assert_message(&frame, "alice", "general", "sync again");
+    }
+
+    // Bob leaves `rust`: he gets his rooms, alice hears it; leaving again tells nobody.
+    bob.emit("leave_room", json!({"room": "rust"})).await;
+    let bob_rooms = json!({"event": "my_rooms", "data": {"rooms": ["general"]}});
+    assert_eq!(recv_skipping_online(&mut bob).await, bob_rooms);
+    assert_eq!(
+        recv_skipping_online(&mut alice).await,
+        who("left", &bob_id, "bob", "rust")
+    );
+    bob.emit("leave_room", json!({"room": "rust"})).await;
+    assert_eq!(recv_skipping_online(&mut bob).await, bob_rooms);
+
+    // Carol joins `rust`; then alice, in `general` and `rust`, disconnects: each of her rooms
+    // is told, so carol hears it twice and bob, in `general` only, once.
+    carol.emit("join_room", json!({"room": "rust"})).await;
+    assert_eq!(recv_skipping_online(&mut carol).await["event"], "my_rooms");
+    let carol_joined_rust = who("joined", &carol_id, "carol", "rust");
+    assert_eq!(recv_skipping_online(&mut carol).await, carol_joined_rust);
+    assert_eq!(recv_skipping_online(&mut alice).await, carol_joined_rust);
+    alice.close().await;
+    let alice_left_general = who("left", &alice_id, "alice", "general");
+    assert_eq!(recv_skipping_online(&mut carol).await, alice_left_general);
+    assert_eq!(
+        recv_skipping_online(&mut carol).await,
+        who("left", &alice_id, "alice", "rust")
+    );
+    assert_eq!(carol.recv().await, online_frame(2));
+    assert_eq!(recv_skipping_online(&mut bob).await, alice_left_general);
+    assert_eq!(bob.recv().await, online_frame(2));
+
+    // The rooms now: `rust` has carol alone.
+    bob.emit("rooms", Value::Null).await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"event": "rooms", "data": {"rooms": [
+            {"name": "general", "size": 2},
+            {"name": "rust", "size": 1},
+        ]}})
     );
 }
 
@@ -156,7 +361,18 @@ fn get_root_serves_the_page() {
         body.contains("<title>nestgate chat</title>"),
         "the chat page"
     );
-    for id in ["name", "join", "text", "send", "messages"] {
+    for id in [
+        "name",
+        "join",
+        "text",
+        "send",
+        "messages",
+        "my-rooms",
+        "all-rooms",
+        "room",
+        "join-room",
+        "current-room",
+    ] {
         assert!(body.contains(&format!("id=\"{id}\"")), "the page has #{id}");
     }
     assert!(body.contains("/chat"), "the page connects to /chat");
