@@ -57,7 +57,9 @@ impl Elsewhere {
     #[subscribe_message("first")]
     fn first(&self, server: Server) -> Option<usize> {
         // Reach another path's server from a handler.
-        server.of("/shared").map(|shared| shared.socket_count())
+        server
+            .of("/shared")
+            .map(|shared| shared.local_socket_count())
     }
 }
 

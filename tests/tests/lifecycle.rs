@@ -64,6 +64,8 @@ impl Hooks {
     async fn connect(&self, socket: Socket) -> Result<(), Reject> {
         match socket.handshake().query("name").as_deref() {
             Some("mallory") => {
+                // Joined, then rejected: the room must not outlive the connection.
+                socket.join("lobby");
                 Err(Reject::new(4003, "go away").with_exception(WsException::new("banned")))
             }
             Some("eve") => Err(WsException::new("no eavesdroppers").into()),
@@ -170,8 +172,10 @@ async fn a_rejected_connection_gets_the_exception_then_the_close_code() {
         "disconnect fine ClientClose"
     );
 
-    // Rejected clients never connected: no disconnect hook for them, nobody counted.
-    assert_eq!(server.handle().server("/").unwrap().socket_count(), 0);
+    // Rejected clients never connected: no disconnect hook for them, nobody counted, no room.
+    let rooms = server.handle().server("/").unwrap().rooms().await.unwrap();
+    assert!(rooms.is_empty(), "{rooms:?}");
+    assert_eq!(server.handle().server("/").unwrap().local_socket_count(), 0);
     let disconnects: Vec<_> = log
         .entries()
         .into_iter()

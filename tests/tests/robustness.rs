@@ -174,14 +174,14 @@ async fn an_abrupt_disconnect_mid_handler_leaves_the_server_serving() {
     // The handler still ran to its end, and the socket is gone from the table.
     for _ in 0..100 {
         if finished.0.load(Ordering::SeqCst) == 1
-            && server.handle().server("/").unwrap().socket_count() == 1
+            && server.handle().server("/").unwrap().local_socket_count() == 1
         {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(finished.0.load(Ordering::SeqCst), 1);
-    assert_eq!(server.handle().server("/").unwrap().socket_count(), 1);
+    assert_eq!(server.handle().server("/").unwrap().local_socket_count(), 1);
     assert_alive(&mut neighbour).await;
 
     // A raw TCP client that sends half a frame and vanishes does no harm either.

@@ -555,13 +555,13 @@ async fn ten_thousand_clients_come_and_go_and_leave_nothing_behind() {
             }
         }
         for _ in 0..1000 {
-            if a(&server).socket_count() == 0 && handle.active_connections() == idle {
+            if a(&server).local_socket_count() == 0 && handle.active_connections() == idle {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(
-            a(&server).socket_count(),
+            a(&server).local_socket_count(),
             0,
             "batch {batch}: sockets left behind"
         );

@@ -30,6 +30,13 @@ pub enum AckError {
     Decode(String),
 }
 
+impl From<AckError> for crate::WsException {
+    /// The client's answer is missing or wrong: said as it is, since the handler asked a client.
+    fn from(err: AckError) -> Self {
+        crate::WsException::new(err.to_string())
+    }
+}
+
 /// One client's answer to an acknowledged emit.
 #[derive(Debug)]
 pub struct AckResponse<T> {

@@ -95,6 +95,8 @@ async fn run(
         }
         let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
         socket.close(DisconnectReason::Kicked, Some(frame));
+        // The hook may have joined rooms before rejecting: leave them.
+        namespace.store().remove(&socket);
         finish(&socket, &mut stream, &mut writer).await;
         return;
     }

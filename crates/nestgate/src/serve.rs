@@ -7,6 +7,7 @@
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use futures_util::FutureExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
@@ -17,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
-/// How long the accept loop pauses when the process has no file descriptor left.
+/// How long the accept loop pauses when the process has no file descriptor left, not even the
+/// spare one.
 const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 
 /// Accepts connections until `shutdown` is cancelled; each connection runs in a task that
@@ -29,6 +31,7 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
     connections: TaskTracker,
 ) {
+    let mut limit = DescriptorLimit::new();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -38,7 +41,12 @@ pub(crate) async fn serve(
         let (tcp, remote) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
-                handle_accept_error(&err).await;
+                if is_exhaustion(&err) {
+                    limit.refuse_one(&listener).await;
+                } else {
+                    // An error of that connection only (reset or aborted before we took it).
+                    tracing::debug!(error = %err, "accept failed");
+                }
                 continue;
             }
         };
@@ -53,19 +61,75 @@ pub(crate) async fn serve(
     }
 }
 
-/// Errors of one connection are skipped; running out of descriptors pauses the loop.
-async fn handle_accept_error(err: &io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        err.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return;
+/// Whether an accept error means the process (or system) has no descriptor or memory left.
+fn is_exhaustion(err: &io::Error) -> bool {
+    // EMFILE 24, ENFILE 23, ENOBUFS 105, ENOMEM 12.
+    matches!(err.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// Refuses clients politely when the descriptor limit is reached.
+///
+/// A spare descriptor is kept open; at the limit it is closed so that the waiting client can be
+/// accepted, told `503` and closed, and the spare is taken again. Without it, the client would
+/// sit in the listen backlog and `accept` would fail again at once: a spinning loop.
+struct DescriptorLimit {
+    spare: Option<std::fs::File>,
+    last_log: Option<tokio::time::Instant>,
+    refused: u64,
+}
+
+impl DescriptorLimit {
+    fn new() -> Self {
+        DescriptorLimit {
+            spare: open_spare(),
+            last_log: None,
+            refused: 0,
+        }
     }
-    // EMFILE, ENFILE, ENOBUFS, ENOMEM: new clients wait in the listen backlog until
-    // connections close; pausing keeps the loop from spinning on the same error.
-    tracing::warn!(error = %err, pause = ?EXHAUSTED_PAUSE, "cannot accept a connection; pausing the accept loop");
-    tokio::time::sleep(EXHAUSTED_PAUSE).await;
+
+    async fn refuse_one(&mut self, listener: &TcpListener) {
+        self.refused += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_log
+            .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(1))
+        {
+            self.last_log = Some(now);
+            tracing::warn!(
+                refused = self.refused,
+                "file descriptor limit reached: refusing new connections with 503 until some close"
+            );
+        }
+        match self.spare.take() {
+            Some(spare) => {
+                drop(spare);
+                // Linux reports EMFILE before it looks at the backlog, so there may be nobody
+                // waiting: take a client only if one is there right now, never wait for one.
+                match listener.accept().now_or_never() {
+                    Some(Ok((tcp, _))) => {
+                        const BUSY: &[u8] =
+                            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
+                            Content-Length: 20\r\nRetry-After: 1\r\n\r\ntoo many connections";
+                        // Best effort: a fresh socket's send buffer takes this at once.
+                        let _ = tcp.try_write(BUSY);
+                    }
+                    // Nobody waiting (or another error): pause rather than spin.
+                    _ => tokio::time::sleep(EXHAUSTED_PAUSE).await,
+                }
+                self.spare = open_spare();
+            }
+            // No spare to give (it could not be reopened): pause rather than spin.
+            None => {
+                tokio::time::sleep(EXHAUSTED_PAUSE).await;
+                self.spare = open_spare();
+            }
+        }
+    }
+}
+
+/// Opens the spare descriptor. Opening `/dev/null` does not block.
+fn open_spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
 }
 
 async fn serve_connection(

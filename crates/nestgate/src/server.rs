@@ -110,13 +110,19 @@ impl Server {
         self.operators().disconnect_sockets().await
     }
 
+    /// How many sockets are connected to this path (across the cluster with a cluster adapter);
+    /// [`Server::local_socket_count`] counts this process's only, without waiting.
+    pub async fn sockets_count(&self) -> Result<usize, AdapterError> {
+        self.operators().sockets_count().await
+    }
+
     /// Every room of this path with at least one socket (across the cluster).
     pub async fn rooms(&self) -> Result<Vec<Room>, AdapterError> {
         self.namespace.adapter().rooms(false).await
     }
 
     /// How many clients are connected to this path, in this process.
-    pub fn socket_count(&self) -> usize {
+    pub fn local_socket_count(&self) -> usize {
         self.namespace.store().len()
     }
 
