@@ -9,13 +9,14 @@ use crate::close;
 use crate::error::WsException;
 use crate::extract::{Message as InMessage, MessageParts, Payload};
 use crate::namespace::Namespace;
+use crate::outbound::Outbound;
 use crate::protocol;
 use crate::reply::{Reply, ReplyKind};
 use crate::runtime::Runtime;
 use crate::socket::{Closing, DisconnectReason, Handshake, Socket};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
@@ -28,7 +29,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 
 /// How long queued frames get to drain before a graceful close becomes an abort, and how long a
@@ -59,8 +59,8 @@ pub(crate) async fn upgrade(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let handshake = Handshake {
-        headers: parts.headers,
-        uri: parts.uri,
+        headers: detach_headers(&parts.headers),
+        uri: detach_uri(&parts.uri),
         remote_addr,
     };
     let config = &runtime.config;
@@ -76,6 +76,27 @@ pub(crate) async fn upgrade(
         })
 }
 
+/// A copy of the request headers that owns its bytes.
+///
+/// hyper parses without copying: header values and the URI are slices of its 8 KiB read buffer,
+/// and keeping any of them would keep that whole buffer alive for the connection's lifetime —
+/// more than everything else an idle connection holds.
+fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes())
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name.clone(), copy);
+    }
+    owned
+}
+
+/// A copy of the request URI that owns its bytes (see [`detach_headers`]).
+fn detach_uri(uri: &Uri) -> Uri {
+    Uri::try_from(uri.to_string()).unwrap_or_default()
+}
+
 /// The reader task: hooks, read loop, disconnect.
 async fn run(
     ws: WebSocket,
@@ -83,10 +104,10 @@ async fn run(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) {
-    let (outbound, queue) = mpsc::channel(runtime.config.outbound_queue);
-    let socket = Socket::new(handshake, outbound, namespace.clone(), runtime.clone());
+    let capacity = runtime.config.outbound_queue;
+    let socket = Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
     let (sink, mut stream) = ws.split();
-    let mut writer = tokio::spawn(write_loop(sink, queue, socket.clone()));
+    let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
 
     if let Err(reject) = namespace.connect(&socket).await {
         tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
@@ -102,7 +123,7 @@ async fn run(
     }
     namespace.store().insert(socket.clone());
 
-    let mut running = FuturesUnordered::new();
+    let mut running = Running::default();
     let reason = read_loop(&socket, &mut stream, &mut running, dispatch).await;
     namespace.store().remove(&socket);
     socket.fail_pending_acks();
@@ -151,7 +172,7 @@ async fn run(
 async fn read_loop<F, D>(
     socket: &Socket,
     stream: &mut SplitStream<WebSocket>,
-    running: &mut FuturesUnordered<F>,
+    running: &mut Running<F>,
     dispatch: D,
 ) -> DisconnectReason
 where
@@ -217,8 +238,43 @@ fn classify(err: axum::Error) -> DisconnectReason {
 }
 
 /// Polls the running handlers until all have finished.
-async fn drain<F: Future<Output = ()>>(running: &mut FuturesUnordered<F>) {
+async fn drain<F: Future<Output = ()>>(running: &mut Running<F>) {
     while running.next().await.is_some() {}
+}
+
+/// The handlers of one connection still running after their first poll. The set is created on
+/// first use: most connections never need it, and an empty `FuturesUnordered` already holds a
+/// task-sized allocation.
+struct Running<F>(Option<FuturesUnordered<F>>);
+
+impl<F> Default for Running<F> {
+    fn default() -> Self {
+        Running(None)
+    }
+}
+
+impl<F: Future<Output = ()>> Running<F> {
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, FuturesUnordered::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, handling: F) {
+        self.0
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(handling);
+    }
+
+    /// The next finished handler; `None` at once when none is running.
+    fn next(&mut self) -> impl Future<Output = Option<()>> + '_ {
+        std::future::poll_fn(move |cx| match &mut self.0 {
+            Some(running) if !running.is_empty() => running.poll_next_unpin(cx),
+            _ => Poll::Ready(None),
+        })
+    }
 }
 
 /// Waits for the writer to send the close frame, then for the client's close frame, each within
@@ -439,17 +495,14 @@ async fn deliver_stream(
 }
 
 /// The writer task: drains the outbound queue into the WebSocket, batching writes.
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Message>,
-    socket: Socket,
-) {
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
     let abort = socket.abort_token().clone();
+    let queue = socket.outbound();
     loop {
         let first = tokio::select! {
             biased;
             () = abort.cancelled() => break,
-            message = queue.recv() => match message {
+            message = queue.pop() => match message {
                 Some(message) => message,
                 None => break,
             },
@@ -457,20 +510,24 @@ async fn write_loop(
         let written = tokio::select! {
             biased;
             () = abort.cancelled() => break,
-            written = write_batch(&mut sink, &mut queue, first) => written,
+            written = write_batch(&mut sink, queue, first) => written,
         };
         match written {
             Ok(false) => {}
-            Ok(true) => return,
+            Ok(true) => {
+                queue.close();
+                return;
+            }
             Err(err) => {
                 tracing::debug!(socket = %socket.id(), error = %err, "WebSocket write failed");
+                queue.close();
                 socket.abort(DisconnectReason::TransportError, None);
                 return;
             }
         }
     }
     // Aborted: what is queued is dropped; the close frame, if the cause has one, goes directly.
-    drop(queue);
+    queue.close();
     let _ = timeout(CLOSE_TIMEOUT, async {
         match socket.closing_cause() {
             Some(Closing {
@@ -496,13 +553,13 @@ async fn write_loop(
 /// Returns whether a close frame was written (the writer is then done).
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
-    queue: &mut mpsc::Receiver<Message>,
+    queue: &Outbound,
     first: Message,
 ) -> Result<bool, axum::Error> {
     let mut closed = matches!(first, Message::Close(_));
     sink.feed(first).await?;
     while !closed {
-        let Ok(next) = queue.try_recv() else { break };
+        let Some(next) = queue.try_pop() else { break };
         closed = matches!(next, Message::Close(_));
         sink.feed(next).await?;
     }

@@ -207,6 +207,7 @@ mod config;
 mod connection;
 mod error;
 mod namespace;
+mod outbound;
 mod protocol;
 mod reply;
 mod runtime;

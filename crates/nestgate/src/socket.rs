@@ -6,6 +6,7 @@ use crate::close;
 use crate::error::truncate_reason;
 use crate::namespace::Namespace;
 use crate::operators::{IntoRooms, Operators};
+use crate::outbound::{Outbound, Push};
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
@@ -51,7 +52,7 @@ pub struct Socket {
 pub(crate) struct SocketInner {
     id: Arc<str>,
     handshake: Handshake,
-    outbound: mpsc::Sender<Message>,
+    outbound: Outbound,
     /// The socket is closing: the reader stops reading and runs the disconnect hooks.
     closing: CancellationToken,
     /// The writer stops at once, dropping what is queued (a slow consumer, a lost transport).
@@ -173,14 +174,14 @@ impl Handshake {
 impl Socket {
     pub(crate) fn new(
         handshake: Handshake,
-        outbound: mpsc::Sender<Message>,
+        outbound_capacity: usize,
         namespace: Arc<Namespace>,
         runtime: Arc<Runtime>,
     ) -> Self {
         let inner = SocketInner {
             id: new_id(),
             handshake,
-            outbound,
+            outbound: Outbound::new(outbound_capacity),
             closing: CancellationToken::new(),
             abort: CancellationToken::new(),
             cause: Mutex::new(None),
@@ -392,10 +393,10 @@ impl Socket {
 
     /// Queues a text frame; a full queue closes the client as a slow consumer.
     pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
-        match self.inner.outbound.try_send(Message::Text(text)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match self.inner.outbound.push(Message::Text(text)) {
+            Push::Queued => Ok(()),
+            Push::Closed => Err(SendError::Closed),
+            Push::Full => {
                 if !self.inner.closing.is_cancelled() {
                     tracing::warn!(socket = %self.id(), "outbound queue full: closing a slow consumer with 1013");
                 }
@@ -410,10 +411,7 @@ impl Socket {
 
     /// Queues a ping.
     pub(crate) fn send_ping(&self) {
-        let _ = self
-            .inner
-            .outbound
-            .try_send(Message::Ping(Default::default()));
+        let _ = self.inner.outbound.push(Message::Ping(Default::default()));
     }
 
     /// Starts a graceful close: the close frame is queued behind what is already queued.
@@ -428,10 +426,10 @@ impl Socket {
                     code: *code,
                     reason: Utf8Bytes::from(text.as_ref()),
                 };
-                self.inner
-                    .outbound
-                    .try_send(Message::Close(Some(frame)))
-                    .is_ok()
+                matches!(
+                    self.inner.outbound.push(Message::Close(Some(frame))),
+                    Push::Queued
+                )
             }
             None => false,
         };
@@ -485,7 +483,7 @@ impl Socket {
     /// slow consumer. Returns whether the frame was queued.
     pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
         if volatile {
-            self.inner.outbound.try_send(Message::Text(frame)).is_ok()
+            matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
         } else {
             self.send_text(frame).is_ok()
         }
@@ -595,6 +593,11 @@ impl Socket {
                 .collect(),
             remote_addr: handshake.remote_addr,
         }
+    }
+
+    /// The outbound queue, for the writer task.
+    pub(crate) fn outbound(&self) -> &Outbound {
+        &self.inner.outbound
     }
 
     pub(crate) fn closing_token(&self) -> &CancellationToken {

@@ -255,7 +255,6 @@ impl Drop for ChildServer {
 #[derive(Debug)]
 pub struct InProcess {
     socket: crate::Socket,
-    queue: tokio::sync::mpsc::Receiver<axum::extract::ws::Message>,
 }
 
 impl InProcess {
@@ -267,14 +266,14 @@ impl InProcess {
                 "no gateway at {path}"
             ))));
         };
-        let (outbound, queue) = tokio::sync::mpsc::channel(runtime.config.outbound_queue);
+        let capacity = runtime.config.outbound_queue;
         let uri = path.parse().unwrap_or_default();
         let handshake = crate::Handshake {
             headers: Default::default(),
             uri,
             remote_addr: None,
         };
-        let socket = crate::Socket::new(handshake, outbound, namespace.clone(), runtime.clone());
+        let socket = crate::Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
         if let Err(reject) = namespace.connect(&socket).await {
             return Err(crate::Error::Serve(std::io::Error::other(format!(
                 "rejected: {}",
@@ -282,7 +281,7 @@ impl InProcess {
             ))));
         }
         namespace.store().insert(socket.clone());
-        Ok(InProcess { socket, queue })
+        Ok(InProcess { socket })
     }
 
     /// The in-process socket.
@@ -306,7 +305,7 @@ impl InProcess {
 
     /// The next frame queued for the client, if any.
     pub fn recv(&mut self) -> Option<String> {
-        match self.queue.try_recv().ok()? {
+        match self.socket.outbound().try_pop()? {
             axum::extract::ws::Message::Text(text) => Some(text.to_string()),
             other => Some(format!("{other:?}")),
         }
