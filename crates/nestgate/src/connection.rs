@@ -189,7 +189,7 @@ where
     loop {
         tokio::select! {
             biased;
-            () = socket.closing_token().cancelled() => {
+            () = socket.closing_signal().fired() => {
                 return socket.closing_cause().map_or(DisconnectReason::Kicked, |closing| closing.reason);
             }
             () = runtime.shutdown.cancelled() => return DisconnectReason::ServerShutdown,
@@ -285,7 +285,7 @@ async fn finish(
     writer: &mut tokio::task::JoinHandle<()>,
 ) {
     if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
-        socket.abort_token().cancel();
+        socket.abort_signal().fire();
         // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
         let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
     }
@@ -469,7 +469,7 @@ async fn deliver_stream(
     loop {
         let item = tokio::select! {
             biased;
-            () = socket.closing_token().cancelled() => return,
+            () = socket.closing_signal().fired() => return,
             item = items.next() => item,
         };
         match (item, &mut array) {
@@ -496,12 +496,12 @@ async fn deliver_stream(
 
 /// The writer task: drains the outbound queue into the WebSocket, batching writes.
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
-    let abort = socket.abort_token().clone();
+    let abort = socket.abort_signal();
     let queue = socket.outbound();
     loop {
         let first = tokio::select! {
             biased;
-            () = abort.cancelled() => break,
+            () = abort.fired() => break,
             message = queue.pop() => match message {
                 Some(message) => message,
                 None => break,
@@ -509,7 +509,7 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
         };
         let written = tokio::select! {
             biased;
-            () = abort.cancelled() => break,
+            () = abort.fired() => break,
             written = write_batch(&mut sink, queue, first) => written,
         };
         match written {

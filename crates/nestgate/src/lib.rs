@@ -213,6 +213,7 @@ mod reply;
 mod runtime;
 mod serve;
 mod server;
+mod signal;
 mod socket;
 mod state;
 

@@ -10,6 +10,7 @@ use crate::outbound::{Outbound, Push};
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
+use crate::signal::Signal;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use axum::http::{Extensions, HeaderMap, Uri};
 use serde::Serialize;
@@ -20,7 +21,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// A connected client: its id, handshake and extensions, and the way to emit to it, make it
 /// leave, or close it.
@@ -54,9 +54,9 @@ pub(crate) struct SocketInner {
     handshake: Handshake,
     outbound: Outbound,
     /// The socket is closing: the reader stops reading and runs the disconnect hooks.
-    closing: CancellationToken,
+    closing: Signal,
     /// The writer stops at once, dropping what is queued (a slow consumer, a lost transport).
-    abort: CancellationToken,
+    abort: Signal,
     cause: Mutex<Option<Closing>>,
     extensions: RwLock<Extensions>,
     membership: Mutex<Membership>,
@@ -182,8 +182,8 @@ impl Socket {
             id: new_id(),
             handshake,
             outbound: Outbound::new(outbound_capacity),
-            closing: CancellationToken::new(),
-            abort: CancellationToken::new(),
+            closing: Signal::default(),
+            abort: Signal::default(),
             cause: Mutex::new(None),
             extensions: RwLock::new(Extensions::new()),
             membership: Mutex::new(Membership::default()),
@@ -343,7 +343,7 @@ impl Socket {
 
     /// Whether the client is still connected (no close has started).
     pub fn connected(&self) -> bool {
-        !self.inner.closing.is_cancelled()
+        !self.inner.closing.is_fired()
     }
 
     /// Closes the connection with code 1000; the disconnect hooks see [`DisconnectReason::Kicked`].
@@ -397,7 +397,7 @@ impl Socket {
             Push::Queued => Ok(()),
             Push::Closed => Err(SendError::Closed),
             Push::Full => {
-                if !self.inner.closing.is_cancelled() {
+                if !self.inner.closing.is_fired() {
                     tracing::warn!(socket = %self.id(), "outbound queue full: closing a slow consumer with 1013");
                 }
                 self.abort(
@@ -434,17 +434,17 @@ impl Socket {
             None => false,
         };
         if !queued {
-            self.inner.abort.cancel();
+            self.inner.abort.fire();
         }
-        self.inner.closing.cancel();
+        self.inner.closing.fire();
     }
 
     /// Closes at once: what is queued is dropped, and the writer sends the close frame (if any)
     /// directly.
     pub(crate) fn abort(&self, reason: DisconnectReason, frame: Option<(u16, Cow<'static, str>)>) {
         self.set_cause(reason, frame);
-        self.inner.abort.cancel();
-        self.inner.closing.cancel();
+        self.inner.abort.fire();
+        self.inner.closing.fire();
     }
 
     fn set_cause(
@@ -600,11 +600,11 @@ impl Socket {
         &self.inner.outbound
     }
 
-    pub(crate) fn closing_token(&self) -> &CancellationToken {
+    pub(crate) fn closing_signal(&self) -> &Signal {
         &self.inner.closing
     }
 
-    pub(crate) fn abort_token(&self) -> &CancellationToken {
+    pub(crate) fn abort_signal(&self) -> &Signal {
         &self.inner.abort
     }
 }
