@@ -200,7 +200,11 @@ impl App {
         self
     }
 
-    /// The WebSocket read buffer of each connection (default 4 KiB).
+    /// The WebSocket read buffer of each connection (default 2 KiB).
+    ///
+    /// It is allocated for every connection, idle or not, and is the largest part of an idle
+    /// connection's memory; a larger message only takes more reads. Raise it for clients that
+    /// mostly send large messages.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.config.read_buffer_size = bytes;
         self

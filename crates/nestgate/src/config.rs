@@ -34,7 +34,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             shutdown_timeout: Duration::from_secs(10),
-            read_buffer_size: 4 * 1024,
+            read_buffer_size: 2 * 1024,
             handshake_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
         }
