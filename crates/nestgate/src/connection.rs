@@ -185,14 +185,17 @@ where
     let config = &runtime.config;
     let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
     let timer = sleep_until(heartbeat.deadline());
-    tokio::pin!(timer);
+    // Created once: a wait created per iteration would register with its signal on every frame.
+    let closing = socket.closing_signal().fired();
+    let shutdown = runtime.shutdown.cancelled();
+    tokio::pin!(timer, closing, shutdown);
     loop {
         tokio::select! {
             biased;
-            () = socket.closing_signal().fired() => {
+            () = &mut closing => {
                 return socket.closing_cause().map_or(DisconnectReason::Kicked, |closing| closing.reason);
             }
-            () = runtime.shutdown.cancelled() => return DisconnectReason::ServerShutdown,
+            () = &mut shutdown => return DisconnectReason::ServerShutdown,
             Some(()) = running.next(), if !running.is_empty() => {}
             () = &mut timer => {
                 match heartbeat.on_timer(Instant::now()) {
@@ -496,12 +499,14 @@ async fn deliver_stream(
 
 /// The writer task: drains the outbound queue into the WebSocket, batching writes.
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
-    let abort = socket.abort_signal();
     let queue = socket.outbound();
+    // Created once, not per batch: see `read_loop`.
+    let aborted = socket.abort_signal().fired();
+    tokio::pin!(aborted);
     loop {
         let first = tokio::select! {
             biased;
-            () = abort.fired() => break,
+            () = &mut aborted => break,
             message = queue.pop() => match message {
                 Some(message) => message,
                 None => break,
@@ -509,7 +514,7 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
         };
         let written = tokio::select! {
             biased;
-            () = abort.fired() => break,
+            () = &mut aborted => break,
             written = write_batch(&mut sink, queue, first) => written,
         };
         match written {
