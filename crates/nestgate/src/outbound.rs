@@ -8,14 +8,18 @@
 use axum::extract::ws::Message;
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 
-/// How many slots a drained queue keeps, so that steady traffic does not reallocate.
-const RETAINED: usize = 8;
+/// How many slots a drained queue keeps, so that steady traffic does not reallocate (a burst
+/// larger than this is freed once drained).
+const RETAINED: usize = 64;
 
 pub(crate) struct Outbound {
     state: Mutex<State>,
     ready: Notify,
+    /// The receiver is (about to be) waiting: only then does a push need to wake it.
+    waiting: AtomicBool,
     capacity: usize,
 }
 
@@ -37,6 +41,7 @@ impl Outbound {
         Outbound {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
+            waiting: AtomicBool::new(false),
             capacity: capacity.max(1),
         }
     }
@@ -60,8 +65,11 @@ impl Outbound {
             }
             state.frames.push_back(frame);
         }
-        // One receiver: `notify_one` keeps a permit if it is not waiting yet, so no wake-up is lost.
-        self.ready.notify_one();
+        // A busy receiver finds the frame on its own. One that is waiting, or about to wait, is
+        // woken: `notify_one` keeps a permit if it has not parked yet, so no wake-up is lost.
+        if self.waiting.swap(false, Ordering::AcqRel) {
+            self.ready.notify_one();
+        }
         Push::Queued
     }
 
@@ -81,8 +89,17 @@ impl Outbound {
             if let Some(frame) = self.try_pop() {
                 return Some(frame);
             }
-            if self.state().closed {
-                return None;
+            // Announce the wait before the last look, so that a push in between wakes us.
+            self.waiting.store(true, Ordering::Release);
+            {
+                let mut state = self.state();
+                if let Some(frame) = state.frames.pop_front() {
+                    self.waiting.store(false, Ordering::Release);
+                    return Some(frame);
+                }
+                if state.closed {
+                    return None;
+                }
             }
             self.ready.notified().await;
         }
@@ -96,6 +113,7 @@ impl Outbound {
             std::mem::take(&mut state.frames)
         };
         drop(dropped);
+        self.waiting.store(false, Ordering::Release);
         self.ready.notify_one();
     }
 }
