@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks nestgate (the echo example) against the raw-axum baseline in the same run.
 #
-#   bash scripts/bench.sh            # full comparison (about 15 minutes)
+#   bash scripts/bench.sh            # full comparison (about 8 minutes)
 #   bash scripts/bench.sh --quick    # short runs, about 2 minutes: for checking, not publishing
 #
 # Other arguments go to `nestgate-bench compare` (see `--help`), e.g. `--only echo,broadcast`,
