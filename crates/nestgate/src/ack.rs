@@ -37,6 +37,11 @@ impl From<AckError> for crate::WsException {
     }
 }
 
+/// Deserializes a client's raw answer.
+pub(crate) fn decode_answer<T: DeserializeOwned>(raw: &RawValue) -> Result<T, AckError> {
+    serde_json::from_str(raw.get()).map_err(|err| AckError::Decode(err.to_string()))
+}
+
 /// One client's answer to an acknowledged emit.
 #[derive(Debug)]
 pub struct AckResponse<T> {
@@ -70,9 +75,7 @@ impl AckStream {
     ) -> impl Stream<Item = AckResponse<T>> + Send + 'static {
         self.inner.map(|response| AckResponse {
             socket: response.socket,
-            result: response.result.and_then(|raw| {
-                serde_json::from_str(raw.get()).map_err(|err| AckError::Decode(err.to_string()))
-            }),
+            result: response.result.and_then(|raw| decode_answer(&raw)),
         })
     }
 

@@ -309,45 +309,34 @@ pub(crate) fn dispatch(
     frame: Utf8Bytes,
     waker: &Waker,
 ) -> Option<impl Future<Output = ()> + Send + use<>> {
-    let (event, id, data) = match protocol::decode(frame.as_str()) {
-        Ok(envelope) => {
-            if let (None, Some(ack)) = (&envelope.event, envelope.ack) {
-                answer_ack(
-                    socket,
-                    ack,
-                    protocol::data_text(frame.as_str(), &envelope.data),
-                );
-                return None;
-            }
-            let event = match envelope.event {
-                Some(name) => socket
-                    .namespace()
-                    .route(&name)
-                    .map(|route| route.event)
-                    .ok_or(name),
-                None => Err(Cow::Borrowed("")),
-            };
-            match event {
-                Ok(event) => (event, envelope.id, envelope.data),
-                Err(name) if name.is_empty() => {
-                    let exception = WsException::new("invalid frame: missing \"event\" field");
-                    send_error(socket, envelope.id, &exception, None);
-                    return None;
-                }
-                Err(name) => {
-                    let exception = WsException::new(format!("unknown event '{name}'"));
-                    let data = protocol::data_text(frame.as_str(), &envelope.data);
-                    send_error(socket, envelope.id, &exception, Some((&name, data)));
-                    return None;
-                }
-            }
-        }
+    let envelope = match protocol::decode(frame.as_str()) {
+        Ok(envelope) => envelope,
         Err(exception) => {
             send_error(socket, None, &exception, None);
             return None;
         }
     };
-    let route = socket.namespace().route(event)?;
+    if let (None, Some(ack)) = (&envelope.event, envelope.ack) {
+        answer_ack(
+            socket,
+            ack,
+            protocol::data_text(frame.as_str(), &envelope.data),
+        );
+        return None;
+    }
+    // An empty name is reported as a missing one.
+    let Some(name) = envelope.event.filter(|name| !name.is_empty()) else {
+        let exception = WsException::new("invalid frame: missing \"event\" field");
+        send_error(socket, envelope.id, &exception, None);
+        return None;
+    };
+    let Some(route) = socket.namespace().route(&name) else {
+        let exception = WsException::new(format!("unknown event '{name}'"));
+        let data = protocol::data_text(frame.as_str(), &envelope.data);
+        send_error(socket, envelope.id, &exception, Some((&name, data)));
+        return None;
+    };
+    let (event, id, data) = (route.event, envelope.id, envelope.data);
     let parts = MessageParts {
         socket: socket.clone(),
         event,

@@ -1,6 +1,6 @@
 //! [`Socket`]: one connected client, as handlers see it.
 
-use crate::ack::{AckError, AckResponse, AckSender};
+use crate::ack::{AckError, AckResponse, AckSender, decode_answer};
 use crate::adapter::{BroadcastOptions, Room, SocketInfo};
 use crate::close;
 use crate::error::truncate_reason;
@@ -279,9 +279,7 @@ impl Socket {
             return Err(AckError::NotSent);
         }
         match tokio::time::timeout(timeout, receiver.recv()).await {
-            Ok(Some(answer)) => answer.result.and_then(|raw| {
-                serde_json::from_str(raw.get()).map_err(|err| AckError::Decode(err.to_string()))
-            }),
+            Ok(Some(answer)) => answer.result.and_then(|raw| decode_answer(&raw)),
             Ok(None) => Err(AckError::Disconnected),
             Err(_) => {
                 self.forget_ack(ack_id);
