@@ -179,9 +179,7 @@ impl ChatGateway {
         server: Server,
         Data(request): Data<RoomRequest>,
     ) -> Result<(), WsException> {
-        let Some(Name(name)) = socket.extension::<Name>() else {
-            return Err(WsException::new("join first"));
-        };
+        let name = joined_name(&socket)?;
         let room = request.room;
         if !valid_room(&room) {
             return Err(WsException::new(format!(
@@ -211,9 +209,7 @@ impl ChatGateway {
         server: Server,
         Data(request): Data<RoomRequest>,
     ) -> Result<(), WsException> {
-        let Some(Name(name)) = socket.extension::<Name>() else {
-            return Err(WsException::new("join first"));
-        };
+        let name = joined_name(&socket)?;
         let room = request.room;
         let was_in = is_in(&socket.rooms(), &room);
         socket.leave(&room);
@@ -238,9 +234,7 @@ impl ChatGateway {
         server: Server,
         Data(say): Data<Say>,
     ) -> Result<(), WsException> {
-        let Some(Name(name)) = socket.extension::<Name>() else {
-            return Err(WsException::new("join first"));
-        };
+        let name = joined_name(&socket)?;
         if !is_in(&socket.rooms(), &say.room) {
             return Err(WsException::new("join the room first"));
         }
@@ -336,6 +330,14 @@ fn valid_room(room: &str) -> bool {
         && room
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"-_".contains(&byte))
+}
+
+/// The name a socket joined with, or the exception for one that has not joined.
+fn joined_name(socket: &Socket) -> Result<String, WsException> {
+    socket
+        .extension::<Name>()
+        .map(|Name(name)| name)
+        .ok_or_else(|| WsException::new("join first"))
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before 1970).
