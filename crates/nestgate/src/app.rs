@@ -8,6 +8,7 @@ use crate::gateway::{self, BuiltGateway, Gateway, GatewayHandlers, GatewayMeta};
 use crate::namespace::{Namespace, Route};
 use crate::runtime::Runtime;
 use crate::server::Server;
+use crate::signal::Signal;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::Request;
@@ -21,7 +22,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// A nestgate application: its gateways, state and limits.
@@ -400,7 +400,7 @@ impl std::fmt::Debug for App {
 /// route or a background task.
 #[derive(Clone)]
 pub struct AppHandle {
-    shutdown: CancellationToken,
+    shutdown: Arc<Signal>,
     connections: TaskTracker,
     runtime: Arc<OnceLock<Arc<Runtime>>>,
 }
@@ -408,7 +408,7 @@ pub struct AppHandle {
 impl AppHandle {
     fn new() -> Self {
         AppHandle {
-            shutdown: CancellationToken::new(),
+            shutdown: Arc::default(),
             connections: TaskTracker::new(),
             runtime: Arc::new(OnceLock::new()),
         }
@@ -417,12 +417,12 @@ impl AppHandle {
     /// Starts a graceful shutdown: no new clients; running handlers get the shutdown timeout to
     /// answer; every socket then closes with 1001.
     pub fn shutdown(&self) {
-        self.shutdown.cancel();
+        self.shutdown.fire();
     }
 
     /// Whether a shutdown has started.
     pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
+        self.shutdown.is_fired()
     }
 
     /// Waits until every connection has ended (after [`AppHandle::shutdown`]).
@@ -494,9 +494,9 @@ impl Listening {
         let stop = async move {
             tokio::select! {
                 () = signal => {}
-                () = token.cancelled() => {}
+                () = token.fired() => {}
             }
-            token.cancel();
+            token.fire();
         };
         let accepting = crate::serve::serve(
             listener,

@@ -46,7 +46,7 @@ pub(crate) async fn upgrade(
     namespace: Arc<Namespace>,
     request: Request,
 ) -> Response {
-    if runtime.shutdown.is_cancelled() {
+    if runtime.shutdown.is_fired() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
     let (mut parts, _body) = request.into_parts();
@@ -187,7 +187,7 @@ where
     let timer = sleep_until(heartbeat.deadline());
     // Created once: a wait created per iteration would register with its signal on every frame.
     let closing = socket.closing_signal().fired();
-    let shutdown = runtime.shutdown.cancelled();
+    let shutdown = runtime.shutdown.fired();
     tokio::pin!(timer, closing, shutdown);
     loop {
         tokio::select! {

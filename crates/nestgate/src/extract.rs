@@ -334,9 +334,21 @@ impl<T: DeserializeOwned + Send> FromMessage for Data<T> {
 const MAX_PATH_IN_MESSAGE: usize = 64;
 
 /// Deserializes `data`, naming the failing field in the error.
+///
+/// The path is tracked only when deserializing failed: a second pass over the same text fails
+/// at the same place, and valid data (nearly all of it) does not pay for the bookkeeping.
 pub(crate) fn decode_data<T: DeserializeOwned>(json: &str) -> Result<T, DataRejection> {
+    match serde_json::from_str(json) {
+        Ok(value) => Ok(value),
+        Err(_) => Err(explain_data_error::<T>(json)),
+    }
+}
+
+/// The error of deserializing `json` as `T`, with the path of the failing field.
+#[cold]
+fn explain_data_error<T: DeserializeOwned>(json: &str) -> DataRejection {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|err| {
         let mut path = err.path().to_string();
         if path.len() > MAX_PATH_IN_MESSAGE {
             // Deeply nested data (the recursion limit) would make the message as long as it.
@@ -356,7 +368,11 @@ pub(crate) fn decode_data<T: DeserializeOwned>(json: &str) -> Result<T, DataReje
         } else {
             format!("invalid data at `{path}`: {what}")
         })
-    })
+    }) {
+        Err(rejection) => rejection,
+        // Not reachable for a deterministic `Deserialize`; said plainly if one is not.
+        Ok(_) => DataRejection("invalid data".to_owned()),
+    }
 }
 
 fn strip_position(message: &str) -> String {

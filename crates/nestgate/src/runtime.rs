@@ -2,11 +2,11 @@
 
 use crate::config::Config;
 use crate::namespace::Namespace;
+use crate::signal::Signal;
 use crate::state::AppState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// What every socket and `Server` handle shares. Built once by `App`, immutable afterwards.
@@ -14,8 +14,8 @@ pub(crate) struct Runtime {
     pub(crate) namespaces: HashMap<Box<str>, Arc<Namespace>>,
     pub(crate) state: AppState,
     pub(crate) config: Config,
-    /// Cancelled when the server starts shutting down.
-    pub(crate) shutdown: CancellationToken,
+    /// Fired when the server starts shutting down.
+    pub(crate) shutdown: Arc<Signal>,
     /// Every connection task, so that shutdown can wait for them.
     pub(crate) connections: TaskTracker,
     /// The last ack id handed out for server emits.

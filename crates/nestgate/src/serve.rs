@@ -5,6 +5,7 @@
 //! cannot hold a slot forever), `TCP_NODELAY` on every socket, and an accept loop that pauses
 //! instead of spinning when the process runs out of file descriptors.
 
+use crate::signal::Signal;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use futures_util::FutureExt as _;
@@ -12,9 +13,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
@@ -28,14 +29,14 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     handshake_timeout: Duration,
-    shutdown: CancellationToken,
+    shutdown: Arc<Signal>,
     connections: TaskTracker,
 ) {
     let mut limit = DescriptorLimit::new();
     loop {
         let accepted = tokio::select! {
             biased;
-            () = shutdown.cancelled() => break,
+            () = shutdown.fired() => break,
             accepted = listener.accept() => accepted,
         };
         let (tcp, remote) = match accepted {
@@ -137,7 +138,7 @@ async fn serve_connection(
     remote: SocketAddr,
     router: Router,
     handshake_timeout: Duration,
-    shutdown: CancellationToken,
+    shutdown: Arc<Signal>,
 ) {
     // Small frames must not wait for the client's delayed ACK (Nagle's algorithm).
     if let Err(err) = tcp.set_nodelay(true) {
@@ -162,7 +163,7 @@ async fn serve_connection(
             }
             return;
         }
-        () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+        () = shutdown.fired() => connection.as_mut().graceful_shutdown(),
     }
     if let Err(err) = connection.await {
         tracing::debug!(%remote, error = %err, "HTTP connection ended with an error");
