@@ -155,7 +155,7 @@ mod tests {
         let pending = std::future::poll_fn(|cx| Poll::Ready(fired.as_mut().poll(cx).is_pending()));
         assert!(pending.await);
         // ...then awaited by another task: it must register that task's waker.
-        let waiter = tokio::spawn(async move { fired.await });
+        let waiter = tokio::spawn(fired);
         tokio::task::yield_now().await;
         signal.fire();
         tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
