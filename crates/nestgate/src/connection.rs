@@ -8,6 +8,8 @@
 use crate::close;
 use crate::error::WsException;
 use crate::extract::{Message as InMessage, MessageParts, Payload};
+use crate::filter::{ErrorHost, Failure};
+use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::namespace::Namespace;
 use crate::outbound::Outbound;
 use crate::protocol;
@@ -58,9 +60,50 @@ pub(crate) async fn upgrade(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let handshake = Handshake {
+    if !runtime.origins.allows(&parts.headers) {
+        tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path = namespace.path(), "handshake refused: origin not allowed");
+        return HandshakeRejection::forbidden("origin not allowed").into_response();
+    }
+    let mut request = HandshakeRequest {
         headers: detach_headers(&parts.headers),
         uri: detach_uri(&parts.uri),
+        remote_addr,
+        extensions: axum::http::Extensions::new(),
+        runtime: Some(runtime.clone()),
+    };
+    for guard in namespace.handshake_guards() {
+        let checked = AssertUnwindSafe(guard.check(&mut request))
+            .catch_unwind()
+            .await;
+        let rejection = match checked {
+            Ok(Ok(())) => continue,
+            Ok(Err(rejection)) => rejection,
+            Err(_) => {
+                tracing::error!(path = namespace.path(), "a handshake guard panicked");
+                HandshakeRejection::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    crate::error::INTERNAL_SERVER_ERROR,
+                )
+            }
+        };
+        tracing::debug!(
+            status = rejection.status().as_u16(),
+            reason = rejection.message(),
+            path = namespace.path(),
+            "handshake refused by a guard"
+        );
+        return rejection.into_response();
+    }
+    let HandshakeRequest {
+        headers,
+        uri,
+        remote_addr,
+        extensions,
+        ..
+    } = request;
+    let handshake = Handshake {
+        headers,
+        uri,
         remote_addr,
     };
     let config = &runtime.config;
@@ -71,7 +114,7 @@ pub(crate) async fn upgrade(
         .max_frame_size(config.max_message_size)
         .on_failed_upgrade(|err| tracing::debug!(error = %err, "WebSocket upgrade failed"))
         .on_upgrade(move |ws| async move {
-            run(ws, handshake, runtime, namespace).await;
+            run(ws, handshake, extensions, runtime, namespace).await;
             drop(guard);
         })
 }
@@ -101,11 +144,15 @@ fn detach_uri(uri: &Uri) -> Uri {
 async fn run(
     ws: WebSocket,
     handshake: Handshake,
+    extensions: axum::http::Extensions,
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) {
     let capacity = runtime.config.outbound_queue;
     let socket = Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
+    if !extensions.is_empty() {
+        socket.extend_extensions(extensions);
+    }
     let (sink, mut stream) = ws.split();
     let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
 
@@ -312,7 +359,7 @@ pub(crate) fn dispatch(
     let envelope = match protocol::decode(frame.as_str()) {
         Ok(envelope) => envelope,
         Err(exception) => {
-            send_error(socket, None, &exception, None);
+            protocol_error(socket, None, exception, None);
             return None;
         }
     };
@@ -327,13 +374,13 @@ pub(crate) fn dispatch(
     // An empty name is reported as a missing one.
     let Some(name) = envelope.event.filter(|name| !name.is_empty()) else {
         let exception = WsException::new("invalid frame: missing \"event\" field");
-        send_error(socket, envelope.id, &exception, None);
+        protocol_error(socket, envelope.id, exception, None);
         return None;
     };
     let Some(route) = socket.namespace().route(&name) else {
         let exception = WsException::new(format!("unknown event '{name}'"));
         let data = protocol::data_text(frame.as_str(), &envelope.data);
-        send_error(socket, envelope.id, &exception, Some((&name, data)));
+        protocol_error(socket, envelope.id, exception, Some((&name, data)));
         return None;
     };
     let (event, id, data) = (route.event, envelope.id, envelope.data);
@@ -386,6 +433,11 @@ fn handler_panicked(
     tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
     let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
     let data = protocol::data_text(frame.as_str(), data);
+    let exception = if has_filters(socket, event) {
+        resolve(socket, event, data, Failure::exception(exception))
+    } else {
+        exception
+    };
     send_error(socket, id, &exception, Some((event, data)));
 }
 
@@ -398,6 +450,44 @@ fn answer_ack(socket: &Socket, ack: u64, data: &str) {
     if !socket.resolve_ack(ack, data) {
         tracing::debug!(socket = %socket.id(), ack, "an answer to an ack nobody waits for (late or unknown)");
     }
+}
+
+/// Whether any exception filter could see an error of `event`.
+fn has_filters(socket: &Socket, event: &str) -> bool {
+    !socket.runtime().filters.is_empty()
+        || socket
+            .namespace()
+            .route(event)
+            .is_some_and(|route| !route.filters.is_empty())
+}
+
+/// The exception a handler's error becomes: its route's filters, then the app's, then its own
+/// conversion.
+fn resolve(socket: &Socket, event: &'static str, data: &str, failure: Failure) -> WsException {
+    let route_filters = socket
+        .namespace()
+        .route(event)
+        .map_or(&[][..], |route| route.filters.as_slice());
+    let host = ErrorHost::new(socket, Some(event), data);
+    failure.resolve(route_filters.iter().chain(&socket.runtime().filters), &host)
+}
+
+/// Answers a frame that reached no handler, through the app's filters.
+fn protocol_error(
+    socket: &Socket,
+    id: Option<u64>,
+    exception: WsException,
+    cause: Option<(&str, &str)>,
+) {
+    let filters = &socket.runtime().filters;
+    let exception = if filters.is_empty() {
+        exception
+    } else {
+        let (event, data) = cause.map_or((None, "null"), |(event, data)| (Some(event), data));
+        let host = ErrorHost::new(socket, event, data);
+        Failure::exception(exception).resolve(filters, &host)
+    };
+    send_error(socket, id, &exception, cause);
 }
 
 /// Sends an error as an ack error (when the frame had an id) or as an exception frame.
@@ -438,8 +528,18 @@ fn deliver_now(
             let _ = socket.send_text(protocol::encode_ack(id, &json).into());
         }
         (ReplyKind::Error(exception), id) => {
-            let cause = (event, protocol::data_text(frame.as_str(), data));
-            send_error(socket, id, &exception, Some(cause));
+            let data = protocol::data_text(frame.as_str(), data);
+            let exception = if has_filters(socket, event) {
+                resolve(socket, event, data, Failure::exception(exception))
+            } else {
+                exception
+            };
+            send_error(socket, id, &exception, Some((event, data)));
+        }
+        (ReplyKind::Failed(failure), id) => {
+            let data = protocol::data_text(frame.as_str(), data);
+            let exception = resolve(socket, event, data, failure);
+            send_error(socket, id, &exception, Some((event, data)));
         }
         (ReplyKind::Stream(items), _) => return Some(items),
     }

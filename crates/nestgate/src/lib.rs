@@ -197,7 +197,10 @@ pub mod ack;
 pub mod adapter;
 pub mod close;
 pub mod extract;
+pub mod filter;
 pub mod gateway;
+pub mod guard;
+pub mod layer;
 pub mod operators;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -216,6 +219,8 @@ mod server;
 mod signal;
 mod socket;
 mod state;
+#[cfg(feature = "validation")]
+mod validate;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};
@@ -227,16 +232,20 @@ pub use state::AppState;
 
 #[cfg(feature = "macros")]
 pub use nestgate_macros::{
-    after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway,
+    after_init, on_connection, on_disconnect, subscribe_message, use_filters, use_guards,
+    use_layers, websocket_gateway,
 };
 
 /// What nearly every gateway file imports: the macros and the handful of types handlers name.
 pub mod prelude {
-    pub use crate::extract::Data;
+    #[cfg(feature = "validation")]
+    pub use crate::extract::Valid;
+    pub use crate::extract::{Data, Extension};
     pub use crate::{Server, Socket, WsException, WsResponse};
     #[cfg(feature = "macros")]
     pub use crate::{
-        after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway,
+        after_init, on_connection, on_disconnect, subscribe_message, use_filters, use_guards,
+        use_layers, websocket_gateway,
     };
 }
 

@@ -371,6 +371,15 @@ impl Socket {
             .insert(value);
     }
 
+    /// Adds what the handshake guards established.
+    pub(crate) fn extend_extensions(&self, extensions: Extensions) {
+        self.inner
+            .extensions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(extensions);
+    }
+
     /// A clone of the value of type `T` stored on this socket, if any.
     pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.inner
