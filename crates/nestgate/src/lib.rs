@@ -13,6 +13,7 @@
 //! - [Rooms and broadcasting](#rooms-and-broadcasting)
 //! - [Acknowledgements from clients](#acknowledgements-from-clients)
 //! - [State](#state)
+//! - [Guards, validation, layers and filters](#guards-validation-layers-and-filters)
 //! - [Serving, mounting and shutting down](#serving-mounting-and-shutting-down)
 //! - [Limits and bad input](#limits-and-bad-input)
 //!
@@ -77,7 +78,7 @@
 //! Handler arguments are extractors ([`extract`]): [`Socket`], [`Server`],
 //! [`State<T>`](extract::State), [`Event`](extract::Event) and your own
 //! [`FromMessageParts`](extract::FromMessageParts) types, in any order, then at most one
-//! consuming extractor, [`Data<T>`], **last**:
+//! consuming extractor, [`Data<T>`](extract::Data), **last**:
 //!
 //! ```
 //! # use nestgate::prelude::*;
@@ -177,6 +178,16 @@
 //! [`App::provide`] stores a value per type; handlers extract it with
 //! [`State<T>`](extract::State), and gateways that are not `Default` build themselves from it
 //! with [`FromAppState`](gateway::FromAppState).
+//!
+//! # Guards, validation, layers and filters
+//!
+//! NestJS's request pipeline, in the same order: [`guard::HandshakeGuard`]s run on the upgrade
+//! request (a rejection is an HTTP status, before any socket exists; what they establish is read
+//! with [`Extension<T>`](extract::Extension)); `#[use_guards(..)]` message guards answer
+//! "Forbidden resource"; `#[use_layers(..)]` wraps handlers in any tower layer
+//! ([`layer`]); [`Valid<T>`](extract::Valid) validates with the `validator` crate; and
+//! `#[use_filters(..)]` / [`App::exception_filter`] turn typed errors into frames ([`filter`]).
+//! Browser origins are checked ([`guard::OriginPolicy`]; the same host by default).
 //!
 //! # Serving, mounting and shutting down
 //!
