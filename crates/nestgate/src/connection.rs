@@ -124,7 +124,7 @@ pub(crate) async fn upgrade(
 /// hyper parses without copying: header values and the URI are slices of its 8 KiB read buffer,
 /// and keeping any of them would keep that whole buffer alive for the connection's lifetime —
 /// more than everything else an idle connection holds.
-fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
     let mut owned = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let mut copy = HeaderValue::from_bytes(value.as_bytes())
@@ -136,7 +136,7 @@ fn detach_headers(headers: &HeaderMap) -> HeaderMap {
 }
 
 /// A copy of the request URI that owns its bytes (see [`detach_headers`]).
-fn detach_uri(uri: &Uri) -> Uri {
+pub(crate) fn detach_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_default()
 }
 

@@ -207,6 +207,7 @@
 pub mod ack;
 pub mod adapter;
 pub mod close;
+pub mod engineio;
 pub mod extract;
 pub mod filter;
 pub mod gateway;

@@ -635,7 +635,7 @@ impl PartialEq for Socket {
 impl Eq for Socket {}
 
 /// 128 random bits as 22 URL-safe base64 characters.
-fn new_id() -> Arc<str> {
+pub(crate) fn new_id() -> Arc<str> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits: u128 = rand::random();
     let mut id = String::with_capacity(22);
