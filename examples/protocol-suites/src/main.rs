@@ -3,11 +3,19 @@
 //!
 //! - `/engine.io/`: a raw Engine.IO endpoint that echoes every message to its sender (the
 //!   Engine.IO suite, `socketio/engine.io-protocol/test-suite`).
+//! - `/socket.io/`: nestgate's Socket.IO engine over two gateways, namespaces `/` and `/custom`
+//!   (the Socket.IO suite, `socketio/socket.io-protocol/test-suite`): each connection is sent
+//!   `auth` with its CONNECT payload; on `/`, `message` is answered with `message-back` and the
+//!   same arguments, and `message-with-ack` acknowledges with them. A session that does not
+//!   CONNECT within 1 s is closed.
 //!
 //! See docs/CONFORMANCE.md for how to fetch and run the suites.
 
 use nestgate::engineio::{EngineConfig, EngineIo};
+use nestgate::extract::Args;
 use nestgate::guard::OriginPolicy;
+use nestgate::prelude::*;
+use nestgate::socketio::SocketIoConfig;
 use std::time::Duration;
 
 /// The suites' settings.
@@ -18,8 +26,58 @@ fn config() -> EngineConfig {
         .origins(OriginPolicy::Any)
 }
 
+/// Sends the CONNECT payload back as `auth` (`{}` without one).
+fn emit_auth(socket: &Socket) -> Result<(), WsException> {
+    let auth = socket
+        .handshake()
+        .auth()
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    socket.emit("auth", &auth)?;
+    Ok(())
+}
+
+/// The main namespace.
+#[websocket_gateway(path = "/")]
+#[derive(Debug, Default)]
+pub struct Main;
+
+#[websocket_gateway]
+impl Main {
+    #[on_connection]
+    fn connected(&self, socket: Socket) -> Result<(), WsException> {
+        emit_auth(&socket)
+    }
+
+    /// `message-back` with every argument.
+    #[subscribe_message("message")]
+    fn message(&self, socket: Socket, args: Args) -> Result<(), WsException> {
+        socket.emit("message-back", &args)?;
+        Ok(())
+    }
+
+    /// Acknowledges with every argument.
+    #[subscribe_message("message-with-ack")]
+    fn message_with_ack(&self, args: Args) -> Args {
+        args
+    }
+}
+
+/// The `/custom` namespace.
+#[websocket_gateway(path = "/custom")]
+#[derive(Debug, Default)]
+pub struct Custom;
+
+#[websocket_gateway]
+impl Custom {
+    #[on_connection]
+    fn connected(&self, socket: Socket) -> Result<(), WsException> {
+        emit_auth(&socket)
+    }
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> nestgate::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -32,16 +90,22 @@ async fn main() -> std::io::Result<()> {
             }
         }
     });
-    let router = echo.router("/engine.io/");
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    let listening = nestgate::App::bare()
+        .gateway::<Main>()
+        .gateway::<Custom>()
+        .origins(OriginPolicy::Any)
+        .socket_io(
+            SocketIoConfig::default()
+                .engine(config())
+                .connect_timeout(Duration::from_secs(1)),
+        )
+        .merge(echo.router("/engine.io/"))
+        .bind(format!("127.0.0.1:{port}"))
+        .await?;
     println!(
         "protocol-suites listening on http://{}",
-        listener.local_addr()?
+        listening.local_addr()
     );
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .await
+    listening.run().await
 }

@@ -314,6 +314,7 @@ fn handshake_of(
         headers: crate::connection::detach_headers(headers),
         uri: crate::connection::detach_uri(uri),
         remote_addr,
+        auth: None,
     }
 }
 

@@ -17,6 +17,12 @@ use tokio::sync::{Notify, mpsc};
 /// Messages from the client waiting for the application.
 const INCOMING: usize = 256;
 
+/// How long a GET that arrives during an upgrade waits for it to complete.
+const UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How long a session closed by the client over polling keeps its sid for one last GET.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The session's state under one lock.
 #[derive(Default)]
 struct State {
@@ -211,6 +217,27 @@ impl Session {
     /// Closes the session: the application's `recv` ends, waiting transports return, and the
     /// sid is forgotten (later requests with it get 400).
     pub(crate) fn close(&self) {
+        self.close_inner(true);
+    }
+
+    /// Closes the session but keeps its sid until a polling GET has collected what is left
+    /// (at most [`LINGER`]): a GET racing the client's own close packet gets `6`, not 400.
+    fn close_lingering(self: &Arc<Self>) {
+        self.close_inner(false);
+        let session = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            session.forget();
+        });
+    }
+
+    fn forget(&self) {
+        if let Some(engine) = self.engine.upgrade() {
+            engine.remove(&self.sid);
+        }
+    }
+
+    fn close_inner(&self, forget: bool) {
         {
             let mut state = self.state();
             if state.closed {
@@ -222,8 +249,8 @@ impl Session {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(engine) = self.engine.upgrade() {
-            engine.remove(&self.sid);
+        if forget {
+            self.forget();
         }
         self.closed.fire();
         self.ready.notify_waiters();
@@ -253,8 +280,8 @@ impl Session {
         }
     }
 
-    /// Handles a packet from the client (either transport). `Err` closes the session.
-    async fn receive(&self, packet: Packet) {
+    /// Handles a packet from the client (either transport).
+    async fn receive(self: &Arc<Self>, packet: Packet) {
         match packet {
             Packet::Message(payload) => self.deliver(payload).await,
             Packet::Pong(_) => {
@@ -263,7 +290,11 @@ impl Session {
             }
             Packet::Close => {
                 let _ = self.queue(Packet::Noop);
-                self.close();
+                if self.state().websocket {
+                    self.close();
+                } else {
+                    self.close_lingering();
+                }
             }
             Packet::Ping(_) | Packet::Upgrade | Packet::Noop | Packet::Open(_) => {}
         }
@@ -271,6 +302,27 @@ impl Session {
 
     /// A polling GET: waits for packets and returns them as one payload.
     pub(crate) async fn poll(&self) -> Response {
+        if self.closed.is_fired() && self.state().packets.is_empty() {
+            self.forget();
+            return bad_request("Session ID unknown");
+        }
+        if self.state().upgrading {
+            // A GET that arrives while the WebSocket probe is done but the client's upgrade
+            // packet is still on its way: the upgrade is moments from completing (the client
+            // sends `5` right after `3probe`), and after it this GET is refused.
+            let _ = tokio::time::timeout(UPGRADE_WAIT, async {
+                loop {
+                    let notified = self.ready.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    if !self.state().upgrading {
+                        return;
+                    }
+                    notified.await;
+                }
+            })
+            .await;
+        }
         if self.state().websocket {
             return bad_request("Transport mismatch");
         }
@@ -303,11 +355,17 @@ impl Session {
             tokio::task::yield_now().await;
         };
         self.polling.store(false, Ordering::Release);
+        if self.closed.is_fired() {
+            self.forget();
+        }
         response
     }
 
     /// A polling POST: one payload of packets from the client.
-    pub(crate) async fn push(&self, body: &[u8]) -> Response {
+    pub(crate) async fn push(self: &Arc<Self>, body: &[u8]) -> Response {
+        if self.closed.is_fired() {
+            return bad_request("Session ID unknown");
+        }
         if self.state().websocket {
             return bad_request("Transport mismatch");
         }
@@ -326,26 +384,31 @@ impl Session {
     }
 }
 
-/// Pings the client every interval; closes the session when a pong is late.
+/// Pings the client every interval; closes the session when a pong is late. Deadlines are
+/// absolute, from the session's start, so that timer rounding does not add up.
 pub(crate) async fn heartbeat(engine: Arc<Engine>, session: Arc<Session>) {
     let (interval, timeout) = (engine.config.ping_interval, engine.config.ping_timeout);
     drop(engine);
+    let mut next_ping = tokio::time::Instant::now() + interval;
     loop {
         tokio::select! {
             () = session.closed.fired() => return,
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep_until(next_ping) => {}
         }
+        let due = next_ping + timeout;
         *session
             .pong_due
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(tokio::time::Instant::now() + timeout);
+            .unwrap_or_else(PoisonError::into_inner) = Some(due);
         if session.queue(Packet::Ping(None)).is_err() {
             return;
         }
         tokio::select! {
             () = session.closed.fired() => return,
-            () = session.pong.notified() => {}
-            () = tokio::time::sleep(timeout) => {
+            () = session.pong.notified() => {
+                next_ping = tokio::time::Instant::now() + interval;
+            }
+            () = tokio::time::sleep_until(due) => {
                 tracing::debug!(sid = %session.sid, "Engine.IO ping timeout: closing the session");
                 session.close();
                 return;
