@@ -337,6 +337,12 @@ fn translating_sink(
                         sender.send_all(payloads).map_err(axum::Error::new)?;
                     }
                 }
+                Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
+                    // The server is shutting down: close the whole session, as socket.io's
+                    // `io.close()` does, so that clients reconnect by themselves (a DISCONNECT
+                    // packet would tell them not to).
+                    sender.close();
+                }
                 Message::Close(Some(_)) => {
                     // The server closed this namespace's socket: tell the client.
                     let packet = packet::encode(Kind::Disconnect, &nsp, None, 0, "");
