@@ -172,3 +172,11 @@ impl<E: std::error::Error + Send + 'static> RejectViaError for ErrTag<E> {
         Failure::reject_internal(self.take())
     }
 }
+
+/// Feeds arbitrary bytes to the Engine.IO and Socket.IO parsers and translators, as a client
+/// could send them: for the fuzz targets (`fuzz/`) and the randomized parser test. Panics only if
+/// a parser does.
+pub fn fuzz_protocols(data: &[u8]) {
+    crate::engineio::fuzz(data);
+    crate::socketio::fuzz(data);
+}

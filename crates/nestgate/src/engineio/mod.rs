@@ -350,3 +350,13 @@ pub(crate) fn text(body: String) -> Response {
     )
         .into_response()
 }
+
+/// Parses `data` as a polling payload and as one packet (see `__private::fuzz_protocols`).
+pub(crate) fn fuzz(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(packets) = Packet::decode_payload(text) {
+            let _ = Packet::encode_payload(&packets);
+        }
+        let _ = Packet::decode_text(text);
+    }
+}
