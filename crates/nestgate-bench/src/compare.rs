@@ -3,7 +3,7 @@
 //! table, JSON, and an SVG plot of the broadcast ramps.
 
 use crate::broadcast::{self, BroadcastArgs, RampResult};
-use crate::client::{Counts, Result};
+use crate::client::{Counts, Protocol, Result};
 use crate::echo::{self, EchoArgs, EchoResult};
 use crate::idle::{self, IdleArgs, IdleResult};
 use crate::stats::median;
@@ -545,6 +545,7 @@ async fn run_scenario(
                 payload: 32,
                 pid,
                 sources,
+                protocol: Protocol::WsJson,
             };
             let result = echo::run(&args).await?;
             echo::print(&result);
@@ -563,6 +564,7 @@ async fn run_scenario(
                 bisections: plan.ramp_bisections,
                 pid,
                 sources,
+                protocol: Protocol::WsJson,
             };
             let result = broadcast::ramp(&args, broadcast::print_step).await?;
             Outcome::Broadcast(result)

@@ -1,7 +1,7 @@
 //! The `idle` scenario: many idle connections (memory per connection, connection setup rate),
 //! optionally with a fraction of them echoing in a closed loop meanwhile.
 
-use crate::client::{self, Counts, Result, Target, Ws};
+use crate::client::{self, Counts, Protocol, Result, Target, Ws};
 use crate::stats::{self, Latency, parse_duration};
 use crate::sys::{self, Probe};
 use serde::Serialize;
@@ -151,7 +151,7 @@ pub(crate) async fn run(args: &IdleArgs) -> Result<IdleResult> {
         );
     }
     let probe = Probe::new(args.pid);
-    let target = Target::resolve(&args.url, args.sources).await?;
+    let target = Target::resolve(&args.url, args.sources, Protocol::WsJson).await?;
     let data = "x".repeat(args.payload);
     let echo = Echo {
         request: format!(r#"{{"event":"echo","data":"{data}"}}"#).into(),

@@ -4,7 +4,7 @@
 //! - `{"event":"broadcast","data":X}` sends `{"event":"broadcast","data":X}` to every client.
 //!
 //! Run it with `cargo run -p echo` (listens on 127.0.0.1:$PORT, default 3000). The benchmark
-//! suite drives exactly these two events.
+//! suite drives exactly these two events, over ws-json and over Socket.IO (`42["echo",X]`).
 
 use nestgate::prelude::*;
 use serde_json::value::RawValue;
@@ -44,6 +44,8 @@ async fn main() -> nestgate::Result<()> {
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let listening = nestgate::App::new()
+        // Socket.IO clients too (at /socket.io/, namespace /): the benchmarks drive both.
+        .socket_io(nestgate::socketio::SocketIoConfig::default())
         .bind(format!("127.0.0.1:{port}"))
         .await?;
     println!("echo listening on http://{}", listening.local_addr());

@@ -28,7 +28,7 @@ use crate::engineio::{EngineConfig, EngineIo, EngineSender, EngineSocket, Payloa
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::runtime::Runtime;
 use crate::socket::Socket;
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use packet::Kind;
@@ -88,10 +88,45 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         .clone()
         .unwrap_or_else(|| EngineConfig::default().origins(runtime.origins.clone()));
     let connect_timeout = config.connect_timeout;
+    let translations = Arc::new(dashmap::DashMap::new());
     EngineIo::new(engine_config, move |socket| {
-        session(runtime.clone(), socket, connect_timeout)
+        session(
+            runtime.clone(),
+            translations.clone(),
+            socket,
+            connect_timeout,
+        )
     })
 }
+
+/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
+/// broadcast reaches every recipient's sink as the same bytes, so it is translated once.
+#[derive(Default)]
+struct Translation {
+    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
+}
+
+impl Translation {
+    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The cache holds its frame, so an equal address is the same frame, not a new one
+        // allocated where a freed one was.
+        if let Some((cached, payloads)) = &*last
+            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
+            && cached.len() == frame.len()
+        {
+            return Some(payloads.clone());
+        }
+        let payloads: Arc<[Payload]> = translate::outgoing(frame.as_str(), nsp)?.into();
+        *last = Some((frame.clone(), payloads.clone()));
+        Some(payloads)
+    }
+}
+
+type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
 
 /// A BINARY_EVENT or BINARY_ACK waiting for its attachments.
 struct PendingBinary {
@@ -103,15 +138,22 @@ struct PendingBinary {
 /// The namespaces one Engine.IO session is connected to.
 struct Session {
     runtime: Arc<Runtime>,
+    translations: Translations,
     sender: EngineSender,
     namespaces: HashMap<String, mpsc::Sender<Result<Message, axum::Error>>>,
 }
 
 /// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
 /// each namespace's socket. Returns when the session ends.
-async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, connect_timeout: Duration) {
+async fn session(
+    runtime: Arc<Runtime>,
+    translations: Translations,
+    mut socket: EngineSocket,
+    connect_timeout: Duration,
+) {
     let mut session = Session {
         runtime,
+        translations,
         sender: socket.sender(),
         namespaces: HashMap::new(),
     };
@@ -294,7 +336,11 @@ impl Session {
         self.namespaces.insert(nsp.to_owned(), inbound);
         let transport = Transport {
             stream: tokio_stream_of(receiver),
-            sink: translating_sink(self.sender.clone(), nsp.to_owned()),
+            sink: translating_sink(
+                self.sender.clone(),
+                nsp.to_owned(),
+                self.translations.entry(nsp.to_owned()).or_default().clone(),
+            ),
             heartbeat: false,
             close_handshake: false,
         };
@@ -327,14 +373,17 @@ fn tokio_stream_of(
 fn translating_sink(
     sender: EngineSender,
     nsp: String,
+    translation: Arc<Translation>,
 ) -> impl futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static {
     Box::pin(futures_util::sink::unfold(
-        (sender, nsp),
-        |(sender, nsp), message: Message| async move {
+        (sender, nsp, translation),
+        |(sender, nsp, translation), message: Message| async move {
             match message {
                 Message::Text(frame) => {
-                    if let Some(payloads) = translate::outgoing(frame.as_str(), &nsp) {
-                        sender.send_all(payloads).map_err(axum::Error::new)?;
+                    if let Some(payloads) = translation.outgoing(&frame, &nsp) {
+                        sender
+                            .send_all(payloads.iter().cloned())
+                            .map_err(axum::Error::new)?;
                     }
                 }
                 Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
@@ -351,7 +400,7 @@ fn translating_sink(
                 Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
                 Message::Binary(_) => {}
             }
-            Ok::<_, axum::Error>((sender, nsp))
+            Ok::<_, axum::Error>((sender, nsp, translation))
         },
     ))
 }
