@@ -272,7 +272,7 @@ impl Session {
     /// CONNECT to a namespace: guards, then a socket served by the core.
     async fn connect(&mut self, nsp: &str, auth: &str, engine_socket: &EngineSocket) {
         let runtime = self.runtime.clone();
-        let Some(namespace) = runtime.namespace(nsp).cloned() else {
+        let Some(namespace) = runtime.namespace(nsp) else {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
