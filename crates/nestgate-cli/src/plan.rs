@@ -232,9 +232,12 @@ mod tests {
             ],
         };
         assert!(matches!(plan.apply(), Err(Error::Io { .. })));
-        assert_eq!(fs::read_to_string(root.join("lib.rs")).unwrap(), "old");
+        assert_eq!(
+            fs::read_to_string(root.join("lib.rs")).expect("written above"),
+            "old"
+        );
         assert!(!root.join("a").exists(), "created directories are removed");
-        fs::remove_dir_all(root).unwrap();
+        fs::remove_dir_all(root).expect("the test's own directory");
     }
 
     #[test]
@@ -251,7 +254,10 @@ mod tests {
         };
         assert!(matches!(plan.apply(), Err(Error::Exists { .. })));
         assert!(!root.join("a.rs").exists());
-        assert_eq!(fs::read_to_string(root.join("b.rs")).unwrap(), "mine");
-        fs::remove_dir_all(root).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.join("b.rs")).expect("written above"),
+            "mine"
+        );
+        fs::remove_dir_all(root).expect("the test's own directory");
     }
 }

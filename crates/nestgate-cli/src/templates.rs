@@ -225,7 +225,12 @@ mod tests {
             );
         }
         // The same names are fine where nothing clashes.
-        assert!(find("echo").unwrap().render(&name("store"), "/x").is_ok());
+        assert!(
+            find("echo")
+                .expect("echo is in TEMPLATES")
+                .render(&name("store"), "/x")
+                .is_ok()
+        );
     }
 
     #[test]

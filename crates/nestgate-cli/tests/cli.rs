@@ -148,11 +148,11 @@ fn generate_adds_the_gateway_its_test_the_mod_line_and_missing_dependencies() {
     // From a subdirectory too, as cargo finds its project; `g`, `ga` and `res` are aliases.
     ok(&shop.join("src"), &["g", "ga", "lobby", "-t", "rooms"]);
     ok(&shop, &["generate", "res", "users"]);
+    let users = fs::read_to_string(shop.join("src/users.rs")).expect("just written");
     assert!(
-        fs::read_to_string(shop.join("src/users.rs"))
-            .unwrap()
-            .contains(r#"#[subscribe_message("find_all")]"#)
-    ); // just written
+        users.contains(r#"#[subscribe_message("find_all")]"#),
+        "{users}"
+    );
     let lib = fs::read_to_string(shop.join("src/lib.rs")).unwrap(); // written by `new`
     assert!(
         lib.contains("pub mod chat_room;\npub mod lobby;\npub mod users;\n"),
