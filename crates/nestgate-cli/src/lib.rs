@@ -16,6 +16,7 @@
 
 pub mod deps;
 mod error;
+pub mod format;
 pub mod names;
 pub mod new;
 pub mod plan;

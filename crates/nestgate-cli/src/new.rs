@@ -56,6 +56,7 @@ pub fn new_project(options: &NewOptions) -> Result<Plan, Error> {
             .replace("{{nestgate_testing}}", &options.nestgate.spec(&["testing"]))
             .replace("{{dependencies}}", &dependencies)
     };
+    let rust = |source: String| crate::format::rust(&source);
     let mut files = vec![
         (
             "Cargo.toml",
@@ -63,11 +64,17 @@ pub fn new_project(options: &NewOptions) -> Result<Plan, Error> {
         ),
         ("README.md", fill(include_str!("../skeleton/README.md.in"))),
         (".gitignore", fill(include_str!("../skeleton/gitignore.in"))),
-        ("src/lib.rs", fill(include_str!("../skeleton/lib.rs.in"))),
-        ("src/main.rs", fill(include_str!("../skeleton/main.rs.in"))),
+        (
+            "src/lib.rs",
+            rust(fill(include_str!("../skeleton/lib.rs.in"))),
+        ),
+        (
+            "src/main.rs",
+            rust(fill(include_str!("../skeleton/main.rs.in"))),
+        ),
         (
             "tests/app.rs",
-            fill(include_str!("../skeleton/app_test.rs.in")),
+            rust(fill(include_str!("../skeleton/app_test.rs.in"))),
         ),
     ]
     .into_iter()

@@ -92,8 +92,10 @@ pub(crate) fn gateway_path(name: &Name, path: Option<&str>) -> String {
     path.map_or_else(|| format!("/{}", name.kebab()), str::to_owned)
 }
 
-/// The gateway file and its test, as written into a project: `src/NAME.rs`, `src/NAME/tests.rs`.
-pub(crate) fn gateway_files(
+/// The gateway file and its test, as written into a project: `src/NAME.rs` and
+/// `src/NAME/tests.rs`, rendered for `path` (`/` and the name in kebab case when `None`) and
+/// formatted.
+pub fn gateway_files(
     name: &Name,
     template: &Template,
     path: Option<&str>,
@@ -107,10 +109,13 @@ pub(crate) fn gateway_files(
     }
     let rendered = template.render(name, &gateway_path(name, path))?;
     Ok([
-        (PathBuf::from(format!("src/{snake}.rs")), rendered.gateway),
+        (
+            PathBuf::from(format!("src/{snake}.rs")),
+            crate::format::rust(&rendered.gateway),
+        ),
         (
             PathBuf::from(format!("src/{snake}/tests.rs")),
-            rendered.test,
+            crate::format::rust(&rendered.test),
         ),
     ])
 }

@@ -1,10 +1,15 @@
 //! Golden files: the rendered output of `nestgate new` and of every template, compared with
 //! `tests/golden/`. After an intended change, regenerate them with
 //! `NESTGATE_BLESS=1 cargo test -p nestgate-cli --test golden` and review the diff.
+//!
+//! `nestgate new` and `generate` format the Rust files they write with `rustfmt` (as CI's
+//! toolchain has it); the golden `.rs` files are those of the `new` project and the files of
+//! `src/` that `generate` writes.
 
 use nestgate_cli::deps::NestgateSource;
 use nestgate_cli::names::{Name, PackageName};
 use nestgate_cli::new::{NewOptions, new_project};
+use nestgate_cli::project::gateway_files;
 use nestgate_cli::templates::{self, TEMPLATES};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -85,15 +90,7 @@ fn the_new_project() {
 fn every_template_rendered() {
     let name = Name::parse("order-item").expect("a valid name");
     for template in TEMPLATES {
-        let rendered = template
-            .render(&name, "/order-item")
-            .expect("the template renders");
-        check(
-            &format!("templates/{}", template.name),
-            &[
-                (PathBuf::from("src/order_item.rs"), rendered.gateway),
-                (PathBuf::from("src/order_item/tests.rs"), rendered.test),
-            ],
-        );
+        let files = gateway_files(&name, template, None).expect("the template renders");
+        check(&format!("templates/{}", template.name), &files);
     }
 }

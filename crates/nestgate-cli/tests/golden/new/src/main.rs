@@ -9,9 +9,7 @@ async fn main() -> nestgate::Result<()> {
         )
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = shop::app()
-        .bind(format!("127.0.0.1:{port}"))
-        .await?;
+    let listening = shop::app().bind(format!("127.0.0.1:{port}")).await?;
     println!("shop listening on http://{}", listening.local_addr());
     listening.run().await
 }

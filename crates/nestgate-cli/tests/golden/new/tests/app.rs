@@ -13,5 +13,8 @@ async fn the_binary_serves_the_gateways() {
         Err(err) => panic!("/events is not served: {err}"),
     }
     let status = server.terminate().expect("the server stops");
-    assert!(status.success(), "the server exits cleanly on SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "the server exits cleanly on SIGTERM: {status}"
+    );
 }

@@ -75,9 +75,7 @@ impl OrderItemGateway {
             id: store.next_id,
             name: create.name,
         };
-        store
-            .order_items
-            .insert(order_item.id, order_item.clone());
+        store.order_items.insert(order_item.id, order_item.clone());
         order_item
     }
 
