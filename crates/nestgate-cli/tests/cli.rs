@@ -162,6 +162,33 @@ fn generate_adds_the_gateway_its_test_the_mod_line_and_missing_dependencies() {
 }
 
 #[test]
+fn generate_works_in_a_plain_cargo_binary_project() {
+    let dir = scratch("plain");
+    fs::create_dir_all(dir.join("src")).expect("the scratch dir is writable");
+    fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+    )
+    .expect("the scratch dir is writable");
+    fs::write(dir.join("src/main.rs"), "fn main() {}\n").expect("the scratch dir is writable");
+    let out = ok(&dir, &["generate", "gateway", "chat", "--template", "chat"]);
+    assert!(out.contains("UPDATE src/main.rs"), "{out}");
+    let main = fs::read_to_string(dir.join("src/main.rs")).expect("just written");
+    assert_eq!(main, "mod chat;\n\nfn main() {}\n");
+    let manifest = fs::read_to_string(dir.join("Cargo.toml")).expect("just written");
+    let (dependencies, dev) = manifest
+        .split_once("[dev-dependencies]")
+        .expect("dev-dependencies were added");
+    for needed in ["nestgate = {", "serde = {"] {
+        assert!(dependencies.contains(needed), "{needed}: {manifest}");
+    }
+    for needed in ["serde_json = ", "tokio = {", "features = [\"testing\"]"] {
+        assert!(dev.contains(needed), "{needed}: {manifest}");
+    }
+    fs::remove_dir_all(dir).expect("the test's own directory");
+}
+
+#[test]
 fn invalid_names_are_refused() {
     let dir = scratch("names");
     for (name, reason) in [

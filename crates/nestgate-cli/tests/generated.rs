@@ -1,8 +1,9 @@
 //! A project made by `nestgate new`, with a gateway from every template added by
 //! `nestgate generate`, builds offline against this workspace and passes its tests: each
-//! template's test as rendered, and the project's own test that starts its binary.
+//! template's test as rendered, and the project's own test that starts its binary. So does a
+//! plain binary project that `generate` adds a gateway to.
 //!
-//! The generated project shares this workspace's target directory and lock file, so it
+//! The generated projects share this workspace's target directory and lock file, so it
 //! compiles only itself and the crates whose features differ (about a minute on a cold
 //! 2-core machine after `cargo test --workspace` has built the rest; seconds when warm).
 
@@ -58,14 +59,57 @@ fn a_new_project_with_every_template_builds_and_passes_its_tests() {
             &["generate", "gateway", &name, "--template", template.name],
         );
     }
+    let started = Instant::now();
+    let passed = cargo_test(&workspace, &project, &target);
+    // At least one test per template, the first gateway's and the binary's.
+    assert!(passed >= TEMPLATES.len() + 2, "only {passed} tests ran");
+
+    // A plain binary project, as `cargo new` makes it: `generate` adds `mod chat;` to
+    // src/main.rs and every dependency the gateway and its test need.
+    let plain = scratch.join("plain");
+    std::fs::create_dir_all(plain.join("src")).expect("the scratch directory is writable");
+    std::fs::write(
+        plain.join("Cargo.toml"),
+        "[package]\nname = \"nestgate-cli-plain\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+    )
+    .expect("the scratch directory is writable");
+    std::fs::write(plain.join("src/main.rs"), "fn main() {}\n")
+        .expect("the scratch directory is writable");
+    nestgate(
+        &plain,
+        &[
+            "generate",
+            "gateway",
+            "chat",
+            "--template",
+            "chat",
+            "--nestgate-path",
+            nestgate_path,
+        ],
+    );
+    assert_eq!(
+        cargo_test(&workspace, &plain, &target),
+        2,
+        "the chat template's two tests"
+    );
+
+    eprintln!(
+        "the generated projects built and passed their tests in {:.1?}",
+        started.elapsed()
+    );
+    std::fs::remove_dir_all(&scratch).expect("the scratch directory is removed");
+}
+
+/// Runs `cargo test --offline` in `project`, with the workspace's lock file and `target` as
+/// its target directory; returns how many tests passed.
+#[track_caller]
+fn cargo_test(workspace: &Path, project: &Path, target: &Path) -> usize {
     std::fs::copy(workspace.join("Cargo.lock"), project.join("Cargo.lock"))
         .expect("the workspace's lock file is copied");
-
-    let started = Instant::now();
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["test", "--offline", "--quiet"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", target)
         .output()
         .expect("cargo runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -75,19 +119,9 @@ fn a_new_project_with_every_template_builds_and_passes_its_tests() {
         "the generated project in {} fails:\n{stdout}\n{stderr}",
         project.display()
     );
-    // One test per template test function, plus the binary's: all of them ran.
-    let passed: usize = stdout
+    stdout
         .lines()
         .filter_map(|line| line.strip_prefix("test result: ok. "))
         .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
-        .sum();
-    assert!(
-        passed >= TEMPLATES.len() + 2,
-        "too few tests ran:\n{stdout}"
-    );
-    eprintln!(
-        "the generated project built and passed {passed} tests in {:.1?}",
-        started.elapsed()
-    );
-    std::fs::remove_dir_all(&scratch).expect("the scratch directory is removed");
+        .sum()
 }
