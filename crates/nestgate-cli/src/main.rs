@@ -12,7 +12,11 @@ use std::process::ExitCode;
 
 /// New nestgate projects and gateways from templates.
 #[derive(Debug, Parser)]
-#[command(name = "nestgate", version)]
+#[command(
+    name = "nestgate",
+    version,
+    after_help = "Examples:\n  nestgate new my-chat --gateway chat --template chat\n  nestgate generate gateway lobby --template rooms --path /lobby\n  nestgate generate resource users\n  nestgate generate --list\n\nGuide: docs/guide.md in the nestgate repository."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -99,7 +103,7 @@ struct Target {
     #[arg(long)]
     force: bool,
     /// The project's directory (or any directory inside it).
-    #[arg(long, default_value = ".")]
+    #[arg(long, value_name = "DIR", default_value = ".")]
     project: PathBuf,
     #[command(flatten)]
     common: Common,
