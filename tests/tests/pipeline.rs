@@ -2,7 +2,7 @@
 //! validation, tower layers and exception filters.
 
 use nestgate::App;
-use nestgate::extract::{Extension, Valid};
+use nestgate::extract::{Extension, State, Valid};
 use nestgate::filter::ErrorHost;
 use nestgate::guard::{
     Guard, GuardContext, HandshakeGuard, HandshakeRejection, HandshakeRequest, OriginPolicy,
@@ -517,6 +517,15 @@ impl Layered {
         ms
     }
 
+    #[subscribe_message("one_at_a_time")]
+    #[use_layers(tower::limit::ConcurrencyLimitLayer::new(1))]
+    async fn one_at_a_time(&self, State(running): State<Running>) -> u64 {
+        let now = running.0.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        running.0.fetch_sub(1, Ordering::SeqCst);
+        now
+    }
+
     #[subscribe_message("limited")]
     #[use_layers(
         tower::load_shed::LoadShedLayer::new(),
@@ -524,6 +533,27 @@ impl Layered {
     )]
     fn limited(&self) -> &'static str {
         "ok"
+    }
+}
+
+#[derive(Clone, Default)]
+struct Running(Arc<AtomicU64>);
+
+#[tokio::test]
+async fn tower_concurrency_limit_runs_one_handler_at_a_time_across_clients() {
+    let server = serve(App::bare().provide(Running::default()).gateway::<Layered>()).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(server.client("/layers").await);
+    }
+    let answers = futures_util::future::join_all(
+        clients
+            .iter_mut()
+            .map(|client| client.request(1, "one_at_a_time", Value::Null)),
+    )
+    .await;
+    for answer in answers {
+        assert_eq!(answer["data"], 1, "never two at once: {answer}");
     }
 }
 

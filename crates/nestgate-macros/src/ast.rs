@@ -250,7 +250,7 @@ impl<'a> Method<'a> {
 fn consuming_extractor(ty: &Type) -> Option<String> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    ["Data", "Valid"]
+    ["Data", "Valid", "Args"]
         .into_iter()
         .find(|name| last.ident == name)
         .map(str::to_owned)

@@ -69,6 +69,7 @@ struct Pipeline {
     guards: Vec<BoxedGuard>,
     filters: Vec<BoxedFilter>,
     origins: OriginPolicy,
+    socket_io: Option<crate::socketio::SocketIoConfig>,
 }
 
 /// A gateway registered explicitly, not yet built.
@@ -160,6 +161,19 @@ impl App {
     /// ```
     pub fn origins(mut self, policy: OriginPolicy) -> Self {
         self.pipeline.origins = policy;
+        self
+    }
+
+    /// Also serves every gateway to Socket.IO v5 clients (Engine.IO v4 at `/socket.io/`, each
+    /// gateway path a namespace), beside ws-json. See [`socketio`](crate::socketio).
+    ///
+    /// ```
+    /// use nestgate::socketio::SocketIoConfig;
+    ///
+    /// let app = nestgate::App::new().socket_io(SocketIoConfig::default());
+    /// ```
+    pub fn socket_io(mut self, config: crate::socketio::SocketIoConfig) -> Self {
+        self.pipeline.socket_io = Some(config);
         self
     }
 
@@ -296,7 +310,12 @@ impl App {
     /// ```
     pub async fn into_router(mut self) -> Result<Router> {
         let mut router = std::mem::take(&mut self.routes);
+        let socket_io = self.pipeline.socket_io.take();
         let runtime = self.build()?;
+        if let Some(config) = socket_io {
+            let engine = crate::socketio::engine(runtime.clone(), &config);
+            router = router.merge(engine.router(&config.path));
+        }
         for namespace in runtime.namespaces.values() {
             let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
             let handler = move |request: Request| {

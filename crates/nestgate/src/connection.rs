@@ -20,7 +20,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{BoxStream, FuturesUnordered, SplitSink, SplitStream};
+use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -70,6 +70,7 @@ pub(crate) async fn upgrade(
         remote_addr,
         extensions: axum::http::Extensions::new(),
         runtime: Some(runtime.clone()),
+        auth: None,
     };
     for guard in namespace.handshake_guards() {
         let checked = AssertUnwindSafe(guard.check(&mut request))
@@ -105,6 +106,7 @@ pub(crate) async fn upgrade(
         headers,
         uri,
         remote_addr,
+        auth: None,
     };
     let config = &runtime.config;
     let guard = runtime.connections.token();
@@ -124,7 +126,7 @@ pub(crate) async fn upgrade(
 /// hyper parses without copying: header values and the URI are slices of its 8 KiB read buffer,
 /// and keeping any of them would keep that whole buffer alive for the connection's lifetime —
 /// more than everything else an idle connection holds.
-fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
     let mut owned = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let mut copy = HeaderValue::from_bytes(value.as_bytes())
@@ -136,11 +138,11 @@ fn detach_headers(headers: &HeaderMap) -> HeaderMap {
 }
 
 /// A copy of the request URI that owns its bytes (see [`detach_headers`]).
-fn detach_uri(uri: &Uri) -> Uri {
+pub(crate) fn detach_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_default()
 }
 
-/// The reader task: hooks, read loop, disconnect.
+/// A ws-json WebSocket connection.
 async fn run(
     ws: WebSocket,
     handshake: Handshake,
@@ -148,12 +150,54 @@ async fn run(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) {
-    let capacity = runtime.config.outbound_queue;
-    let socket = Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
+    let socket = Socket::new(
+        handshake,
+        runtime.config.outbound_queue,
+        namespace.clone(),
+        runtime.clone(),
+    );
     if !extensions.is_empty() {
         socket.extend_extensions(extensions);
     }
-    let (sink, mut stream) = ws.split();
+    let (sink, stream) = ws.split();
+    let transport = Transport {
+        stream,
+        sink,
+        heartbeat: true,
+        close_handshake: true,
+    };
+    serve(socket, transport, runtime, namespace).await;
+}
+
+/// What a socket's frames travel over: a WebSocket for ws-json, or a Socket.IO namespace on an
+/// Engine.IO session (whose frames the Socket.IO codec translates, and which has a heartbeat
+/// and a close handshake of its own).
+pub(crate) struct Transport<S, K> {
+    pub(crate) stream: S,
+    pub(crate) sink: K,
+    /// Ping the client and close it when it stays silent.
+    pub(crate) heartbeat: bool,
+    /// Wait for the client's close frame after sending ours.
+    pub(crate) close_handshake: bool,
+}
+
+/// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
+/// table yet.
+pub(crate) async fn serve<S, K>(
+    socket: Socket,
+    transport: Transport<S, K>,
+    runtime: Arc<Runtime>,
+    namespace: Arc<Namespace>,
+) where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
+{
+    let Transport {
+        mut stream,
+        sink,
+        heartbeat,
+        close_handshake,
+    } = transport;
     let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
 
     if let Err(reject) = namespace.connect(&socket).await {
@@ -165,13 +209,13 @@ async fn run(
         socket.close(DisconnectReason::Kicked, Some(frame));
         // The hook may have joined rooms before rejecting: leave them.
         namespace.store().remove(&socket);
-        finish(&socket, &mut stream, &mut writer).await;
+        finish(&socket, &mut stream, &mut writer, close_handshake).await;
         return;
     }
     namespace.store().insert(socket.clone());
 
     let mut running = Running::default();
-    let reason = read_loop(&socket, &mut stream, &mut running, dispatch).await;
+    let reason = read_loop(&socket, &mut stream, &mut running, dispatch, heartbeat).await;
     namespace.store().remove(&socket);
     socket.fail_pending_acks();
     let config = &runtime.config;
@@ -209,20 +253,22 @@ async fn run(
     namespace.disconnect(&socket, &cause).await;
     // Handlers still running for a client that left get the same deadline as at shutdown.
     let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
-    finish(&socket, &mut stream, &mut writer).await;
+    finish(&socket, &mut stream, &mut writer, close_handshake).await;
 }
 
 /// Reads and dispatches frames until the connection should end; returns why.
 ///
 /// `running` holds the connection's handlers: they are polled by this task, before the next
 /// frame is read (`biased`), so handlers that finish at once answer in the order of the frames.
-async fn read_loop<F, D>(
+async fn read_loop<S, F, D>(
     socket: &Socket,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut S,
     running: &mut Running<F>,
     dispatch: D,
+    heartbeat_on: bool,
 ) -> DisconnectReason
 where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
     F: Future<Output = ()>,
     D: Fn(&Socket, Utf8Bytes, &Waker) -> Option<F>,
 {
@@ -230,7 +276,12 @@ where
     let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
     let runtime = socket.runtime().clone();
     let config = &runtime.config;
-    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
+    let mut heartbeat = if heartbeat_on {
+        Heartbeat::new(config.ping_interval, config.ping_timeout)
+    } else {
+        // The transport has a heartbeat of its own: this timer never fires in practice.
+        Heartbeat::new(Duration::from_secs(365 * 24 * 3600), Duration::from_secs(1))
+    };
     let timer = sleep_until(heartbeat.deadline());
     // Created once: a wait created per iteration would register with its signal on every frame.
     let closing = socket.closing_signal().fired();
@@ -329,15 +380,21 @@ impl<F: Future<Output = ()>> Running<F> {
 
 /// Waits for the writer to send the close frame, then for the client's close frame, each within
 /// a grace period; a client that does not cooperate has its transport dropped.
-async fn finish(
+async fn finish<S>(
     socket: &Socket,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut S,
     writer: &mut tokio::task::JoinHandle<()>,
-) {
+    close_handshake: bool,
+) where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
         socket.abort_signal().fire();
         // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
         let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+    }
+    if !close_handshake {
+        return;
     }
     // Read until the client's close frame so that the transport is not reset under it.
     let _ = timeout(CLOSE_GRACE, async {
@@ -388,6 +445,7 @@ pub(crate) fn dispatch(
         socket: socket.clone(),
         event,
         id,
+        args: envelope.args,
     };
     let mut handler = (route.call)(InMessage::new(
         parts,
@@ -587,7 +645,10 @@ async fn deliver_stream(
 }
 
 /// The writer task: drains the outbound queue into the WebSocket, batching writes.
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
+async fn write_loop<K>(mut sink: K, socket: Socket)
+where
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
     let queue = socket.outbound();
     // Created once, not per batch: see `read_loop`.
     let aborted = socket.abort_signal().fired();
@@ -645,11 +706,10 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
 
 /// Writes `first` and whatever else is already queued, then flushes once.
 /// Returns whether a close frame was written (the writer is then done).
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    queue: &Outbound,
-    first: Message,
-) -> Result<bool, axum::Error> {
+async fn write_batch<K>(sink: &mut K, queue: &Outbound, first: Message) -> Result<bool, axum::Error>
+where
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
     let mut closed = matches!(first, Message::Close(_));
     sink.feed(first).await?;
     while !closed {

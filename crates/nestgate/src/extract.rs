@@ -48,6 +48,7 @@ use crate::error::WsException;
 use crate::protocol;
 use crate::server::Server;
 use crate::socket::Socket;
+pub use crate::socketio::{Args, Binary};
 #[cfg(feature = "validation")]
 pub use crate::validate::{FieldError, Valid, ValidRejection, field_errors};
 use axum::extract::ws::Utf8Bytes;
@@ -90,6 +91,8 @@ pub struct MessageParts {
     pub(crate) socket: Socket,
     pub(crate) event: &'static str,
     pub(crate) id: Option<u64>,
+    /// The number of Socket.IO arguments when `data` holds several, as an array.
+    pub(crate) args: Option<u32>,
 }
 
 impl MessageParts {

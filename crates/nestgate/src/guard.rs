@@ -85,6 +85,8 @@ pub struct HandshakeRequest {
     pub(crate) extensions: Extensions,
     /// `None` only in unit tests.
     pub(crate) runtime: Option<Arc<Runtime>>,
+    /// A Socket.IO client's CONNECT payload.
+    pub(crate) auth: Option<serde_json::Value>,
 }
 
 impl HandshakeRequest {
@@ -137,6 +139,12 @@ impl HandshakeRequest {
     /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// The `auth` payload of a Socket.IO client's CONNECT (`io(url, { auth: { token } })`);
+    /// `None` for ws-json clients. Guards see it per namespace, as socket.io middlewares do.
+    pub fn auth(&self) -> Option<&serde_json::Value> {
+        self.auth.as_ref()
     }
 
     /// A clone of the state of type `T` provided with [`App::provide`](crate::App::provide).
@@ -525,6 +533,7 @@ mod tests {
             remote_addr: None,
             extensions: Extensions::new(),
             runtime: None,
+            auth: None,
         };
         assert_eq!(request.bearer_token(), Some("abc.def"));
         assert_eq!(request.cookie("token"), Some("xyz"));

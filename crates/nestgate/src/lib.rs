@@ -207,12 +207,14 @@
 pub mod ack;
 pub mod adapter;
 pub mod close;
+pub mod engineio;
 pub mod extract;
 pub mod filter;
 pub mod gateway;
 pub mod guard;
 pub mod layer;
 pub mod operators;
+pub mod socketio;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -282,6 +282,7 @@ impl InProcess {
             headers: Default::default(),
             uri,
             remote_addr: None,
+            auth: None,
         };
         let socket = crate::Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
         if let Err(reject) = namespace.connect(&socket).await {
