@@ -172,11 +172,19 @@ fn new(args: NewArgs) -> Result<(), Error> {
     }
     let plan = new_project(&options)?;
     if finish(&plan, args.common.dry_run)? {
+        match &options.nestgate {
+            NestgateSource::Path(dir) => {
+                println!("\nnestgate comes from {dir} (a path dependency).")
+            }
+            NestgateSource::Version(version) => {
+                println!("\nnestgate comes from crates.io ({version}).")
+            }
+        }
         let path = options
             .path
             .unwrap_or_else(|| format!("/{}", options.gateway.kebab()));
         println!(
-            "\nNext:\n  cd {}\n  cargo run     # serves ws://127.0.0.1:3000{path}\n  cargo test    # connects to it",
+            "Next:\n  cd {}\n  cargo run     # serves ws://127.0.0.1:3000{path}\n  cargo test    # connects to it",
             options.dir.display()
         );
     }
