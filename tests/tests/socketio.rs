@@ -170,6 +170,24 @@ impl Tenant {
     }
 }
 
+#[derive(Clone, Default)]
+struct Reasons(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+/// Records why each of its sockets went away.
+#[websocket_gateway(path = "/watched")]
+#[derive(Default)]
+struct Watched;
+
+#[websocket_gateway]
+impl Watched {
+    #[on_disconnect]
+    fn gone(&self, socket: Socket, reason: nestgate::DisconnectReason) {
+        if let Some(reasons) = socket.server().state::<Reasons>() {
+            reasons.0.lock().unwrap().push(reason.to_string());
+        }
+    }
+}
+
 /// `namespace` is NestJS's name for `path`; without a slash it means `/admin`.
 #[websocket_gateway(namespace = "admin")]
 #[derive(Default)]
@@ -385,4 +403,47 @@ async fn dynamic_namespaces_are_made_per_path_and_kept_apart() {
     );
     let admin = a.join("/admin", None).await;
     assert!(admin.starts_with("40/admin,"), "{admin}");
+}
+
+#[tokio::test]
+async fn disconnect_reasons_reach_the_hook() {
+    let reasons = Reasons::default();
+    let engine = nestgate::engineio::EngineConfig::default()
+        .heartbeat(Duration::from_millis(200), Duration::from_millis(200));
+    let server = serve(
+        App::bare()
+            .gateway::<Watched>()
+            .provide(reasons.clone())
+            .socket_io(SocketIoConfig::default().engine(engine)),
+    )
+    .await;
+    let expect = |reason: &'static str| {
+        let reasons = reasons.clone();
+        async move {
+            for _ in 0..100 {
+                if reasons.0.lock().unwrap().iter().any(|r| r == reason) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("no {reason:?} in {:?}", reasons.0.lock().unwrap());
+        }
+    };
+    // A namespace DISCONNECT from the client.
+    let mut client = Raw::connect(&server).await;
+    client.join("/watched", None).await;
+    client.send("41/watched,").await;
+    expect("client close").await;
+    // The WebSocket dropped without a word.
+    let mut client = Raw::connect(&server).await;
+    client.join("/watched", None).await;
+    drop(client);
+    expect("transport error").await;
+    // Pings left unanswered.
+    let url = format!("{}/socket.io/?EIO=4&transport=websocket", server.url(""));
+    let (mut silent, _) = connect_async(url).await.expect("opens");
+    silent.next().await;
+    silent.send(Message::text("40/watched,")).await.unwrap();
+    expect("heartbeat timeout").await;
+    drop(silent);
 }

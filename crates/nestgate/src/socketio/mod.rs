@@ -24,7 +24,7 @@ mod values;
 pub use values::{Args, Binary};
 
 use crate::connection::{self, Transport};
-use crate::engineio::{EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
+use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::runtime::Runtime;
 use crate::socket::Socket;
@@ -158,6 +158,7 @@ async fn session(
         namespaces: HashMap::new(),
     };
     let mut pending: Option<PendingBinary> = None;
+    let mut invalid = false;
     let mut connected_once = false;
     let deadline = tokio::time::sleep(connect_timeout);
     tokio::pin!(deadline);
@@ -203,13 +204,26 @@ async fn session(
                 reason,
                 "invalid Socket.IO packet: closing the session"
             );
+            invalid = true;
             break;
         }
     }
-    // Dropping the senders ends every namespace socket of this session.
-    session.namespaces.clear();
     socket.close();
+    // Every namespace socket of this session ends, learning why (for `#[on_disconnect]`).
+    let reason = if invalid {
+        CloseReason::InvalidPacket
+    } else {
+        socket.close_reason().unwrap_or(CloseReason::TransportClose)
+    };
+    for (_, inbound) in session.namespaces.drain() {
+        let _ = inbound.try_send(Err(axum::Error::new(SessionEnded(reason))));
+    }
 }
+
+/// The last item of a namespace socket's stream when its Engine.IO session ended.
+#[derive(Debug, thiserror::Error)]
+#[error("the Engine.IO session ended: {0:?}")]
+pub(crate) struct SessionEnded(pub(crate) CloseReason);
 
 impl Session {
     async fn text(
