@@ -337,6 +337,21 @@ impl Session {
         if !request.extensions.is_empty() {
             socket.extend_extensions(request.extensions);
         }
+        let translation = self.translations.entry(nsp.to_owned()).or_default().clone();
+        {
+            // Frames go straight to the session, translated on the sending task: no second
+            // queue and no writer task hop per frame.
+            let (sender, nsp, translation) =
+                (self.sender.clone(), nsp.to_owned(), translation.clone());
+            socket.set_direct(Box::new(move |frame| {
+                match translation.outgoing(&frame, &nsp) {
+                    Some(payloads) => sender
+                        .send_all(payloads.iter().cloned())
+                        .map_err(|_| crate::socket::SendError::Closed),
+                    None => Ok(()),
+                }
+            }));
+        }
         // The CONNECT answer goes before anything the connection hooks emit.
         let reply = serde_json::json!({"sid": socket.id()}).to_string();
         let _ = self.sender.send(Payload::Text(packet::encode(
@@ -350,11 +365,7 @@ impl Session {
         self.namespaces.insert(nsp.to_owned(), inbound);
         let transport = Transport {
             stream: tokio_stream_of(receiver),
-            sink: translating_sink(
-                self.sender.clone(),
-                nsp.to_owned(),
-                self.translations.entry(nsp.to_owned()).or_default().clone(),
-            ),
+            sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
             heartbeat: false,
             close_handshake: false,
         };
