@@ -29,7 +29,7 @@ impl Kind {
 }
 
 /// A decoded packet, borrowing from the text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Packet<'a> {
     pub(crate) kind: Kind,
     pub(crate) nsp: &'a str,
@@ -37,6 +37,8 @@ pub(crate) struct Packet<'a> {
     pub(crate) attachments: usize,
     /// The JSON payload; empty when absent.
     pub(crate) data: &'a str,
+    /// The arguments of an EVENT or ACK, parsed (borrowing from `data`) while validating.
+    pub(crate) args: Vec<&'a RawValue>,
 }
 
 /// Text that is not a Socket.IO packet.
@@ -90,19 +92,21 @@ pub(crate) fn decode(text: &str) -> Result<Packet<'_>, Invalid> {
     } else {
         None
     };
-    let packet = Packet {
+    let mut packet = Packet {
         kind,
         nsp,
         id,
         attachments,
         data: rest,
+        args: Vec::new(),
     };
-    validate(&packet)?;
+    packet.args = validate(&packet)?;
     Ok(packet)
 }
 
 /// Checks the payload's shape for the packet type.
-fn validate(packet: &Packet<'_>) -> Result<(), Invalid> {
+/// Checks the payload's shape for the packet type; returns the arguments of an EVENT or ACK.
+fn validate<'a>(packet: &Packet<'a>) -> Result<Vec<&'a RawValue>, Invalid> {
     match packet.kind {
         Kind::Connect => {
             if packet.id.is_some() {
@@ -127,16 +131,17 @@ fn validate(packet: &Packet<'_>) -> Result<(), Invalid> {
             if !name.get().starts_with('"') {
                 return Err(Invalid);
             }
+            return Ok(args);
         }
         Kind::Ack | Kind::BinaryAck => {
             if packet.id.is_none() {
                 return Err(Invalid);
             }
-            let _: Vec<&RawValue> = serde_json::from_str(packet.data).map_err(|_| Invalid)?;
+            return serde_json::from_str(packet.data).map_err(|_| Invalid);
         }
         Kind::ConnectError => return Err(Invalid),
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// Encodes a packet for a client.

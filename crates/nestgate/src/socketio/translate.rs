@@ -27,11 +27,8 @@ pub(crate) struct Malformed;
 
 /// The ws-json frame for a client's EVENT or ACK (`attachments` are its binary frames).
 pub(crate) fn incoming(packet: &Packet<'_>, attachments: &[Bytes]) -> Result<String, Malformed> {
-    let mut args: Vec<Cow<'_, RawValue>> = serde_json::from_str::<Vec<&RawValue>>(packet.data)
-        .map_err(|_| Malformed)?
-        .into_iter()
-        .map(Cow::Borrowed)
-        .collect();
+    // The arguments were parsed (borrowed) when the packet was validated.
+    let mut args: Vec<Cow<'_, RawValue>> = packet.args.iter().copied().map(Cow::Borrowed).collect();
     if !attachments.is_empty() {
         args = args
             .into_iter()
