@@ -72,21 +72,9 @@ pub(crate) async fn upgrade(
         runtime: Some(runtime.clone()),
         auth: None,
     };
-    for guard in namespace.handshake_guards() {
-        let checked = AssertUnwindSafe(guard.check(&mut request))
-            .catch_unwind()
-            .await;
-        let rejection = match checked {
-            Ok(Ok(())) => continue,
-            Ok(Err(rejection)) => rejection,
-            Err(_) => {
-                tracing::error!(path = namespace.path(), "a handshake guard panicked");
-                HandshakeRejection::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    crate::error::INTERNAL_SERVER_ERROR,
-                )
-            }
-        };
+    if let Err(rejection) =
+        crate::guard::check_all(namespace.handshake_guards(), &mut request).await
+    {
         tracing::debug!(
             status = rejection.status().as_u16(),
             reason = rejection.message(),

@@ -107,10 +107,7 @@ impl HandshakeRequest {
 
     /// The first value of a query parameter, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        let query = self.uri.query()?;
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
+        crate::socket::query_param(&self.uri, name)
     }
 
     /// A cookie's value (from every `Cookie` header).
@@ -286,6 +283,31 @@ impl<G: HandshakeGuard> DynHandshakeGuard for G {
     ) -> BoxFuture<'a, Result<(), HandshakeRejection>> {
         Box::pin(self.check(request))
     }
+}
+
+/// Runs `guards` in order on `request`: the first rejection wins; a guard that panics is a 500.
+pub(crate) async fn check_all(
+    guards: &[BoxedHandshakeGuard],
+    request: &mut HandshakeRequest,
+) -> Result<(), HandshakeRejection> {
+    use futures_util::FutureExt as _;
+    for guard in guards {
+        match std::panic::AssertUnwindSafe(guard.check(request))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(rejection)) => return Err(rejection),
+            Err(_) => {
+                tracing::error!(uri = %request.uri, "a handshake guard panicked");
+                return Err(HandshakeRejection::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    crate::error::INTERNAL_SERVER_ERROR,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a message [`Guard`] sees: the socket, the event and its data, the app's state.

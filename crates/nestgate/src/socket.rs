@@ -133,6 +133,14 @@ pub enum SendError {
     SlowConsumer,
 }
 
+/// The first value of query parameter `name` in `uri`, percent-decoded.
+pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    let query = uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
 /// Where a Socket.IO socket's text frames go.
 pub(crate) type DirectSend = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
 
@@ -167,10 +175,7 @@ impl Handshake {
     /// # }
     /// ```
     pub fn query(&self, name: &str) -> Option<String> {
-        let query = self.uri.query()?;
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
+        query_param(&self.uri, name)
     }
 
     /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).

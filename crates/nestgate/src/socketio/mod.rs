@@ -25,15 +25,13 @@ pub use values::{Args, Binary};
 
 use crate::connection::{self, Transport};
 use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
-use crate::guard::{HandshakeRejection, HandshakeRequest};
+use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
-use futures_util::FutureExt as _;
 use packet::Kind;
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -308,21 +306,9 @@ impl Session {
             runtime: Some(runtime.clone()),
             auth: auth.clone(),
         };
-        for guard in namespace.handshake_guards() {
-            let checked = AssertUnwindSafe(guard.check(&mut request))
-                .catch_unwind()
-                .await;
-            let rejection = match checked {
-                Ok(Ok(())) => continue,
-                Ok(Err(rejection)) => rejection,
-                Err(_) => {
-                    tracing::error!(nsp, "a handshake guard panicked");
-                    HandshakeRejection::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        crate::error::INTERNAL_SERVER_ERROR,
-                    )
-                }
-            };
+        if let Err(rejection) =
+            crate::guard::check_all(namespace.handshake_guards(), &mut request).await
+        {
             let data = serde_json::json!({"status": rejection.status().as_u16()});
             self.connect_error(nsp, rejection.message(), Some(data));
             return;
