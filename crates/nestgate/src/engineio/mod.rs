@@ -238,11 +238,12 @@ impl Engine {
                         return bad_request("Session ID unknown");
                     };
                     let engine = self.clone();
+                    let accepted = session.begin_upgrade();
                     upgrade
                         .read_buffer_size(self.config.read_buffer_size)
                         .max_message_size(self.config.max_payload)
                         .on_upgrade(move |ws| async move {
-                            session::upgrade(engine, session, ws).await;
+                            session::upgrade(engine, session, ws, accepted).await;
                         })
                 }
             }

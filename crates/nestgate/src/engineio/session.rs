@@ -31,6 +31,8 @@ struct State {
     websocket: bool,
     /// A WebSocket probe succeeded: polling requests get `6` until the upgrade completes.
     upgrading: bool,
+    /// A WebSocket with this sid was accepted and has not finished (or failed) its upgrade.
+    probing: bool,
     closed: bool,
 }
 
@@ -344,16 +346,19 @@ impl Session {
             self.forget();
             return bad_request("Session ID unknown");
         }
-        if self.state().upgrading {
-            // A GET that arrives while the WebSocket probe is done but the client's upgrade
-            // packet is still on its way: the upgrade is moments from completing (the client
-            // sends `5` right after `3probe`), and after it this GET is refused.
+        let upgrade_under_way = |state: &State| {
+            (state.probing || state.upgrading) && state.packets.is_empty() && !state.closed
+        };
+        if upgrade_under_way(&self.state()) {
+            // A GET that arrives while a WebSocket is taking the session over: its `2probe`
+            // and `5` may be moments from being read (a client sends them back to back), and
+            // after them this GET is refused. A GET with nothing to collect waits anyway.
             let _ = tokio::time::timeout(UPGRADE_WAIT, async {
                 loop {
                     let notified = self.ready.notified();
                     tokio::pin!(notified);
                     notified.as_mut().enable();
-                    if !self.state().upgrading {
+                    if !upgrade_under_way(&self.state()) {
                         return;
                     }
                     notified.await;
@@ -455,13 +460,28 @@ pub(crate) async fn heartbeat(engine: Arc<Engine>, session: Arc<Session>) {
     }
 }
 
+impl Session {
+    /// Marks a WebSocket upgrade as under way, before the HTTP upgrade is answered; `false`
+    /// when the session already has one (or is closed): that WebSocket is then closed.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let mut state = self.state();
+        if state.websocket || state.upgrading || state.probing || state.closed {
+            return false;
+        }
+        state.probing = true;
+        true
+    }
+}
+
 /// A WebSocket that asks to take over a polling session: `2probe` → `3probe`, then `5`.
-pub(crate) async fn upgrade(engine: Arc<Engine>, session: Arc<Session>, mut ws: WebSocket) {
-    let taken = {
-        let state = session.state();
-        state.websocket || state.upgrading || state.closed
-    };
-    if taken {
+/// `accepted` is what [`Session::begin_upgrade`] said.
+pub(crate) async fn upgrade(
+    engine: Arc<Engine>,
+    session: Arc<Session>,
+    mut ws: WebSocket,
+    accepted: bool,
+) {
+    if !accepted {
         let _ = ws.close().await;
         return;
     }
@@ -484,7 +504,11 @@ pub(crate) async fn upgrade(engine: Arc<Engine>, session: Arc<Session>, mut ws: 
         }
     };
     if !probed {
-        session.state().upgrading = false;
+        {
+            let mut state = session.state();
+            state.upgrading = false;
+            state.probing = false;
+        }
         session.ready.notify_waiters();
         let _ = ws.close().await;
         return;
@@ -492,6 +516,7 @@ pub(crate) async fn upgrade(engine: Arc<Engine>, session: Arc<Session>, mut ws: 
     {
         let mut state = session.state();
         state.upgrading = false;
+        state.probing = false;
         state.websocket = true;
     }
     session.ready.notify_waiters();
