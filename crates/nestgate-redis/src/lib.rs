@@ -93,6 +93,9 @@ mod link;
 mod node;
 mod wire;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use adapter::RedisAdapter;
 pub use cluster::{NodeReply, RedisCluster};
 pub use config::RedisConfig;

@@ -328,14 +328,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let mut app = nestgate::App::new().merge(axum::Router::new().route("/", get(page)));
+    let mut cluster = None;
     if let Ok(url) = std::env::var("REDIS_URL") {
         let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "chat".to_owned());
-        let cluster = RedisCluster::connect(RedisConfig::new(url).prefix(prefix)).await?;
-        println!("node {} joined the cluster", cluster.node_id());
-        app = app.adapter(cluster);
+        let node = RedisCluster::connect(RedisConfig::new(url).prefix(prefix)).await?;
+        println!(
+            "node {} joined the cluster ({} other nodes)",
+            node.node_id(),
+            node.nodes().len()
+        );
+        app = app.adapter(node.clone());
+        cluster = Some(node);
     }
     let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!("chat listening on http://{}", listening.local_addr());
     listening.run().await?;
+    if let Some(cluster) = cluster {
+        // Tell the other nodes at once rather than let them wait for the heartbeat timeout.
+        cluster.close().await;
+    }
     Ok(())
 }

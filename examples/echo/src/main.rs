@@ -48,19 +48,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let mut app = nestgate::App::new();
+    let mut cluster = None;
     if let Ok(url) = std::env::var("REDIS_URL") {
         let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "echo".to_owned());
         let config = nestgate_redis::RedisConfig::new(url).prefix(prefix);
-        let cluster = nestgate_redis::RedisCluster::connect(config).await?;
+        let node = nestgate_redis::RedisCluster::connect(config).await?;
         println!(
             "node {} joined the cluster ({} other nodes)",
-            cluster.node_id(),
-            cluster.nodes().len()
+            node.node_id(),
+            node.nodes().len()
         );
-        app = app.adapter(cluster);
+        app = app.adapter(node.clone());
+        cluster = Some(node);
     }
     let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!("echo listening on http://{}", listening.local_addr());
     listening.run().await?;
+    if let Some(cluster) = cluster {
+        // Tell the other nodes at once rather than let them wait for the heartbeat timeout.
+        cluster.close().await;
+    }
     Ok(())
 }

@@ -1,140 +1,15 @@
-//! What the Redis tests share: a real Redis (the one `REDIS_URL` names, or a `redis-server`
-//! started on a free loopback port), nodes served on loopback, and clients.
+//! What the Redis tests share: a real Redis ([`TestRedis`]), nodes served on loopback, and
+//! clients.
 
 #![allow(dead_code, unreachable_pub)] // Each test file uses a part of this module.
 
 use nestgate::testing::TestClient;
 use nestgate::{App, AppHandle, Server};
+pub use nestgate_redis::testing::TestRedis as Redis;
+use nestgate_redis::testing::TestRedis;
 use nestgate_redis::{RedisCluster, RedisConfig};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// A Redis for one test: `REDIS_URL`'s, or a `redis-server` of our own, stopped when dropped.
-#[derive(Debug)]
-pub struct Redis {
-    url: String,
-    own: Option<(u16, Child)>,
-}
-
-impl Redis {
-    /// `REDIS_URL` if set, else a `redis-server` of our own. `None` (after saying so loudly) when
-    /// neither works; under `CI=true` that fails the test instead.
-    pub async fn any() -> Option<Redis> {
-        if let Ok(url) = std::env::var("REDIS_URL") {
-            if reachable(&url).await {
-                return Some(Redis { url, own: None });
-            }
-            return unavailable(&format!("REDIS_URL={url} does not answer"));
-        }
-        Redis::own().await
-    }
-
-    /// A `redis-server` of our own on a free loopback port, which the test may stop and restart.
-    pub async fn own() -> Option<Redis> {
-        let port = free_port();
-        match start_server(port).await {
-            Ok(child) => Some(Redis {
-                url: format!("redis://127.0.0.1:{port}"),
-                own: Some((port, child)),
-            }),
-            Err(err) => unavailable(&format!("cannot start redis-server: {err}")),
-        }
-    }
-
-    /// The URL to connect to.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Stops our own server (SIGKILL: clients see their connections reset, as on a crash).
-    pub fn stop(&mut self) {
-        let (_, child) = self
-            .own
-            .as_mut()
-            .expect("only our own redis-server can be stopped");
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    /// Starts our own server again on the same port.
-    pub async fn restart(&mut self) {
-        let (port, child) = self
-            .own
-            .as_mut()
-            .expect("only our own redis-server can be restarted");
-        *child = start_server(*port)
-            .await
-            .expect("redis-server starts again on its port");
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if let Some((_, child)) = &mut self.own {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Says loudly that the test cannot run; fails it under `CI=true`.
-fn unavailable<T>(why: &str) -> Option<T> {
-    let message = format!(
-        "\n!!!!!!!! REDIS TEST NOT RUN: {why}.\n!!!!!!!! Set REDIS_URL, or install redis-server (apt-get install redis-server).\n"
-    );
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("{message}");
-    }
-    eprintln!("{message}");
-    None
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds a free port");
-    listener.local_addr().expect("has an address").port()
-}
-
-async fn start_server(port: u16) -> std::io::Result<Child> {
-    let mut child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Ok(child);
-        }
-        if let Some(status) = child.try_wait()? {
-            return Err(std::io::Error::other(format!(
-                "redis-server exited: {status}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let _ = child.kill();
-    Err(std::io::Error::other(
-        "redis-server did not listen within 5 s",
-    ))
-}
-
-async fn reachable(url: &str) -> bool {
-    let Ok(client) = redis::Client::open(url) else {
-        return false;
-    };
-    matches!(
-        tokio::time::timeout(
-            Duration::from_secs(2),
-            client.get_multiplexed_async_connection()
-        )
-        .await,
-        Ok(Ok(_))
-    )
-}
 
 /// A channel prefix no other test uses, so tests can share one Redis.
 pub fn unique_prefix(test: &str) -> String {
@@ -142,7 +17,7 @@ pub fn unique_prefix(test: &str) -> String {
 }
 
 /// A configuration with short timings, for tests.
-pub fn config(redis: &Redis, prefix: &str) -> RedisConfig {
+pub fn config(redis: &TestRedis, prefix: &str) -> RedisConfig {
     RedisConfig::new(redis.url())
         .prefix(prefix)
         .discovery(Duration::from_millis(50))
