@@ -22,6 +22,10 @@ pub(crate) struct BroadcastArgs {
     /// The server's WebSocket URL.
     #[arg(long, default_value = "ws://127.0.0.1:3000/")]
     pub(crate) url: String,
+    /// More servers of the same cluster (repeatable): receivers are spread evenly over `--url`
+    /// and these; the sender stays on `--url`.
+    #[arg(long = "also-url")]
+    pub(crate) also_urls: Vec<String>,
     /// Receivers (the sender is one more connection).
     #[arg(short = 'c', long, default_value_t = 1000)]
     pub(crate) connections: usize,
@@ -123,12 +127,26 @@ pub(crate) async fn step(
     let probe = Probe::new(args.pid);
     let me = Probe::new(Some(std::process::id()));
     let target = Target::resolve(&args.url, args.sources).await?;
+    let mut others = Vec::new();
+    for url in &args.also_urls {
+        others.push(Target::resolve(url, args.sources).await?);
+    }
     // Every timestamp in a frame is in ns since this instant, shared by sender and receivers.
     let clock = std::time::Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
 
-    let (receivers, connect_errors) = target.connect_many(0..args.connections, 64).await;
+    // Receivers are spread evenly over the servers: server k gets indices k, k + n, k + 2n...
+    let mut receivers = Vec::with_capacity(args.connections);
+    let mut connect_errors = Counts::default();
+    let servers = 1 + others.len();
+    for (k, server) in std::iter::once(&target).chain(&others).enumerate() {
+        let share = args.connections / servers + usize::from(k < args.connections % servers);
+        let first = receivers.len();
+        let (connected, errors) = server.connect_many(first..first + share, 64).await;
+        receivers.extend(connected);
+        connect_errors.merge(&errors);
+    }
     let receiver_count = receivers.len();
     let tasks: Vec<_> = receivers
         .into_iter()

@@ -553,6 +553,7 @@ async fn run_scenario(
         Scenario::Broadcast => {
             let args = BroadcastArgs {
                 url,
+                also_urls: Vec::new(),
                 connections: plan.broadcast_receivers,
                 rate: plan.ramp_start_rate,
                 duration: plan.ramp_step,
