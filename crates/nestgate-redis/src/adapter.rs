@@ -144,14 +144,15 @@ impl Adapter for RedisAdapter {
     fn broadcast(&self, frame: Frame, options: &BroadcastOptions) -> Result<(), AdapterError> {
         self.store.broadcast(&frame, options);
         if !options.local {
-            let header = Header::Broadcast {
-                node: self.node.uid.clone(),
-                path: self.path.clone(),
-                opts: options.clone(),
-            };
+            let message = wire::encode_broadcast(
+                &self.node.uid,
+                &self.path,
+                options,
+                frame.as_str().as_bytes(),
+            );
             // Dropped (and counted) when Redis is unreachable: the local clients were served,
             // and a broadcast waits for nobody.
-            self.node.publish_all(&header, frame.as_str().as_bytes());
+            self.node.publish_encoded(message);
         }
         Ok(())
     }

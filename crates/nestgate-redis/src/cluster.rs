@@ -266,7 +266,7 @@ impl RedisCluster {
         }
         // Give the last pipeline a moment to be written.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        self.node.cancel.cancel();
+        self.node.shut_down();
     }
 }
 

@@ -132,6 +132,22 @@ impl Node {
             .publish(&self.all_channel, wire::encode(header, payload))
     }
 
+    /// Publishes an encoded message to every node (dropped and counted when it cannot be).
+    pub(crate) fn publish_encoded(&self, message: Vec<u8>) -> bool {
+        self.publisher.publish(&self.all_channel, message)
+    }
+
+    /// Marks both connections down, for good: the node is closing.
+    pub(crate) fn shut_down(&self) {
+        self.cancel.cancel();
+        self.counters
+            .publisher_up
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.counters
+            .subscriber_up
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
     /// Sends an answer to request `req` of node `to`.
     fn respond(&self, to: &str, req: u64, body: Body, payload: &[u8]) {
         let header = Header::Response {
