@@ -54,6 +54,10 @@ pub(crate) struct BroadcastArgs {
     /// The server's pid, to measure its CPU time per delivery.
     #[arg(long)]
     pub(crate) pid: Option<u32>,
+    /// More processes whose CPU time counts as the server's (repeatable): the other nodes of a
+    /// cluster, Redis.
+    #[arg(long = "also-pid")]
+    pub(crate) also_pids: Vec<u32>,
     /// Loopback source addresses to spread connections over (127.0.0.2 and up).
     #[arg(long, default_value_t = 32)]
     pub(crate) sources: usize,
@@ -125,6 +129,11 @@ pub(crate) async fn step(
     p99_limit: Duration,
 ) -> Result<StepResult> {
     let probe = Probe::new(args.pid);
+    let counted: Vec<Probe> = args
+        .also_pids
+        .iter()
+        .map(|&pid| Probe::new(Some(pid)))
+        .collect();
     let me = Probe::new(Some(std::process::id()));
     let target = Target::resolve(&args.url, args.sources).await?;
     let mut others = Vec::new();
@@ -172,6 +181,7 @@ pub(crate) async fn step(
     sleep(Duration::from_millis(100)).await;
 
     let cpu = CpuMark::take(&probe);
+    let counted_cpu: Vec<CpuMark> = counted.iter().map(CpuMark::take).collect();
     let my_cpu = CpuMark::take(&me);
     let send_start = Instant::now();
     let end = send_start + args.duration;
@@ -224,7 +234,16 @@ pub(crate) async fn step(
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         sleep(Duration::from_millis(10)).await;
     }
-    let cpu = cpu.since(&probe);
+    // The server's CPU and that of the processes counted with it (all of them, or none).
+    let cpu = cpu.since(&probe).and_then(|first| {
+        counted_cpu
+            .iter()
+            .zip(&counted)
+            .try_fold(first, |(used, percent), (mark, probe)| {
+                let (more, more_percent) = mark.since(probe)?;
+                Some((used + more, percent + more_percent))
+            })
+    });
     let my_cpu = my_cpu.since(&me);
     let window = send_start.elapsed();
     stop.cancel();

@@ -223,8 +223,13 @@ pub(crate) async fn run(args: &ClusterArgs) -> Result<()> {
                 p99_limit: Duration::from_millis(250),
                 max_steps: if args.quick { 10 } else { 14 },
                 bisections: if args.quick { 2 } else { 4 },
-                // CPU per delivery is measured for one process only; a cluster has several.
-                pid: (nodes == 1).then(|| servers[0].child.id()).flatten(),
+                // CPU per delivery counts every node, and Redis when it is used.
+                pid: servers[0].child.id(),
+                also_pids: servers[1..]
+                    .iter()
+                    .filter_map(|server| server.child.id())
+                    .chain(redis.child.id().filter(|_| setup != Setup::OneInMemory))
+                    .collect(),
                 sources: args.sources,
             };
             let ramp = broadcast::ramp(&broadcast, broadcast::print_step).await?;
@@ -267,7 +272,7 @@ fn render(runs: &[ClusterRun], args: &ClusterArgs) -> String {
         args.connections, args.repeats
     );
     table.push_str(
-        "| setup | deliveries/s | broadcasts/s | p99 at that rate | server CPU-µs/delivery |\n",
+        "| setup | deliveries/s | broadcasts/s | p99 at that rate | CPU-µs/delivery (nodes + Redis) |\n",
     );
     table.push_str("|---|---:|---:|---:|---:|\n");
     let mut seen = Vec::new();

@@ -563,6 +563,7 @@ async fn run_scenario(
                 max_steps: plan.ramp_max_steps,
                 bisections: plan.ramp_bisections,
                 pid,
+                also_pids: Vec::new(),
                 sources,
             };
             let result = broadcast::ramp(&args, broadcast::print_step).await?;

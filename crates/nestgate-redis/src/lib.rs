@@ -38,6 +38,45 @@
 //! }
 //! ```
 //!
+//! # Server-side events
+//!
+//! Nodes can talk to each other (socket.io's `serverSideEmit`): register handlers with
+//! [`RedisCluster::on`], and provide the cluster as state to reach it from a handler.
+//!
+//! ```no_run
+//! use nestgate::extract::State;
+//! use nestgate::prelude::*;
+//! use nestgate_redis::{RedisCluster, RedisConfig};
+//!
+//! #[websocket_gateway(path = "/admin")]
+//! #[derive(Default)]
+//! struct Admin;
+//!
+//! #[websocket_gateway]
+//! impl Admin {
+//!     /// How many clients each node holds, asked of every other node.
+//!     #[subscribe_message("census")]
+//!     async fn census(&self, server: Server, State(cluster): State<RedisCluster>) -> Result<usize, WsException> {
+//!         let replies = cluster.server_side_emit_with_ack::<_, usize>("local_count", &()).await?;
+//!         let others: usize = replies.iter().filter_map(|reply| reply.result.as_ref().ok()).sum();
+//!         Ok(server.local_socket_count() + others)
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let cluster = RedisCluster::connect(RedisConfig::new("redis://127.0.0.1:6379")).await?;
+//!     let app = nestgate::App::new().adapter(cluster.clone()).provide(cluster.clone());
+//!     let handle = app.handle();
+//!     cluster.on("local_count", move |(): ()| {
+//!         let count = handle.server("/admin").map_or(0, |server| server.local_socket_count());
+//!         async move { count }
+//!     });
+//!     app.listen("127.0.0.1:3000").await?;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # How it works
 //!
 //! Each node subscribes to two channels: `{prefix}#all`, where every node publishes broadcasts,
