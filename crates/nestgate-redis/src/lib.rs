@@ -105,10 +105,11 @@
 //! When Redis stops, every node goes on serving its own clients: local deliveries, rooms and
 //! acks work as with one process. Broadcasts are still delivered locally; their cluster part is
 //! dropped, never buffered without bound (the publish queue is bounded, and emptied while the
-//! connection is down), and counted in [`ClusterStats::dropped`]. Queries, remote membership
-//! changes and acknowledged broadcasts fail with
+//! connection is down), and counted in [`ClusterStats::dropped`]. Queries and acknowledged
+//! broadcasts fail with
 //! [`AdapterError::Unavailable`](nestgate::adapter::AdapterError::Unavailable) rather than
-//! return a partial answer. Each connection reconnects by itself with exponential backoff and
+//! return a partial answer; membership changes and disconnections are applied to the local
+//! sockets, then fail the same way for the rest of the cluster. Each connection reconnects by itself with exponential backoff and
 //! jitter ([`RedisConfig::reconnect_backoff`]), says hello again, and cluster broadcasts resume.
 //! A warning is logged when a connection is lost, and [`RedisCluster::stats`] counts losses,
 //! reconnections and drops. A subscription that silently stops delivering is noticed too: a
