@@ -1,7 +1,7 @@
 //! The `broadcast` scenario: C receivers and one sender emitting at a fixed rate; and the ramp
 //! that looks for the highest rate a server sustains.
 
-use crate::client::{self, Counts, Result, Target, Ws};
+use crate::client::{self, Counts, Protocol, Result, Target, Ws};
 use crate::stats::{self, Latency, parse_duration};
 use crate::sys::{CpuMark, Probe};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -61,6 +61,9 @@ pub(crate) struct BroadcastArgs {
     /// Loopback source addresses to spread connections over (127.0.0.2 and up).
     #[arg(long, default_value_t = 32)]
     pub(crate) sources: usize,
+    /// The wire protocol (`socketio`: Engine.IO's WebSocket transport at `/socket.io/`).
+    #[arg(long, value_enum, default_value_t = Protocol::WsJson)]
+    pub(crate) protocol: Protocol,
 }
 
 /// What one step (one rate) measured.
@@ -135,10 +138,10 @@ pub(crate) async fn step(
         .map(|&pid| Probe::new(Some(pid)))
         .collect();
     let me = Probe::new(Some(std::process::id()));
-    let target = Target::resolve(&args.url, args.sources).await?;
+    let target = Target::resolve(&args.url, args.sources, args.protocol).await?;
     let mut others = Vec::new();
     for url in &args.also_urls {
-        others.push(Target::resolve(url, args.sources).await?);
+        others.push(Target::resolve(url, args.sources, args.protocol).await?);
     }
     // Every timestamp in a frame is in ns since this instant, shared by sender and receivers.
     let clock = std::time::Instant::now();
@@ -199,7 +202,9 @@ pub(crate) async fn step(
         let due = ((now - send_start).as_secs_f64() * rate) as u64 + 1;
         while sent < due {
             let t = t0 + (sent as f64 / rate * 1e9) as u64;
-            let frame = format!(r#"{{"event":"broadcast","data":{{"seq":{sent},"t":{t}}}}}"#);
+            let frame = args
+                .protocol
+                .frame("broadcast", &format!(r#"{{"seq":{sent},"t":{t}}}"#));
             match timeout_at(give_up, sink.feed(Message::Text(frame.into()))).await {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {

@@ -33,11 +33,47 @@ pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The highest number of loopback source addresses (127.0.0.2 ..= 127.0.0.251).
 const MAX_SOURCES: usize = 250;
 
+/// The wire protocol the clients speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Protocol {
+    /// `{"event": .., "data": ..}` text frames on the gateway's path.
+    #[default]
+    WsJson,
+    /// Socket.IO v5 over Engine.IO v4's WebSocket transport at `/socket.io/`, namespace `/`.
+    Socketio,
+}
+
+impl Protocol {
+    /// The frame of `event` with `data` (JSON text), as a client sends it and the echo example
+    /// sends it back.
+    pub(crate) fn frame(self, event: &str, data: &str) -> String {
+        match self {
+            Protocol::WsJson => format!(r#"{{"event":"{event}","data":{data}}}"#),
+            Protocol::Socketio => format!(r#"42["{event}",{data}]"#),
+        }
+    }
+
+    /// The URL a client of this protocol opens, from the gateway's `ws://host:port/` URL.
+    fn url(self, gateway: &str) -> String {
+        match self {
+            Protocol::WsJson => gateway.to_owned(),
+            Protocol::Socketio => {
+                let rest = gateway.strip_prefix("ws://").unwrap_or(gateway);
+                let authority = rest.split('/').next().unwrap_or(rest);
+                format!("ws://{authority}/socket.io/?EIO=4&transport=websocket")
+            }
+        }
+    }
+}
+
 /// Where clients connect, and from which source addresses.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     /// The `ws://` URL, sent in the handshake.
     url: String,
+    /// What the clients speak.
+    protocol: Protocol,
     /// The server's socket address.
     addr: SocketAddr,
     /// How many loopback source addresses connections are spread over (0: let the kernel pick).
@@ -47,7 +83,7 @@ pub(crate) struct Target {
 impl Target {
     /// Resolves a `ws://host:port/path` URL; `sources` loopback addresses are used round-robin
     /// when the server is on loopback.
-    pub(crate) async fn resolve(url: &str, sources: usize) -> Result<Target> {
+    pub(crate) async fn resolve(url: &str, sources: usize, protocol: Protocol) -> Result<Target> {
         let rest = url
             .strip_prefix("ws://")
             .ok_or_else(|| format!("only ws:// URLs are supported, not {url}"))?;
@@ -57,7 +93,8 @@ impl Target {
             .next()
             .ok_or_else(|| format!("{authority} resolves to no address"))?;
         Ok(Target {
-            url: url.to_owned(),
+            url: protocol.url(url),
+            protocol,
             addr,
             sources: sources.min(MAX_SOURCES),
         })
@@ -98,6 +135,12 @@ impl Target {
         )
         .await
         .map_err(|_| "WebSocket handshake timed out")??;
+        let mut ws = ws;
+        if self.protocol == Protocol::Socketio {
+            timeout(CONNECT_TIMEOUT, socketio_connect(&mut ws))
+                .await
+                .map_err(|_| "Socket.IO CONNECT timed out")??;
+        }
         Ok(ws)
     }
 
@@ -188,7 +231,22 @@ pub(crate) fn describe_end(next: Option<Result<Message, WsError>>) -> String {
     }
 }
 
-/// Waits for the next text frame, skipping pings and pongs (tungstenite answers pings itself).
+/// Engine.IO open, then Socket.IO CONNECT to `/`.
+async fn socketio_connect(ws: &mut Ws) -> Result<()> {
+    let open = next_text(ws).await?;
+    if !open.as_str().starts_with('0') {
+        return Err(format!("expected the Engine.IO open packet, got {open}").into());
+    }
+    ws.send(Message::text("40")).await?;
+    let connected = next_text(ws).await?;
+    if !connected.as_str().starts_with("40") {
+        return Err(format!("expected the Socket.IO CONNECT answer, got {connected}").into());
+    }
+    Ok(())
+}
+
+/// Waits for the next text frame, skipping pings and pongs (tungstenite answers pings itself)
+/// and Engine.IO pings (`2`: no run lasts the 45 s after which an unanswered one matters).
 /// Anything else ends the wait with a description of how the connection ended.
 pub(crate) async fn next_text<S>(ws: &mut S) -> Result<Utf8Bytes, String>
 where
@@ -196,7 +254,8 @@ where
 {
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(text))) => return Ok(text),
+            Some(Ok(Message::Text(text))) if text.as_str() != "2" => return Ok(text),
+            Some(Ok(Message::Text(_))) => {}
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             other => return Err(describe_end(other)),
         }

@@ -8,7 +8,7 @@
 //! 250 ms and nothing lost), `--repeats` times, alternating setups; the table shows medians.
 
 use crate::broadcast::{self, BroadcastArgs, StepResult};
-use crate::client::Result;
+use crate::client::{Protocol, Result};
 use crate::stats::median;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -231,6 +231,7 @@ pub(crate) async fn run(args: &ClusterArgs) -> Result<()> {
                     .chain(redis.child.id().filter(|_| setup != Setup::OneInMemory))
                     .collect(),
                 sources: args.sources,
+                protocol: Protocol::WsJson,
             };
             let ramp = broadcast::ramp(&broadcast, broadcast::print_step).await?;
             for mut server in servers {

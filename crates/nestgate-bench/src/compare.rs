@@ -3,7 +3,7 @@
 //! table, JSON, and an SVG plot of the broadcast ramps.
 
 use crate::broadcast::{self, BroadcastArgs, RampResult};
-use crate::client::{Counts, Result};
+use crate::client::{Counts, Protocol, Result};
 use crate::echo::{self, EchoArgs, EchoResult};
 use crate::idle::{self, IdleArgs, IdleResult};
 use crate::stats::median;
@@ -127,6 +127,8 @@ struct Plan {
     active_connections: usize,
     /// Active: percent echoing.
     active_percent: f64,
+    /// Active: each echoing connection sends one echo per this interval.
+    active_interval: Duration,
     /// Active: how long they echo.
     active_duration: Duration,
 }
@@ -149,6 +151,7 @@ impl Plan {
             idle_hold: s(if quick { 0.5 } else { 3.0 }),
             active_connections: 19_000,
             active_percent: 1.0,
+            active_interval: Duration::from_millis(10),
             active_duration: s(if quick { 1.5 } else { 10.0 }),
         }
     }
@@ -545,6 +548,7 @@ async fn run_scenario(
                 payload: 32,
                 pid,
                 sources,
+                protocol: Protocol::WsJson,
             };
             let result = echo::run(&args).await?;
             echo::print(&result);
@@ -565,6 +569,7 @@ async fn run_scenario(
                 pid,
                 also_pids: Vec::new(),
                 sources,
+                protocol: Protocol::WsJson,
             };
             let result = broadcast::ramp(&args, broadcast::print_step).await?;
             Outcome::Broadcast(result)
@@ -580,6 +585,11 @@ async fn run_scenario(
                 },
                 pid,
                 active_percent: if active { plan.active_percent } else { 0.0 },
+                active_interval: if active {
+                    plan.active_interval
+                } else {
+                    Duration::ZERO
+                },
                 duration: if active {
                     plan.active_duration
                 } else {
@@ -734,7 +744,7 @@ fn summarize(runs: &Runs) -> Vec<Row> {
     if !runs.active.is_empty() {
         let active = &runs.active;
         row(
-            "19,000 conns, 1 % echoing: RTT p99",
+            "19,000 conns, 1 % echoing every 10 ms: RTT p99",
             "µs",
             false,
             both(&|k| median_of(active, k, |r| Some(r.active_rtt.p99_us as f64))),

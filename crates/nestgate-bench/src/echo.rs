@@ -1,6 +1,6 @@
 //! The `echo` scenario: C connections, each in a closed loop (send, await the reply, repeat).
 
-use crate::client::{self, Counts, Result, Target};
+use crate::client::{self, Counts, Protocol, Result, Target};
 use crate::stats::{self, Latency, parse_duration};
 use crate::sys::{CpuMark, Probe};
 use serde::Serialize;
@@ -35,6 +35,9 @@ pub(crate) struct EchoArgs {
     /// Loopback source addresses to spread connections over (127.0.0.2 and up).
     #[arg(long, default_value_t = 32)]
     pub(crate) sources: usize,
+    /// The wire protocol (`socketio`: Engine.IO's WebSocket transport at `/socket.io/`).
+    #[arg(long, value_enum, default_value_t = Protocol::WsJson)]
+    pub(crate) protocol: Protocol,
 }
 
 /// What an `echo` run measured.
@@ -85,10 +88,10 @@ struct ConnectionOutcome {
 pub(crate) async fn run(args: &EchoArgs) -> Result<EchoResult> {
     let probe = Probe::new(args.pid);
     let me = Probe::new(Some(std::process::id()));
-    let target = Target::resolve(&args.url, args.sources).await?;
-    let data = "x".repeat(args.payload);
-    let request: Utf8Bytes = format!(r#"{{"event":"echo","data":"{data}"}}"#).into();
-    let expected: Utf8Bytes = format!(r#"{{"event":"echo","data":"{data}"}}"#).into();
+    let target = Target::resolve(&args.url, args.sources, args.protocol).await?;
+    let data = format!("\"{}\"", "x".repeat(args.payload));
+    let request: Utf8Bytes = args.protocol.frame("echo", &data).into();
+    let expected: Utf8Bytes = args.protocol.frame("echo", &data).into();
 
     let (connections, connect_errors) = target.connect_many(0..args.connections, 64).await;
     let connected = connections.len();

@@ -1,7 +1,7 @@
 //! The `idle` scenario: many idle connections (memory per connection, connection setup rate),
 //! optionally with a fraction of them echoing in a closed loop meanwhile.
 
-use crate::client::{self, Counts, Result, Target, Ws};
+use crate::client::{self, Counts, Protocol, Result, Target, Ws};
 use crate::stats::{self, Latency, parse_duration};
 use crate::sys::{self, Probe};
 use serde::Serialize;
@@ -29,9 +29,13 @@ pub(crate) struct IdleArgs {
     /// The server's pid, to read its memory (VmRSS) and descriptors.
     #[arg(long)]
     pub(crate) pid: Option<u32>,
-    /// Percent of the connections that echo in a closed loop once all are open.
+    /// Percent of the connections that echo once all are open.
     #[arg(long, default_value_t = 0.0)]
     pub(crate) active_percent: f64,
+    /// Each active connection sends one echo per interval (0: a closed loop, as fast as the
+    /// server answers — a throughput test, whose RTT is mostly queueing).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub(crate) active_interval: Duration,
     /// How long the connections are held (and the active ones echo) once all are open.
     #[arg(short = 'd', long, default_value = "5s", value_parser = parse_duration)]
     pub(crate) duration: Duration,
@@ -138,6 +142,8 @@ struct Echo {
     request: Utf8Bytes,
     /// The frame expected back.
     expected: Utf8Bytes,
+    /// The pace (zero: a closed loop).
+    interval: Duration,
 }
 
 /// Runs the scenario.
@@ -151,11 +157,12 @@ pub(crate) async fn run(args: &IdleArgs) -> Result<IdleResult> {
         );
     }
     let probe = Probe::new(args.pid);
-    let target = Target::resolve(&args.url, args.sources).await?;
+    let target = Target::resolve(&args.url, args.sources, Protocol::WsJson).await?;
     let data = "x".repeat(args.payload);
     let echo = Echo {
         request: format!(r#"{{"event":"echo","data":"{data}"}}"#).into(),
         expected: format!(r#"{{"event":"echo","data":"{data}"}}"#).into(),
+        interval: args.active_interval,
     };
     // Every `every`-th connection is active.
     let every = if args.active_percent > 0.0 {
@@ -429,7 +436,17 @@ async fn hold(
     }
     if let Some(echo) = echo {
         let histogram = outcome.histogram.insert(stats::fine_histogram());
+        let mut next_send = Instant::now();
         while !stop.is_cancelled() {
+            if !echo.interval.is_zero() {
+                // Paced: one echo per interval, on a fixed schedule (a late reply does not
+                // shift the next send, so slow answers cannot lower the offered load).
+                tokio::select! {
+                    () = tokio::time::sleep_until(next_send) => {}
+                    () = stop.cancelled() => break,
+                }
+                next_send += echo.interval;
+            }
             let sent_at = Instant::now();
             if let Err(ended) = client::send_text(&mut ws, echo.request.clone()).await {
                 outcome.ended = Some(ended);

@@ -1,6 +1,6 @@
 //! The parsed, validated model of a `#[websocket_gateway]` impl block.
 
-use crate::attr::{self, MethodAttr};
+use crate::attr::{self, MethodAttr, Pipeline, PipelineAttr};
 use crate::ctxt::Ctxt;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, ReturnType, Type};
 
@@ -11,6 +11,8 @@ pub(crate) struct GatewayImpl<'a> {
     pub(crate) after_init: Option<Method<'a>>,
     pub(crate) on_connection: Option<Method<'a>>,
     pub(crate) on_disconnect: Option<Method<'a>>,
+    /// `#[use_guards]`, `#[use_layers]`, `#[use_filters]` on the impl block.
+    pub(crate) pipeline: Pipeline,
 }
 
 /// A method of the impl block that one of our attributes marks.
@@ -42,6 +44,8 @@ impl Method<'_> {
 pub(crate) struct Handler<'a> {
     pub(crate) event: LitStr,
     pub(crate) method: Method<'a>,
+    /// The handler's own guards, layers and filters.
+    pub(crate) pipeline: Pipeline,
 }
 
 impl<'a> GatewayImpl<'a> {
@@ -57,12 +61,17 @@ impl<'a> GatewayImpl<'a> {
         if !original.generics.params.is_empty() {
             cx.error_spanned_by(&original.generics, "a gateway impl block cannot be generic");
         }
+        let pipeline = Pipeline::from_attrs(&original.attrs).unwrap_or_else(|err| {
+            cx.syn_error(err);
+            Pipeline::default()
+        });
         let mut gateway = GatewayImpl {
             original,
             handlers: Vec::new(),
             after_init: None,
             on_connection: None,
             on_disconnect: None,
+            pipeline,
         };
         for item in &original.items {
             let ImplItem::Fn(function) = item else {
@@ -80,6 +89,16 @@ impl<'a> GatewayImpl<'a> {
             .iter()
             .filter_map(|a| MethodAttr::of(a).map(|k| (a, k)));
         let Some((attr, kind)) = kinds.next() else {
+            if let Some(stray) = function
+                .attrs
+                .iter()
+                .find(|a| PipelineAttr::of(a).is_some())
+            {
+                cx.error_spanned_by(
+                    stray,
+                    "guards, layers and filters go on a `#[subscribe_message]` handler or on the impl block",
+                );
+            }
             return;
         };
         for (extra, _) in kinds {
@@ -88,9 +107,30 @@ impl<'a> GatewayImpl<'a> {
         let Some(method) = Method::from_syn(cx, function, kind) else {
             return;
         };
+        let pipeline = match Pipeline::from_attrs(&function.attrs) {
+            Ok(pipeline) => pipeline,
+            Err(err) => {
+                cx.syn_error(err);
+                Pipeline::default()
+            }
+        };
+        if kind != MethodAttr::SubscribeMessage
+            && let Some(stray) = function
+                .attrs
+                .iter()
+                .find(|a| PipelineAttr::of(a).is_some())
+        {
+            cx.error_spanned_by(
+                stray,
+                format!(
+                    "guards, layers and filters apply to handlers, not to `#[{}]`; put filters for the connection hook on the impl block",
+                    kind.name()
+                ),
+            );
+        }
         match kind {
             MethodAttr::SubscribeMessage => match attr::event_name(attr) {
-                Ok(event) => self.add_handler(cx, event, method),
+                Ok(event) => self.add_handler(cx, event, method, pipeline),
                 Err(err) => cx.syn_error(err),
             },
             MethodAttr::AfterInit => set_hook(cx, attr, kind, &mut self.after_init, method, 1),
@@ -103,7 +143,7 @@ impl<'a> GatewayImpl<'a> {
         }
     }
 
-    fn add_handler(&mut self, cx: &Ctxt, event: LitStr, method: Method<'a>) {
+    fn add_handler(&mut self, cx: &Ctxt, event: LitStr, method: Method<'a>, pipeline: Pipeline) {
         if let Some(first) = self
             .handlers
             .iter()
@@ -119,7 +159,11 @@ impl<'a> GatewayImpl<'a> {
             );
             return;
         }
-        self.handlers.push(Handler { event, method });
+        self.handlers.push(Handler {
+            event,
+            method,
+            pipeline,
+        });
     }
 }
 
@@ -206,7 +250,7 @@ impl<'a> Method<'a> {
 fn consuming_extractor(ty: &Type) -> Option<String> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    ["Data"]
+    ["Data", "Valid", "Args"]
         .into_iter()
         .find(|name| last.ident == name)
         .map(str::to_owned)

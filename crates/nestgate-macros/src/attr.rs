@@ -2,10 +2,12 @@
 //! `#[subscribe_message("event")]`.
 
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, LitStr, Token};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, LitStr, Token};
 
 mod kw {
     syn::custom_keyword!(path);
+    syn::custom_keyword!(handshake_guards);
 }
 
 /// The options of `#[websocket_gateway(...)]` on a struct.
@@ -13,6 +15,8 @@ mod kw {
 pub(crate) struct GatewayOptions {
     /// `path = "/chat"`: the URL path the gateway's WebSocket is served on.
     pub(crate) path: Option<LitStr>,
+    /// `handshake_guards(A, B::new())`: guards of the upgrade request on this gateway's path.
+    pub(crate) handshake_guards: Vec<Expr>,
 }
 
 impl Parse for GatewayOptions {
@@ -38,11 +42,25 @@ impl Parse for GatewayOptions {
                     ));
                 }
                 options.path = Some(value);
+            } else if lookahead.peek(kw::handshake_guards) {
+                let key = input.parse::<kw::handshake_guards>()?;
+                let content;
+                syn::parenthesized!(content in input);
+                let guards = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+                if !options.handshake_guards.is_empty() {
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        "duplicate gateway option `handshake_guards`; list every guard in one",
+                    ));
+                }
+                options.handshake_guards = guards.into_iter().collect();
             } else if input.peek(syn::Ident) {
                 let unknown: syn::Ident = input.parse()?;
                 return Err(syn::Error::new_spanned(
                     &unknown,
-                    format!("unknown gateway option `{unknown}`; expected `path`"),
+                    format!(
+                        "unknown gateway option `{unknown}`; expected `path` or `handshake_guards`"
+                    ),
                 ));
             } else {
                 return Err(lookahead.error());
@@ -128,5 +146,78 @@ pub(crate) fn no_arguments(attr: &Attribute, kind: MethodAttr) -> syn::Result<()
             attr,
             format!("`#[{}]` takes no arguments", kind.name()),
         )),
+    }
+}
+
+/// The pipeline attributes, on a handler or on the impl block: guards, layers, filters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum PipelineAttr {
+    Guards,
+    Layers,
+    Filters,
+}
+
+impl PipelineAttr {
+    /// The attribute's name as the user writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PipelineAttr::Guards => "use_guards",
+            PipelineAttr::Layers => "use_layers",
+            PipelineAttr::Filters => "use_filters",
+        }
+    }
+
+    /// Recognizes `#[use_guards(...)]`, `#[nestgate::use_layers(...)]`, ...
+    pub(crate) fn of(attr: &Attribute) -> Option<PipelineAttr> {
+        let last = attr.path().segments.last()?;
+        [
+            PipelineAttr::Guards,
+            PipelineAttr::Layers,
+            PipelineAttr::Filters,
+        ]
+        .into_iter()
+        .find(|kind| last.ident == kind.name())
+    }
+}
+
+/// The guards, layers and filters one item (a handler or the impl block) declares.
+#[derive(Default)]
+pub(crate) struct Pipeline {
+    pub(crate) guards: Vec<Expr>,
+    pub(crate) layers: Vec<Expr>,
+    pub(crate) filters: Vec<Expr>,
+}
+
+impl Pipeline {
+    /// Reads every pipeline attribute of `attrs` (several of one kind add up, in order).
+    pub(crate) fn from_attrs(attrs: &[Attribute]) -> syn::Result<Pipeline> {
+        let mut pipeline = Pipeline::default();
+        for attr in attrs {
+            let Some(kind) = PipelineAttr::of(attr) else {
+                continue;
+            };
+            let exprs = match &attr.meta {
+                syn::Meta::List(list) if !list.tokens.is_empty() => {
+                    list.parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated)?
+                }
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        attr,
+                        format!(
+                            "`#[{}]` lists one or more values: `#[{}(A, B::new(..))]`",
+                            kind.name(),
+                            kind.name()
+                        ),
+                    ));
+                }
+            };
+            let target = match kind {
+                PipelineAttr::Guards => &mut pipeline.guards,
+                PipelineAttr::Layers => &mut pipeline.layers,
+                PipelineAttr::Filters => &mut pipeline.filters,
+            };
+            target.extend(exprs);
+        }
+        Ok(pipeline)
     }
 }

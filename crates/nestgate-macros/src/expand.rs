@@ -1,7 +1,7 @@
 //! Code generation. Generated code names only `::nestgate::...` items and `__nestgate_` idents.
 
 use crate::ast::{self, GatewayImpl, Handler, Method};
-use crate::attr::GatewayOptions;
+use crate::attr::{GatewayOptions, Pipeline};
 use crate::fallback;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -64,12 +64,23 @@ fn gateway_struct(args: TokenStream, item: &ItemStruct) -> syn::Result<TokenStre
     let path = options
         .path
         .unwrap_or_else(|| syn::LitStr::new("/", Span::call_site()));
+    let handshake_guards = (!options.handshake_guards.is_empty()).then(|| {
+        let guards = options.handshake_guards.iter().map(|guard| {
+            quote_spanned!(guard.span()=> ::nestgate::guard::BoxedHandshakeGuard::new(#guard))
+        });
+        quote! {
+            fn handshake_guards() -> ::std::vec::Vec<::nestgate::guard::BoxedHandshakeGuard> {
+                ::std::vec![#(#guards),*]
+            }
+        }
+    });
     Ok(quote! {
         #item
 
         impl ::nestgate::gateway::GatewayMeta for #ident {
             const NAME: &'static str = #name;
             const PATH: &'static str = #path;
+            #handshake_guards
         }
 
         ::nestgate::__private::inventory::submit! {
@@ -85,6 +96,7 @@ fn gateway_impl(gateway: &GatewayImpl<'_>) -> TokenStream {
     let after_init = gateway.after_init.as_ref().map(after_init);
     let on_connection = gateway.on_connection.as_ref().map(on_connection);
     let on_disconnect = gateway.on_disconnect.as_ref().map(on_disconnect);
+    let pipeline = gateway_pipeline(&gateway.pipeline);
     quote! {
         #stripped
 
@@ -96,16 +108,79 @@ fn gateway_impl(gateway: &GatewayImpl<'_>) -> TokenStream {
                 #after_init
                 #on_connection
                 #on_disconnect
+                #pipeline
             }
         };
     }
+}
+
+/// The gateway-wide guards, layers and filters, as `GatewayHandlers` methods.
+fn gateway_pipeline(pipeline: &Pipeline) -> TokenStream {
+    let mut out = TokenStream::new();
+    if !pipeline.guards.is_empty() {
+        let guards = pipeline
+            .guards
+            .iter()
+            .map(|guard| quote_spanned!(guard.span()=> ::nestgate::guard::BoxedGuard::new(#guard)));
+        out.extend(quote! {
+            fn guards() -> ::std::vec::Vec<::nestgate::guard::BoxedGuard> {
+                ::std::vec![#(#guards),*]
+            }
+        });
+    }
+    if !pipeline.layers.is_empty() {
+        let layers = layer_calls(&pipeline.layers);
+        out.extend(quote! {
+            fn layers(
+                handler: ::nestgate::gateway::HandlerDef<Self>,
+            ) -> ::nestgate::gateway::HandlerDef<Self> {
+                handler #(#layers)*
+            }
+        });
+    }
+    if !pipeline.filters.is_empty() {
+        let filters = pipeline.filters.iter().map(
+            |filter| quote_spanned!(filter.span()=> ::nestgate::filter::BoxedFilter::new(#filter)),
+        );
+        out.extend(quote! {
+            fn filters() -> ::std::vec::Vec<::nestgate::filter::BoxedFilter> {
+                ::std::vec![#(#filters),*]
+            }
+        });
+    }
+    out
+}
+
+/// `.layer(..)` calls, innermost first: the first layer listed ends up outermost.
+fn layer_calls(layers: &[syn::Expr]) -> Vec<TokenStream> {
+    layers
+        .iter()
+        .rev()
+        .map(|layer| quote_spanned!(layer.span()=> .layer(#layer)))
+        .collect()
+}
+
+/// A handler's own guards, layers and filters, as `HandlerDef` builder calls.
+fn handler_pipeline(pipeline: &Pipeline) -> TokenStream {
+    let guards = pipeline
+        .guards
+        .iter()
+        .map(|guard| quote_spanned!(guard.span()=> .guard(#guard)));
+    let layers = layer_calls(&pipeline.layers);
+    let filters = pipeline
+        .filters
+        .iter()
+        .map(|filter| quote_spanned!(filter.span()=> .filter(#filter)));
+    quote!(#(#guards)* #(#layers)* #(#filters)*)
 }
 
 /// The call of a gateway method, with `.await` when it is async.
 fn call(method: &Method<'_>, receiver: &TokenStream, args: &[TokenStream]) -> TokenStream {
     let ident = method.ident();
     let call = if method.has_receiver() {
-        quote!(#receiver.#ident(#(#args),*))
+        // A path call: a user method named like a trait method (`on_connection`) must not
+        // resolve to `GatewayHandlers::on_connection` on the `Arc<Self>` receiver.
+        quote!(Self::#ident(&*#receiver, #(#args),*))
     } else {
         quote!(Self::#ident(#(#args),*))
     };
@@ -148,6 +223,7 @@ fn handler_def(handler: &Handler<'_>) -> TokenStream {
     let unused_payload = (count == 0).then(|| quote!(let _ = __nestgate_payload;));
     let call = call(method, &quote!(__nestgate_gateway), &names);
     let reply = reply(method.output());
+    let pipeline = handler_pipeline(&handler.pipeline);
     quote! {
         ::nestgate::gateway::HandlerDef::new(
             #event,
@@ -160,6 +236,7 @@ fn handler_def(handler: &Handler<'_>) -> TokenStream {
                 #reply
             },
         )
+        #pipeline
     }
 }
 
@@ -175,7 +252,18 @@ fn reply(output: &syn::ReturnType) -> TokenStream {
             ::nestgate::Reply::none()
         })
     } else if ast::returns_result(output) {
-        quote_spanned!(span=> ::nestgate::__private::reply_result(__nestgate_ret))
+        // Autoref specialization on the error: `Into<WsException>` first, else `std::error::Error`.
+        // Either way the error stays typed for the exception filters.
+        quote_spanned! {span=>
+            match __nestgate_ret {
+                ::core::result::Result::Ok(value) => ::nestgate::Reply::json(&value),
+                ::core::result::Result::Err(error) => {
+                    #[allow(unused_imports)]
+                    use ::nestgate::__private::{ErrViaError as _, ErrViaInto as _};
+                    (&&::nestgate::__private::ErrTag::new(error)).__nestgate_failure()
+                }
+            }
+        }
     } else {
         // Autoref specialization: a `Stream` becomes one frame per item, anything else must be
         // `Serialize` and becomes one frame.
@@ -215,12 +303,32 @@ fn on_connection(method: &Method<'_>) -> TokenStream {
     };
     let call = call(method, &quote!(self), &args);
     let span = method.output().span();
-    let convert = quote_spanned!(span=> ::nestgate::__private::connect_result(__nestgate_ret));
+    let convert = if ast::returns_result(method.output()) {
+        // Autoref specialization on the error, as for handlers: `Into<Reject>` first, else
+        // `std::error::Error`; typed either way for the gateway's and the app's filters.
+        quote_spanned! {span=>
+            match __nestgate_ret {
+                ::core::result::Result::Ok(()) => ::core::result::Result::Ok(()),
+                ::core::result::Result::Err(error) => {
+                    #[allow(unused_imports)]
+                    use ::nestgate::__private::{RejectViaError as _, RejectViaInto as _};
+                    ::core::result::Result::Err(
+                        (&&::nestgate::__private::ErrTag::new(error)).__nestgate_reject(),
+                    )
+                }
+            }
+        }
+    } else {
+        quote_spanned!(span=> ::nestgate::__private::connect_result(__nestgate_ret))
+    };
     quote! {
         fn on_connection(
             self: ::std::sync::Arc<Self>,
             socket: ::nestgate::Socket,
-        ) -> ::nestgate::__private::BoxFuture<'static, ::core::result::Result<(), ::nestgate::Reject>> {
+        ) -> ::nestgate::__private::BoxFuture<
+            'static,
+            ::core::result::Result<(), ::nestgate::filter::Failure<::nestgate::Reject>>,
+        > {
             let _ = &socket;
             ::std::boxed::Box::pin(async move {
                 let __nestgate_ret = #call;

@@ -56,3 +56,27 @@ pub fn on_connection(_args: TokenStream, input: TokenStream) -> TokenStream {
 pub fn on_disconnect(_args: TokenStream, input: TokenStream) -> TokenStream {
     fallback::outside_gateway("on_disconnect", input.into()).into()
 }
+
+/// Guards a handler, or every handler of a gateway (on its impl block, below
+/// `#[websocket_gateway]`): `#[use_guards(AuthGuard, Roles::any(["admin"]))]`. Each value
+/// implements `nestgate::guard::Guard`; they run in order before the handler and its extractors.
+#[proc_macro_attribute]
+pub fn use_guards(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("use_guards", input.into()).into()
+}
+
+/// Wraps a handler, or every handler of a gateway (on its impl block, below
+/// `#[websocket_gateway]`), in tower layers: `#[use_layers(TimeoutLayer::new(..))]`. The first
+/// listed is the outermost.
+#[proc_macro_attribute]
+pub fn use_layers(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("use_layers", input.into()).into()
+}
+
+/// Adds exception filters to a handler, or to every handler and the connection hook of a
+/// gateway (on its impl block, below `#[websocket_gateway]`): `#[use_filters(my_filter)]`.
+/// Each value implements `nestgate::filter::ExceptionFilter<E>` for one error type `E`.
+#[proc_macro_attribute]
+pub fn use_filters(_args: TokenStream, input: TokenStream) -> TokenStream {
+    fallback::outside_gateway("use_filters", input.into()).into()
+}

@@ -4,7 +4,9 @@ use crate::adapter::{AdapterBuilder, LocalAdapter, LocalStore};
 use crate::config::Config;
 use crate::connection;
 use crate::error::{Error, Result};
+use crate::filter::{BoxedFilter, ExceptionFilter};
 use crate::gateway::{self, BuiltGateway, Gateway, GatewayHandlers, GatewayMeta};
+use crate::guard::{BoxedGuard, BoxedHandshakeGuard, Guard, HandshakeGuard, OriginPolicy};
 use crate::namespace::{Namespace, Route};
 use crate::runtime::Runtime;
 use crate::server::Server;
@@ -57,6 +59,17 @@ pub struct App {
     gateways: Vec<Pending>,
     config: Config,
     handle: AppHandle,
+    pipeline: Pipeline,
+}
+
+/// What the app adds around every gateway: guards, filters, the origin check.
+#[derive(Default)]
+struct Pipeline {
+    handshake_guards: Vec<BoxedHandshakeGuard>,
+    guards: Vec<BoxedGuard>,
+    filters: Vec<BoxedFilter>,
+    origins: OriginPolicy,
+    socket_io: Option<crate::socketio::SocketIoConfig>,
 }
 
 /// A gateway registered explicitly, not yet built.
@@ -106,7 +119,62 @@ impl App {
             gateways: Vec::new(),
             config: Config::default(),
             handle: AppHandle::new(),
+            pipeline: Pipeline::default(),
         }
+    }
+
+    /// Adds a handshake guard for every path: it runs on each upgrade request, before the
+    /// gateways' own (`handshake_guards(...)` on a gateway struct), and a rejection answers
+    /// the HTTP status before any socket exists. See [`guard`](crate::guard).
+    pub fn handshake_guard(mut self, guard: impl HandshakeGuard) -> Self {
+        self.pipeline
+            .handshake_guards
+            .push(BoxedHandshakeGuard::new(guard));
+        self
+    }
+
+    /// Adds a message guard for every handler, run before the gateways' and handlers' own (as
+    /// NestJS's `useGlobalGuards`).
+    pub fn guard(mut self, guard: impl Guard) -> Self {
+        self.pipeline.guards.push(BoxedGuard::new(guard));
+        self
+    }
+
+    /// Adds an exception filter for every handler and connection hook, tried after the
+    /// handlers' and gateways' own (as NestJS's `useGlobalFilters`); it also sees the errors of
+    /// frames that reach no handler (malformed JSON, unknown events). See
+    /// [`filter`](crate::filter).
+    pub fn exception_filter<E: Send + 'static>(mut self, filter: impl ExceptionFilter<E>) -> Self {
+        self.pipeline.filters.push(BoxedFilter::new(filter));
+        self
+    }
+
+    /// Which browser origins may connect; the default, [`OriginPolicy::SameHost`], lets a page
+    /// connect to the host that served it, and any client that sends no `Origin` (non-browser).
+    ///
+    /// ```
+    /// use nestgate::guard::OriginPolicy;
+    ///
+    /// let app = nestgate::App::bare().origins(OriginPolicy::AllowList(vec![
+    ///     "https://app.example.com".into(),
+    /// ]));
+    /// ```
+    pub fn origins(mut self, policy: OriginPolicy) -> Self {
+        self.pipeline.origins = policy;
+        self
+    }
+
+    /// Also serves every gateway to Socket.IO v5 clients (Engine.IO v4 at `/socket.io/`, each
+    /// gateway path a namespace), beside ws-json. See [`socketio`](crate::socketio).
+    ///
+    /// ```
+    /// use nestgate::socketio::SocketIoConfig;
+    ///
+    /// let app = nestgate::App::new().socket_io(SocketIoConfig::default());
+    /// ```
+    pub fn socket_io(mut self, config: crate::socketio::SocketIoConfig) -> Self {
+        self.pipeline.socket_io = Some(config);
+        self
     }
 
     /// Provides shared state, extracted by handlers with [`State<T>`](crate::extract::State) and
@@ -242,7 +310,12 @@ impl App {
     /// ```
     pub async fn into_router(mut self) -> Result<Router> {
         let mut router = std::mem::take(&mut self.routes);
+        let socket_io = self.pipeline.socket_io.take();
         let runtime = self.build()?;
+        if let Some(config) = socket_io {
+            let engine = crate::socketio::engine(runtime.clone(), &config);
+            router = router.merge(engine.router(&config.path));
+        }
         for namespace in runtime.namespaces.values() {
             let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
             let handler = move |request: Request| {
@@ -306,6 +379,7 @@ impl App {
             handle,
             routes: _,
             adapter: adapter_builder,
+            pipeline,
         } = self;
         let mut seen: Vec<TypeId> = Vec::new();
         let mut built = Vec::new();
@@ -334,18 +408,30 @@ impl App {
         // inventory's order is unspecified: sort so that hooks run in a stable order.
         built.sort_by(|a, b| (a.path, a.name).cmp(&(b.path, b.name)));
 
-        let mut paths: Vec<(&'static str, HashMap<&'static str, Route>, Vec<_>)> = Vec::new();
+        let mut paths: Vec<PathEntry> = Vec::new();
         for gateway in built {
-            if paths
-                .last()
-                .is_none_or(|(path, _, _)| *path != gateway.path)
-            {
-                paths.push((gateway.path, HashMap::new(), Vec::new()));
+            if paths.last().is_none_or(|entry| entry.path != gateway.path) {
+                paths.push(PathEntry {
+                    path: gateway.path,
+                    routes: HashMap::new(),
+                    hooks: Vec::new(),
+                    handshake_guards: pipeline.handshake_guards.clone(),
+                });
             }
-            let Some((path, routes, hooks)) = paths.last_mut() else {
+            let Some(PathEntry {
+                path,
+                routes,
+                hooks,
+                handshake_guards,
+            }) = paths.last_mut()
+            else {
                 unreachable!("an entry for this path was pushed just above")
             };
-            for route in gateway.routes {
+            handshake_guards.extend(gateway.handshake_guards);
+            for mut route in gateway.routes {
+                if !pipeline.guards.is_empty() {
+                    route.call = crate::guard::guarded(pipeline.guards.clone(), route.call);
+                }
                 match routes.entry(route.event) {
                     Entry::Occupied(first) => {
                         return Err(Error::DuplicateEvent {
@@ -364,13 +450,17 @@ impl App {
         }
         let namespaces = paths
             .into_iter()
-            .map(|(path, routes, hooks)| {
-                let store = Arc::new(LocalStore::new(path));
-                let adapter = adapter_builder.build(path, store);
-                (
-                    path.into(),
-                    Arc::new(Namespace::new(path, routes, hooks, adapter)),
-                )
+            .map(|entry| {
+                let store = Arc::new(LocalStore::new(entry.path));
+                let adapter = adapter_builder.build(entry.path, store);
+                let namespace = Namespace::new(
+                    entry.path,
+                    entry.routes,
+                    entry.hooks,
+                    adapter,
+                    entry.handshake_guards,
+                );
+                (entry.path.into(), Arc::new(namespace))
             })
             .collect();
         let runtime = Arc::new(Runtime {
@@ -380,10 +470,20 @@ impl App {
             shutdown: handle.shutdown.clone(),
             connections: handle.connections.clone(),
             last_ack_id: AtomicU64::new(0),
+            filters: pipeline.filters,
+            origins: pipeline.origins,
         });
         let _ = handle.runtime.set(runtime.clone());
         Ok(runtime)
     }
+}
+
+/// The gateways of one path while the namespaces are assembled.
+struct PathEntry {
+    path: &'static str,
+    routes: HashMap<&'static str, Route>,
+    hooks: Vec<Arc<dyn crate::gateway::ErasedGateway>>,
+    handshake_guards: Vec<BoxedHandshakeGuard>,
 }
 
 impl std::fmt::Debug for App {

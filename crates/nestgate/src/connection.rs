@@ -8,6 +8,8 @@
 use crate::close;
 use crate::error::WsException;
 use crate::extract::{Message as InMessage, MessageParts, Payload};
+use crate::filter::{ErrorHost, Failure};
+use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::namespace::Namespace;
 use crate::outbound::Outbound;
 use crate::protocol;
@@ -18,7 +20,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{BoxStream, FuturesUnordered, SplitSink, SplitStream};
+use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -58,10 +60,53 @@ pub(crate) async fn upgrade(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let handshake = Handshake {
+    if !runtime.origins.allows(&parts.headers) {
+        tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path = namespace.path(), "handshake refused: origin not allowed");
+        return HandshakeRejection::forbidden("origin not allowed").into_response();
+    }
+    let mut request = HandshakeRequest {
         headers: detach_headers(&parts.headers),
         uri: detach_uri(&parts.uri),
         remote_addr,
+        extensions: axum::http::Extensions::new(),
+        runtime: Some(runtime.clone()),
+        auth: None,
+    };
+    for guard in namespace.handshake_guards() {
+        let checked = AssertUnwindSafe(guard.check(&mut request))
+            .catch_unwind()
+            .await;
+        let rejection = match checked {
+            Ok(Ok(())) => continue,
+            Ok(Err(rejection)) => rejection,
+            Err(_) => {
+                tracing::error!(path = namespace.path(), "a handshake guard panicked");
+                HandshakeRejection::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    crate::error::INTERNAL_SERVER_ERROR,
+                )
+            }
+        };
+        tracing::debug!(
+            status = rejection.status().as_u16(),
+            reason = rejection.message(),
+            path = namespace.path(),
+            "handshake refused by a guard"
+        );
+        return rejection.into_response();
+    }
+    let HandshakeRequest {
+        headers,
+        uri,
+        remote_addr,
+        extensions,
+        ..
+    } = request;
+    let handshake = Handshake {
+        headers,
+        uri,
+        remote_addr,
+        auth: None,
     };
     let config = &runtime.config;
     let guard = runtime.connections.token();
@@ -71,7 +116,7 @@ pub(crate) async fn upgrade(
         .max_frame_size(config.max_message_size)
         .on_failed_upgrade(|err| tracing::debug!(error = %err, "WebSocket upgrade failed"))
         .on_upgrade(move |ws| async move {
-            run(ws, handshake, runtime, namespace).await;
+            run(ws, handshake, extensions, runtime, namespace).await;
             drop(guard);
         })
 }
@@ -81,7 +126,7 @@ pub(crate) async fn upgrade(
 /// hyper parses without copying: header values and the URI are slices of its 8 KiB read buffer,
 /// and keeping any of them would keep that whole buffer alive for the connection's lifetime —
 /// more than everything else an idle connection holds.
-fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
     let mut owned = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let mut copy = HeaderValue::from_bytes(value.as_bytes())
@@ -93,20 +138,66 @@ fn detach_headers(headers: &HeaderMap) -> HeaderMap {
 }
 
 /// A copy of the request URI that owns its bytes (see [`detach_headers`]).
-fn detach_uri(uri: &Uri) -> Uri {
+pub(crate) fn detach_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_default()
 }
 
-/// The reader task: hooks, read loop, disconnect.
+/// A ws-json WebSocket connection.
 async fn run(
     ws: WebSocket,
     handshake: Handshake,
+    extensions: axum::http::Extensions,
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) {
-    let capacity = runtime.config.outbound_queue;
-    let socket = Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
-    let (sink, mut stream) = ws.split();
+    let socket = Socket::new(
+        handshake,
+        runtime.config.outbound_queue,
+        namespace.clone(),
+        runtime.clone(),
+    );
+    if !extensions.is_empty() {
+        socket.extend_extensions(extensions);
+    }
+    let (sink, stream) = ws.split();
+    let transport = Transport {
+        stream,
+        sink,
+        heartbeat: true,
+        close_handshake: true,
+    };
+    serve(socket, transport, runtime, namespace).await;
+}
+
+/// What a socket's frames travel over: a WebSocket for ws-json, or a Socket.IO namespace on an
+/// Engine.IO session (whose frames the Socket.IO codec translates, and which has a heartbeat
+/// and a close handshake of its own).
+pub(crate) struct Transport<S, K> {
+    pub(crate) stream: S,
+    pub(crate) sink: K,
+    /// Ping the client and close it when it stays silent.
+    pub(crate) heartbeat: bool,
+    /// Wait for the client's close frame after sending ours.
+    pub(crate) close_handshake: bool,
+}
+
+/// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
+/// table yet.
+pub(crate) async fn serve<S, K>(
+    socket: Socket,
+    transport: Transport<S, K>,
+    runtime: Arc<Runtime>,
+    namespace: Arc<Namespace>,
+) where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
+{
+    let Transport {
+        mut stream,
+        sink,
+        heartbeat,
+        close_handshake,
+    } = transport;
     let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
 
     if let Err(reject) = namespace.connect(&socket).await {
@@ -118,13 +209,13 @@ async fn run(
         socket.close(DisconnectReason::Kicked, Some(frame));
         // The hook may have joined rooms before rejecting: leave them.
         namespace.store().remove(&socket);
-        finish(&socket, &mut stream, &mut writer).await;
+        finish(&socket, &mut stream, &mut writer, close_handshake).await;
         return;
     }
     namespace.store().insert(socket.clone());
 
     let mut running = Running::default();
-    let reason = read_loop(&socket, &mut stream, &mut running, dispatch).await;
+    let reason = read_loop(&socket, &mut stream, &mut running, dispatch, heartbeat).await;
     namespace.store().remove(&socket);
     socket.fail_pending_acks();
     let config = &runtime.config;
@@ -162,20 +253,22 @@ async fn run(
     namespace.disconnect(&socket, &cause).await;
     // Handlers still running for a client that left get the same deadline as at shutdown.
     let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
-    finish(&socket, &mut stream, &mut writer).await;
+    finish(&socket, &mut stream, &mut writer, close_handshake).await;
 }
 
 /// Reads and dispatches frames until the connection should end; returns why.
 ///
 /// `running` holds the connection's handlers: they are polled by this task, before the next
 /// frame is read (`biased`), so handlers that finish at once answer in the order of the frames.
-async fn read_loop<F, D>(
+async fn read_loop<S, F, D>(
     socket: &Socket,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut S,
     running: &mut Running<F>,
     dispatch: D,
+    heartbeat_on: bool,
 ) -> DisconnectReason
 where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
     F: Future<Output = ()>,
     D: Fn(&Socket, Utf8Bytes, &Waker) -> Option<F>,
 {
@@ -183,7 +276,12 @@ where
     let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
     let runtime = socket.runtime().clone();
     let config = &runtime.config;
-    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
+    let mut heartbeat = if heartbeat_on {
+        Heartbeat::new(config.ping_interval, config.ping_timeout)
+    } else {
+        // The transport has a heartbeat of its own: this timer never fires in practice.
+        Heartbeat::new(Duration::from_secs(365 * 24 * 3600), Duration::from_secs(1))
+    };
     let timer = sleep_until(heartbeat.deadline());
     // Created once: a wait created per iteration would register with its signal on every frame.
     let closing = socket.closing_signal().fired();
@@ -282,15 +380,21 @@ impl<F: Future<Output = ()>> Running<F> {
 
 /// Waits for the writer to send the close frame, then for the client's close frame, each within
 /// a grace period; a client that does not cooperate has its transport dropped.
-async fn finish(
+async fn finish<S>(
     socket: &Socket,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut S,
     writer: &mut tokio::task::JoinHandle<()>,
-) {
+    close_handshake: bool,
+) where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
         socket.abort_signal().fire();
         // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
         let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+    }
+    if !close_handshake {
+        return;
     }
     // Read until the client's close frame so that the transport is not reset under it.
     let _ = timeout(CLOSE_GRACE, async {
@@ -312,7 +416,7 @@ pub(crate) fn dispatch(
     let envelope = match protocol::decode(frame.as_str()) {
         Ok(envelope) => envelope,
         Err(exception) => {
-            send_error(socket, None, &exception, None);
+            protocol_error(socket, None, exception, None);
             return None;
         }
     };
@@ -327,13 +431,13 @@ pub(crate) fn dispatch(
     // An empty name is reported as a missing one.
     let Some(name) = envelope.event.filter(|name| !name.is_empty()) else {
         let exception = WsException::new("invalid frame: missing \"event\" field");
-        send_error(socket, envelope.id, &exception, None);
+        protocol_error(socket, envelope.id, exception, None);
         return None;
     };
     let Some(route) = socket.namespace().route(&name) else {
         let exception = WsException::new(format!("unknown event '{name}'"));
         let data = protocol::data_text(frame.as_str(), &envelope.data);
-        send_error(socket, envelope.id, &exception, Some((&name, data)));
+        protocol_error(socket, envelope.id, exception, Some((&name, data)));
         return None;
     };
     let (event, id, data) = (route.event, envelope.id, envelope.data);
@@ -341,6 +445,7 @@ pub(crate) fn dispatch(
         socket: socket.clone(),
         event,
         id,
+        args: envelope.args,
     };
     let mut handler = (route.call)(InMessage::new(
         parts,
@@ -386,6 +491,11 @@ fn handler_panicked(
     tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
     let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
     let data = protocol::data_text(frame.as_str(), data);
+    let exception = if has_filters(socket, event) {
+        resolve(socket, event, data, Failure::exception(exception))
+    } else {
+        exception
+    };
     send_error(socket, id, &exception, Some((event, data)));
 }
 
@@ -398,6 +508,44 @@ fn answer_ack(socket: &Socket, ack: u64, data: &str) {
     if !socket.resolve_ack(ack, data) {
         tracing::debug!(socket = %socket.id(), ack, "an answer to an ack nobody waits for (late or unknown)");
     }
+}
+
+/// Whether any exception filter could see an error of `event`.
+fn has_filters(socket: &Socket, event: &str) -> bool {
+    !socket.runtime().filters.is_empty()
+        || socket
+            .namespace()
+            .route(event)
+            .is_some_and(|route| !route.filters.is_empty())
+}
+
+/// The exception a handler's error becomes: its route's filters, then the app's, then its own
+/// conversion.
+fn resolve(socket: &Socket, event: &'static str, data: &str, failure: Failure) -> WsException {
+    let route_filters = socket
+        .namespace()
+        .route(event)
+        .map_or(&[][..], |route| route.filters.as_slice());
+    let host = ErrorHost::new(socket, Some(event), data);
+    failure.resolve(route_filters.iter().chain(&socket.runtime().filters), &host)
+}
+
+/// Answers a frame that reached no handler, through the app's filters.
+fn protocol_error(
+    socket: &Socket,
+    id: Option<u64>,
+    exception: WsException,
+    cause: Option<(&str, &str)>,
+) {
+    let filters = &socket.runtime().filters;
+    let exception = if filters.is_empty() {
+        exception
+    } else {
+        let (event, data) = cause.map_or((None, "null"), |(event, data)| (Some(event), data));
+        let host = ErrorHost::new(socket, event, data);
+        Failure::exception(exception).resolve(filters, &host)
+    };
+    send_error(socket, id, &exception, cause);
 }
 
 /// Sends an error as an ack error (when the frame had an id) or as an exception frame.
@@ -438,8 +586,18 @@ fn deliver_now(
             let _ = socket.send_text(protocol::encode_ack(id, &json).into());
         }
         (ReplyKind::Error(exception), id) => {
-            let cause = (event, protocol::data_text(frame.as_str(), data));
-            send_error(socket, id, &exception, Some(cause));
+            let data = protocol::data_text(frame.as_str(), data);
+            let exception = if has_filters(socket, event) {
+                resolve(socket, event, data, Failure::exception(exception))
+            } else {
+                exception
+            };
+            send_error(socket, id, &exception, Some((event, data)));
+        }
+        (ReplyKind::Failed(failure), id) => {
+            let data = protocol::data_text(frame.as_str(), data);
+            let exception = resolve(socket, event, data, failure);
+            send_error(socket, id, &exception, Some((event, data)));
         }
         (ReplyKind::Stream(items), _) => return Some(items),
     }
@@ -487,7 +645,10 @@ async fn deliver_stream(
 }
 
 /// The writer task: drains the outbound queue into the WebSocket, batching writes.
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
+async fn write_loop<K>(mut sink: K, socket: Socket)
+where
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
     let queue = socket.outbound();
     // Created once, not per batch: see `read_loop`.
     let aborted = socket.abort_signal().fired();
@@ -545,11 +706,10 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, socket: Socket) {
 
 /// Writes `first` and whatever else is already queued, then flushes once.
 /// Returns whether a close frame was written (the writer is then done).
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    queue: &Outbound,
-    first: Message,
-) -> Result<bool, axum::Error> {
+async fn write_batch<K>(sink: &mut K, queue: &Outbound, first: Message) -> Result<bool, axum::Error>
+where
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
     let mut closed = matches!(first, Message::Close(_));
     sink.feed(first).await?;
     while !closed {

@@ -48,6 +48,9 @@ use crate::error::WsException;
 use crate::protocol;
 use crate::server::Server;
 use crate::socket::Socket;
+pub use crate::socketio::{Args, Binary};
+#[cfg(feature = "validation")]
+pub use crate::validate::{FieldError, Valid, ValidRejection, field_errors};
 use axum::extract::ws::Utf8Bytes;
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
@@ -70,6 +73,16 @@ impl Message {
     pub fn into_parts(self) -> (MessageParts, Payload) {
         (self.parts, self.payload)
     }
+
+    /// The socket, event name and ack id (for layers that look at the message).
+    pub fn parts(&self) -> &MessageParts {
+        &self.parts
+    }
+
+    /// The message's `data`.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
 }
 
 /// What a message carries besides its payload: the socket, the event name and the ack id.
@@ -78,6 +91,8 @@ pub struct MessageParts {
     pub(crate) socket: Socket,
     pub(crate) event: &'static str,
     pub(crate) id: Option<u64>,
+    /// The number of Socket.IO arguments when `data` holds several, as an array.
+    pub(crate) args: Option<u32>,
 }
 
 impl MessageParts {
@@ -119,7 +134,7 @@ impl Payload {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an extractor that can precede the last argument",
     label = "not a `FromMessageParts` extractor",
-    note = "handler arguments are extractors: `Socket`, `Server`, `State<T>`, `Event`, or a type implementing `FromMessageParts`",
+    note = "handler arguments are extractors: `Socket`, `Server`, `State<T>`, `Extension<T>`, `Event`, or a type implementing `FromMessageParts`",
     note = "`Data<T>` consumes the payload and must be the last argument"
 )]
 pub trait FromMessageParts: Sized + Send {
@@ -139,7 +154,7 @@ pub trait FromMessageParts: Sized + Send {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a message extractor",
     label = "not an extractor",
-    note = "handler arguments are extractors: `Data<T>`, `Socket`, `Server`, `State<T>`, `Event`, or a type implementing `FromMessageParts` or `FromMessage`"
+    note = "handler arguments are extractors: `Data<T>`, `Valid<T>`, `Socket`, `Server`, `State<T>`, `Extension<T>`, `Event`, or a type implementing `FromMessageParts` or `FromMessage`"
 )]
 pub trait FromMessage<M = private::ViaMessage>: Sized + Send {
     /// What the client is told when extraction fails.
@@ -273,6 +288,64 @@ impl<T: Clone + Send + Sync + 'static> FromMessageParts for State<T> {
             .get::<T>()
             .map(State)
             .ok_or(MissingState(std::any::type_name::<T>()))
+    }
+}
+
+/// A clone of a value stored on the socket: what a
+/// [`HandshakeGuard`](crate::guard::HandshakeGuard) established (a user, claims, a tenant), or
+/// what a hook stored with [`Socket::insert_extension`].
+///
+/// A missing value means the guard that should have stored it did not run on this path: the
+/// client gets "Unauthorized" (the same answer as an unauthenticated one) and the log names the
+/// type.
+///
+/// ```
+/// use nestgate::extract::Extension;
+/// use nestgate::prelude::*;
+///
+/// #[derive(Clone)]
+/// struct User {
+///     name: String,
+/// }
+///
+/// #[websocket_gateway]
+/// #[derive(Default)]
+/// struct Profile;
+///
+/// #[websocket_gateway]
+/// impl Profile {
+///     #[subscribe_message("whoami")]
+///     fn whoami(&self, Extension(user): Extension<User>) -> String {
+///         user.name
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extension<T>(pub T);
+
+/// The rejection of [`Extension<T>`] when the socket holds no such value.
+#[derive(Debug)]
+pub struct MissingExtension(&'static str);
+
+impl From<MissingExtension> for WsException {
+    fn from(missing: MissingExtension) -> Self {
+        tracing::warn!(
+            type_name = missing.0,
+            "Extension<T> found no value of this type on the socket: no handshake guard stored one"
+        );
+        WsException::new("Unauthorized")
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> FromMessageParts for Extension<T> {
+    type Rejection = MissingExtension;
+
+    async fn from_message_parts(parts: &MessageParts) -> Result<Self, MissingExtension> {
+        parts
+            .socket
+            .extension::<T>()
+            .map(Extension)
+            .ok_or(MissingExtension(std::any::type_name::<T>()))
     }
 }
 

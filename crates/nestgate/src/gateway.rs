@@ -5,8 +5,11 @@
 //! implements [`GatewayHandlers`]. A type with both, buildable from the app's state
 //! ([`FromAppState`]), is a [`Gateway`]. You normally never implement these traits by hand.
 
-use crate::error::{Error, Reject};
+use crate::error::Error;
 use crate::extract::Message;
+use crate::filter::{BoxedFilter, ExceptionFilter, Failure};
+use crate::guard::{BoxedGuard, BoxedHandshakeGuard, Guard};
+use crate::layer::{self, BoxError, HandlerService, Wrap};
 use crate::namespace::{BoxedHandler, Route};
 use crate::reply::Reply;
 use crate::server::Server;
@@ -23,6 +26,12 @@ pub trait GatewayMeta {
     const NAME: &'static str;
     /// The URL path the gateway is served on (default `/`).
     const PATH: &'static str;
+
+    /// The guards of the handshake on this gateway's path (the struct's
+    /// `handshake_guards(...)` option).
+    fn handshake_guards() -> Vec<BoxedHandshakeGuard> {
+        Vec::new()
+    }
 }
 
 /// A gateway's handlers and lifecycle hooks; implemented by `#[websocket_gateway]` on the impl.
@@ -34,6 +43,24 @@ pub trait GatewayHandlers: Sized + Send + Sync + 'static {
     /// The `#[subscribe_message]` handlers.
     fn handlers() -> Vec<HandlerDef<Self>>;
 
+    /// The guards of every handler (`#[use_guards(...)]` on the impl block); they run before
+    /// each handler's own.
+    fn guards() -> Vec<BoxedGuard> {
+        Vec::new()
+    }
+
+    /// Wraps a handler in the gateway's layers (`#[use_layers(...)]` on the impl block), outside
+    /// the handler's own.
+    fn layers(handler: HandlerDef<Self>) -> HandlerDef<Self> {
+        handler
+    }
+
+    /// The exception filters of every handler and of the connection hook
+    /// (`#[use_filters(...)]` on the impl block); tried after each handler's own.
+    fn filters() -> Vec<BoxedFilter> {
+        Vec::new()
+    }
+
     /// The `#[after_init]` hook: runs once, when the server is ready, before it accepts clients.
     fn after_init(self: Arc<Self>, server: Server) -> BoxFuture<'static, ()> {
         let _ = server;
@@ -42,7 +69,10 @@ pub trait GatewayHandlers: Sized + Send + Sync + 'static {
 
     /// The `#[on_connection]` hook: runs for each new client before any of its messages; an
     /// `Err` closes the connection.
-    fn on_connection(self: Arc<Self>, socket: Socket) -> BoxFuture<'static, Result<(), Reject>> {
+    fn on_connection(
+        self: Arc<Self>,
+        socket: Socket,
+    ) -> BoxFuture<'static, Result<(), Failure<crate::Reject>>> {
         let _ = socket;
         Box::pin(async { Ok(()) })
     }
@@ -123,6 +153,10 @@ pub struct HandlerDef<G> {
     event: &'static str,
     method: &'static str,
     call: Box<dyn Fn(Arc<G>, Message) -> BoxFuture<'static, Reply> + Send + Sync>,
+    guards: Vec<BoxedGuard>,
+    /// Innermost first.
+    layers: Vec<Wrap>,
+    filters: Vec<BoxedFilter>,
 }
 
 impl<G: Send + Sync + 'static> HandlerDef<G> {
@@ -137,7 +171,34 @@ impl<G: Send + Sync + 'static> HandlerDef<G> {
             event,
             method,
             call: Box::new(move |gateway, message| Box::pin(call(gateway, message))),
+            guards: Vec::new(),
+            layers: Vec::new(),
+            filters: Vec::new(),
         }
+    }
+
+    /// Adds a guard, run after the ones already added.
+    pub fn guard<T: Guard>(mut self, guard: T) -> Self {
+        self.guards.push(BoxedGuard::new(guard));
+        self
+    }
+
+    /// Wraps the handler (and the layers already added) in a tower layer.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<HandlerService> + Send + Sync + 'static,
+        L::Service: tower_service::Service<Message, Response = Reply> + Send + 'static,
+        <L::Service as tower_service::Service<Message>>::Error: Into<BoxError>,
+        <L::Service as tower_service::Service<Message>>::Future: Send + 'static,
+    {
+        self.layers.push(layer::wrap(layer));
+        self
+    }
+
+    /// Adds an exception filter, tried after the ones already added.
+    pub fn filter<E: Send + 'static, F: ExceptionFilter<E>>(mut self, filter: F) -> Self {
+        self.filters.push(BoxedFilter::new(filter));
+        self
     }
 
     /// The event this handler answers.
@@ -156,6 +217,9 @@ impl<G> std::fmt::Debug for HandlerDef<G> {
         f.debug_struct("HandlerDef")
             .field("event", &self.event)
             .field("method", &self.method)
+            .field("guards", &self.guards.len())
+            .field("layers", &self.layers.len())
+            .field("filters", &self.filters.len())
             .finish()
     }
 }
@@ -204,6 +268,7 @@ pub(crate) struct BuiltGateway {
     pub(crate) path: &'static str,
     pub(crate) routes: Vec<Route>,
     pub(crate) hooks: Arc<dyn ErasedGateway>,
+    pub(crate) handshake_guards: Vec<BoxedHandshakeGuard>,
 }
 
 impl std::fmt::Debug for BuiltGateway {
@@ -220,17 +285,43 @@ fn build<G: Gateway>(state: &AppState) -> crate::Result<BuiltGateway> {
 }
 
 /// The routes and hooks of one gateway instance.
+///
+/// A message goes through the gateway's guards, then the handler's, then the gateway's layers,
+/// the handler's layers and the handler; its errors through the handler's filters, then the
+/// gateway's (then the app's, when it is answered).
 pub(crate) fn instance<G: GatewayMeta + GatewayHandlers>(gateway: Arc<G>) -> BuiltGateway {
+    let gateway_guards = G::guards();
+    let gateway_filters = G::filters();
     let routes = G::handlers()
         .into_iter()
         .map(|def| {
-            let instance = gateway.clone();
-            let call = def.call;
-            let call: BoxedHandler = Box::new(move |message| call(instance.clone(), message));
-            Route {
-                event: def.event,
-                handler_name: format!("{}::{}", G::NAME, def.method),
+            let HandlerDef {
+                event,
+                method,
                 call,
+                guards,
+                layers,
+                filters,
+            } = G::layers(def);
+            let instance = gateway.clone();
+            let mut call: BoxedHandler = Box::new(move |message| call(instance.clone(), message));
+            if !layers.is_empty() {
+                let mut service = layer::service(Arc::from(call));
+                for wrap in layers {
+                    service = wrap(service);
+                }
+                call = Box::new(layer::drive(service));
+            }
+            let guards: Vec<BoxedGuard> = gateway_guards.iter().cloned().chain(guards).collect();
+            let call = crate::guard::guarded(guards, call);
+            Route {
+                event,
+                handler_name: format!("{}::{method}", G::NAME),
+                call,
+                filters: filters
+                    .into_iter()
+                    .chain(gateway_filters.iter().cloned())
+                    .collect(),
             }
         })
         .collect();
@@ -238,35 +329,54 @@ pub(crate) fn instance<G: GatewayMeta + GatewayHandlers>(gateway: Arc<G>) -> Bui
         name: G::NAME,
         path: G::PATH,
         routes,
-        hooks: Arc::new(Hooks(gateway)),
+        hooks: Arc::new(Hooks {
+            gateway,
+            filters: gateway_filters,
+        }),
+        handshake_guards: G::handshake_guards(),
     }
 }
 
 /// The lifecycle hooks of a gateway instance, without its type.
 pub(crate) trait ErasedGateway: Send + Sync {
     fn name(&self) -> &'static str;
+    fn filters(&self) -> &[BoxedFilter];
     fn after_init(&self, server: Server) -> BoxFuture<'static, ()>;
-    fn on_connection(&self, socket: Socket) -> BoxFuture<'static, Result<(), Reject>>;
+    fn on_connection(
+        &self,
+        socket: Socket,
+    ) -> BoxFuture<'static, Result<(), Failure<crate::Reject>>>;
     fn on_disconnect(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()>;
 }
 
-/// The hooks of one gateway instance.
-struct Hooks<G>(Arc<G>);
+/// The hooks of one gateway instance, and its filters (which the connection hook's errors go
+/// through).
+struct Hooks<G> {
+    gateway: Arc<G>,
+    filters: Vec<BoxedFilter>,
+}
 
 impl<G: GatewayMeta + GatewayHandlers> ErasedGateway for Hooks<G> {
     fn name(&self) -> &'static str {
         G::NAME
     }
 
-    fn after_init(&self, server: Server) -> BoxFuture<'static, ()> {
-        G::after_init(self.0.clone(), server)
+    fn filters(&self) -> &[BoxedFilter] {
+        &self.filters
     }
 
-    fn on_connection(&self, socket: Socket) -> BoxFuture<'static, Result<(), Reject>> {
-        G::on_connection(self.0.clone(), socket)
+    fn after_init(&self, server: Server) -> BoxFuture<'static, ()> {
+        G::after_init(self.gateway.clone(), server)
+    }
+
+    fn on_connection(
+        &self,
+        socket: Socket,
+    ) -> BoxFuture<'static, Result<(), Failure<crate::Reject>>> {
+        G::on_connection(self.gateway.clone(), socket)
     }
 
     fn on_disconnect(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
-        G::on_disconnect(self.0.clone(), socket, reason)
+        G::on_disconnect(self.gateway.clone(), socket, reason)
     }
 }

@@ -13,6 +13,7 @@
 //! - [Rooms and broadcasting](#rooms-and-broadcasting)
 //! - [Acknowledgements from clients](#acknowledgements-from-clients)
 //! - [State](#state)
+//! - [Guards, validation, layers and filters](#guards-validation-layers-and-filters)
 //! - [Serving, mounting and shutting down](#serving-mounting-and-shutting-down)
 //! - [Limits and bad input](#limits-and-bad-input)
 //!
@@ -77,7 +78,7 @@
 //! Handler arguments are extractors ([`extract`]): [`Socket`], [`Server`],
 //! [`State<T>`](extract::State), [`Event`](extract::Event) and your own
 //! [`FromMessageParts`](extract::FromMessageParts) types, in any order, then at most one
-//! consuming extractor, [`Data<T>`], **last**:
+//! consuming extractor, [`Data<T>`](extract::Data), **last**:
 //!
 //! ```
 //! # use nestgate::prelude::*;
@@ -178,6 +179,16 @@
 //! [`State<T>`](extract::State), and gateways that are not `Default` build themselves from it
 //! with [`FromAppState`](gateway::FromAppState).
 //!
+//! # Guards, validation, layers and filters
+//!
+//! NestJS's request pipeline, in the same order: [`guard::HandshakeGuard`]s run on the upgrade
+//! request (a rejection is an HTTP status, before any socket exists; what they establish is read
+//! with [`Extension<T>`](extract::Extension)); `#[use_guards(..)]` message guards answer
+//! "Forbidden resource"; `#[use_layers(..)]` wraps handlers in any tower layer
+//! ([`layer`]); [`Valid<T>`](extract::Valid) validates with the `validator` crate; and
+//! `#[use_filters(..)]` / [`App::exception_filter`] turn typed errors into frames ([`filter`]).
+//! Browser origins are checked ([`guard::OriginPolicy`]; the same host by default).
+//!
 //! # Serving, mounting and shutting down
 //!
 //! [`App::listen`] serves until Ctrl-C or SIGTERM; [`App::bind`] gives the bound address first
@@ -196,9 +207,14 @@
 pub mod ack;
 pub mod adapter;
 pub mod close;
+pub mod engineio;
 pub mod extract;
+pub mod filter;
 pub mod gateway;
+pub mod guard;
+pub mod layer;
 pub mod operators;
+pub mod socketio;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -216,6 +232,8 @@ mod server;
 mod signal;
 mod socket;
 mod state;
+#[cfg(feature = "validation")]
+mod validate;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};
@@ -227,16 +245,20 @@ pub use state::AppState;
 
 #[cfg(feature = "macros")]
 pub use nestgate_macros::{
-    after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway,
+    after_init, on_connection, on_disconnect, subscribe_message, use_filters, use_guards,
+    use_layers, websocket_gateway,
 };
 
 /// What nearly every gateway file imports: the macros and the handful of types handlers name.
 pub mod prelude {
-    pub use crate::extract::Data;
+    #[cfg(feature = "validation")]
+    pub use crate::extract::Valid;
+    pub use crate::extract::{Data, Extension};
     pub use crate::{Server, Socket, WsException, WsResponse};
     #[cfg(feature = "macros")]
     pub use crate::{
-        after_init, on_connection, on_disconnect, subscribe_message, websocket_gateway,
+        after_init, on_connection, on_disconnect, subscribe_message, use_filters, use_guards,
+        use_layers, websocket_gateway,
     };
 }
 

@@ -3,7 +3,9 @@
 use crate::adapter::{Adapter, LocalStore};
 use crate::error::Reject;
 use crate::extract::Message;
+use crate::filter::{BoxedFilter, ErrorHost, Failure};
 use crate::gateway::ErasedGateway;
+use crate::guard::BoxedHandshakeGuard;
 use crate::reply::Reply;
 use crate::socket::{DisconnectReason, Socket};
 use futures_util::FutureExt as _;
@@ -22,6 +24,8 @@ pub(crate) struct Route {
     /// `Gateway::method`, for errors and logs.
     pub(crate) handler_name: String,
     pub(crate) call: BoxedHandler,
+    /// The handler's filters, then its gateway's.
+    pub(crate) filters: Vec<BoxedFilter>,
 }
 
 /// The gateways of one path, and its adapter (which holds its sockets and rooms).
@@ -30,6 +34,8 @@ pub(crate) struct Namespace {
     routes: HashMap<&'static str, Route>,
     gateways: Vec<Arc<dyn ErasedGateway>>,
     adapter: Arc<dyn Adapter>,
+    /// The app's handshake guards, then each gateway's.
+    handshake_guards: Vec<BoxedHandshakeGuard>,
 }
 
 impl Namespace {
@@ -38,13 +44,19 @@ impl Namespace {
         routes: HashMap<&'static str, Route>,
         gateways: Vec<Arc<dyn ErasedGateway>>,
         adapter: Arc<dyn Adapter>,
+        handshake_guards: Vec<BoxedHandshakeGuard>,
     ) -> Self {
         Namespace {
             path: path.into(),
             routes,
             gateways,
             adapter,
+            handshake_guards,
         }
+    }
+
+    pub(crate) fn handshake_guards(&self) -> &[BoxedHandshakeGuard] {
+        &self.handshake_guards
     }
 
     pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
@@ -67,22 +79,29 @@ impl Namespace {
         &self.gateways
     }
 
-    /// Runs every gateway's connection hook in order; the first rejection wins.
+    /// Runs every gateway's connection hook in order; the first rejection wins. A hook's error
+    /// goes through its gateway's filters, then the app's; a filter's exception closes with 1008.
     /// A hook that panics rejects the connection with 1011.
     pub(crate) async fn connect(&self, socket: &Socket) -> Result<(), Reject> {
         for gateway in &self.gateways {
             let hook = gateway.on_connection(socket.clone());
-            match AssertUnwindSafe(hook).catch_unwind().await {
-                Ok(Ok(())) => {}
-                Ok(Err(reject)) => return Err(reject),
+            let failure = match AssertUnwindSafe(hook).catch_unwind().await {
+                Ok(Ok(())) => continue,
+                Ok(Err(failure)) => failure,
                 Err(_) => {
                     tracing::error!(gateway = gateway.name(), "the on_connection hook panicked");
-                    return Err(Reject::new(
+                    Failure::ready(Reject::new(
                         crate::close::INTERNAL,
                         crate::error::INTERNAL_SERVER_ERROR,
-                    ));
+                    ))
                 }
-            }
+            };
+            let host = ErrorHost::new(socket, None, "null");
+            let filters = gateway.filters().iter().chain(&socket.runtime().filters);
+            return Err(match failure.catch(filters, &host) {
+                Ok(exception) => Reject::from(exception),
+                Err(failure) => failure.fallback(),
+            });
         }
         Ok(())
     }

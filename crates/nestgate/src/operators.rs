@@ -191,7 +191,7 @@ impl Operators {
 
     /// Sends `{"event": event, "data": data, "id": <n>}` to every targeted socket and streams
     /// each client's answer, decoded as `R`, as it arrives; clients that do not answer within
-    /// the timeout come last, as [`AckError::Timeout`].
+    /// the timeout come last, as [`AckError::Timeout`](crate::ack::AckError::Timeout).
     ///
     /// ```
     /// # async fn poll(server: nestgate::Server) -> Result<(), nestgate::operators::BroadcastError> {

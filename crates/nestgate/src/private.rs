@@ -1,6 +1,7 @@
 //! Items used by the code the macros generate. Not public API: no semver guarantees.
 
 use crate::error::{Reject, WsException};
+use crate::filter::Failure;
 use crate::reply::Reply;
 use futures_util::stream::Stream;
 use serde::Serialize;
@@ -9,16 +10,58 @@ use std::cell::Cell;
 pub use futures_util::future::BoxFuture;
 pub use inventory;
 
-/// The reply for a failed extraction.
+/// The reply for a failed extraction (filters see it as a `WsException`).
 pub fn rejected<R: Into<WsException>>(rejection: R) -> Reply {
-    Reply::error(rejection)
+    Reply::failed(Failure::exception(rejection.into()))
 }
 
-/// The reply for a handler returning `Result<T, E>`.
-pub fn reply_result<T: Serialize, E: Into<WsException>>(result: Result<T, E>) -> Reply {
-    match result {
-        Ok(value) => Reply::json(&value),
-        Err(err) => Reply::error(err),
+/// Holds a handler's error while autoref specialization picks how filters will see it.
+pub struct ErrTag<E>(Cell<Option<E>>);
+
+impl<E> std::fmt::Debug for ErrTag<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErrTag")
+    }
+}
+
+impl<E> ErrTag<E> {
+    /// Wraps the error.
+    pub fn new(error: E) -> Self {
+        ErrTag(Cell::new(Some(error)))
+    }
+
+    fn take(&self) -> E {
+        // The generated code converts each tag exactly once, right after creating it.
+        self.0.take().expect("an ErrTag is converted once")
+    }
+}
+
+/// Chosen first: an error with `Into<WsException>` becomes that unless a filter catches it.
+pub trait ErrViaInto {
+    /// Converts the error.
+    fn __nestgate_failure(&self) -> Reply;
+}
+
+impl<E: Into<WsException> + Send + 'static> ErrViaInto for &ErrTag<E> {
+    fn __nestgate_failure(&self) -> Reply {
+        Reply::failed(Failure::exception(self.take()))
+    }
+}
+
+/// Chosen otherwise: a `std::error::Error` becomes "Internal server error" unless a filter
+/// catches it.
+#[diagnostic::on_unimplemented(
+    message = "the error type of a handler's `Result` must implement `Into<WsException>` or `std::error::Error`",
+    note = "implement `From<YourError> for WsException`, or derive `std::error::Error` and catch it with `#[use_filters(...)]`"
+)]
+pub trait ErrViaError {
+    /// Converts the error.
+    fn __nestgate_failure(&self) -> Reply;
+}
+
+impl<E: std::error::Error + Send + 'static> ErrViaError for ErrTag<E> {
+    fn __nestgate_failure(&self) -> Reply {
+        Reply::failed(Failure::internal(self.take()))
     }
 }
 
@@ -82,22 +125,58 @@ impl<T: Serialize> ReplyViaSerialize for ReplyTag<T> {
 )]
 pub trait IntoConnectResult {
     /// Converts the hook's return value.
-    fn into_connect_result(self) -> Result<(), Reject>;
+    fn into_connect_result(self) -> Result<(), Failure<Reject>>;
 }
 
 impl IntoConnectResult for () {
-    fn into_connect_result(self) -> Result<(), Reject> {
+    fn into_connect_result(self) -> Result<(), Failure<Reject>> {
         Ok(())
     }
 }
 
-impl<E: Into<Reject>> IntoConnectResult for Result<(), E> {
-    fn into_connect_result(self) -> Result<(), Reject> {
-        self.map_err(Into::into)
+impl<E: Into<Reject> + Send + 'static> IntoConnectResult for Result<(), E> {
+    fn into_connect_result(self) -> Result<(), Failure<Reject>> {
+        self.map_err(Failure::reject)
     }
 }
 
 /// Converts an `#[on_connection]` hook's return value.
-pub fn connect_result<R: IntoConnectResult>(result: R) -> Result<(), Reject> {
+pub fn connect_result<R: IntoConnectResult>(result: R) -> Result<(), Failure<Reject>> {
     result.into_connect_result()
+}
+
+/// Chosen first for a hook's `Err(E)`: `E: Into<Reject>` becomes that unless a filter catches it.
+pub trait RejectViaInto {
+    /// Converts the error.
+    fn __nestgate_reject(&self) -> Failure<Reject>;
+}
+
+impl<E: Into<Reject> + Send + 'static> RejectViaInto for &ErrTag<E> {
+    fn __nestgate_reject(&self) -> Failure<Reject> {
+        Failure::reject(self.take())
+    }
+}
+
+/// Chosen otherwise: a `std::error::Error` closes with 1011 (logged) unless a filter catches it.
+#[diagnostic::on_unimplemented(
+    message = "an `#[on_connection]` hook's error type must implement `Into<Reject>` or `std::error::Error`",
+    note = "`WsException` and `Reject` both work as the error type"
+)]
+pub trait RejectViaError {
+    /// Converts the error.
+    fn __nestgate_reject(&self) -> Failure<Reject>;
+}
+
+impl<E: std::error::Error + Send + 'static> RejectViaError for ErrTag<E> {
+    fn __nestgate_reject(&self) -> Failure<Reject> {
+        Failure::reject_internal(self.take())
+    }
+}
+
+/// Feeds arbitrary bytes to the Engine.IO and Socket.IO parsers and translators, as a client
+/// could send them: for the fuzz targets (`fuzz/`) and the randomized parser test. Panics only if
+/// a parser does.
+pub fn fuzz_protocols(data: &[u8]) {
+    crate::engineio::fuzz(data);
+    crate::socketio::fuzz(data);
 }

@@ -22,6 +22,8 @@ pub(crate) struct Envelope<'a> {
     pub(crate) id: Option<u64>,
     /// The server's acknowledgement id this frame answers (`{"ack": <id>, "data": ...}`).
     pub(crate) ack: Option<u64>,
+    /// `data` is the array of a Socket.IO event's several arguments (`"args": n`).
+    pub(crate) args: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +36,8 @@ struct RawEnvelope<'a> {
     id: Option<u64>,
     #[serde(default)]
     ack: Option<u64>,
+    #[serde(default)]
+    args: Option<u32>,
 }
 
 /// serde borrows a `Cow<str>` only when it is a field of its own, not inside an `Option`.
@@ -62,6 +66,7 @@ pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
         data,
         id: raw.id,
         ack: raw.ack,
+        args: raw.args,
     })
 }
 

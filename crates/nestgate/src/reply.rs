@@ -1,6 +1,7 @@
 //! What a handler's return value becomes: [`Reply`], and [`WsResponse`] for `{event, data}`.
 
 use crate::error::WsException;
+use crate::filter::Failure;
 use futures_util::StreamExt as _;
 use futures_util::stream::{BoxStream, Stream};
 use serde::Serialize;
@@ -22,6 +23,8 @@ pub(crate) enum ReplyKind {
     Json(String),
     Stream(BoxStream<'static, Result<String, WsException>>),
     Error(WsException),
+    /// A typed error, for the exception filters.
+    Failed(Failure),
 }
 
 impl Reply {
@@ -51,6 +54,13 @@ impl Reply {
         }
     }
 
+    /// A typed error: exception filters see it as its own type (see [`crate::filter`]).
+    pub fn failed(failure: Failure) -> Self {
+        Reply {
+            kind: ReplyKind::Failed(failure),
+        }
+    }
+
     /// One frame per item of the stream.
     pub fn stream<S>(stream: S) -> Self
     where
@@ -75,6 +85,7 @@ impl std::fmt::Debug for Reply {
             ReplyKind::Json(json) => f.debug_tuple("Reply::Json").field(json).finish(),
             ReplyKind::Stream(_) => f.write_str("Reply::Stream"),
             ReplyKind::Error(err) => f.debug_tuple("Reply::Error").field(err).finish(),
+            ReplyKind::Failed(_) => f.write_str("Reply::Failed"),
         }
     }
 }

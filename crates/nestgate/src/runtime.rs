@@ -1,6 +1,8 @@
 //! The running application: its namespaces, state, configuration and shutdown signal.
 
 use crate::config::Config;
+use crate::filter::BoxedFilter;
+use crate::guard::OriginPolicy;
 use crate::namespace::Namespace;
 use crate::signal::Signal;
 use crate::state::AppState;
@@ -18,6 +20,10 @@ pub(crate) struct Runtime {
     pub(crate) shutdown: Arc<Signal>,
     /// Every connection task, so that shutdown can wait for them.
     pub(crate) connections: TaskTracker,
+    /// The app's exception filters, tried after a handler's and its gateway's.
+    pub(crate) filters: Vec<BoxedFilter>,
+    /// Which browser origins may connect.
+    pub(crate) origins: OriginPolicy,
     /// The last ack id handed out for server emits.
     pub(crate) last_ack_id: AtomicU64,
 }

@@ -136,6 +136,8 @@ pub struct Handshake {
     pub(crate) headers: HeaderMap,
     pub(crate) uri: Uri,
     pub(crate) remote_addr: Option<SocketAddr>,
+    /// The Socket.IO CONNECT payload (`io({ auth })`); `None` for ws-json clients.
+    pub(crate) auth: Option<Box<serde_json::Value>>,
 }
 
 impl Handshake {
@@ -168,6 +170,12 @@ impl Handshake {
     /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// The auth payload a Socket.IO client connected with (`io(url, { auth: {...} })`);
+    /// `None` for ws-json clients and for Socket.IO clients that sent none.
+    pub fn auth(&self) -> Option<&serde_json::Value> {
+        self.auth.as_deref()
     }
 }
 
@@ -369,6 +377,15 @@ impl Socket {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(value);
+    }
+
+    /// Adds what the handshake guards established.
+    pub(crate) fn extend_extensions(&self, extensions: Extensions) {
+        self.inner
+            .extensions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(extensions);
     }
 
     /// A clone of the value of type `T` stored on this socket, if any.
@@ -626,7 +643,7 @@ impl PartialEq for Socket {
 impl Eq for Socket {}
 
 /// 128 random bits as 22 URL-safe base64 characters.
-fn new_id() -> Arc<str> {
+pub(crate) fn new_id() -> Arc<str> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits: u128 = rand::random();
     let mut id = String::with_capacity(22);

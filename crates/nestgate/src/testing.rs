@@ -46,6 +46,16 @@ impl TestClient {
         Ok(TestClient { ws })
     }
 
+    /// Connects with a request of your own (headers such as `Authorization`, `Cookie`,
+    /// `Origin`). A refused handshake is `Err(tungstenite::Error::Http(response))`, with the
+    /// status and body.
+    pub async fn connect_request(
+        request: tungstenite::handshake::client::Request,
+    ) -> Result<Self, tungstenite::Error> {
+        let (ws, _response) = tokio_tungstenite::connect_async(request).await?;
+        Ok(TestClient { ws })
+    }
+
     /// Sends `{"event": event, "data": data}`.
     pub async fn emit(&mut self, event: &str, data: Value) {
         self.send_json(json!({ "event": event, "data": data }))
@@ -272,6 +282,7 @@ impl InProcess {
             headers: Default::default(),
             uri,
             remote_addr: None,
+            auth: None,
         };
         let socket = crate::Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
         if let Err(reject) = namespace.connect(&socket).await {

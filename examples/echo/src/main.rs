@@ -4,7 +4,7 @@
 //! - `{"event":"broadcast","data":X}` sends `{"event":"broadcast","data":X}` to every client.
 //!
 //! Run it with `cargo run -p echo` (listens on 127.0.0.1:$PORT, default 3000). The benchmark
-//! suite drives exactly these two events.
+//! suite drives exactly these two events, over ws-json and over Socket.IO (`42["echo",X]`).
 //!
 //! With `REDIS_URL` set (and optionally `REDIS_PREFIX`, default `echo`), it joins a cluster
 //! through the Redis adapter: `broadcast` then reaches the clients of every echo process started
@@ -47,7 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let mut app = nestgate::App::new();
+    let mut app = nestgate::App::new()
+        // Socket.IO clients too (at /socket.io/, namespace /): the benchmarks drive both.
+        .socket_io(nestgate::socketio::SocketIoConfig::default());
     let mut cluster = None;
     if let Ok(url) = std::env::var("REDIS_URL") {
         let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "echo".to_owned());

@@ -1,0 +1,362 @@
+//! Engine.IO v4: the transport under Socket.IO — HTTP long-polling and WebSocket, the upgrade
+//! from one to the other, server pings, `maxPayload`, session ids and CORS for polling.
+//!
+//! [`EngineIo`] serves one path (`/socket.io/` under Socket.IO) and hands each new session to a
+//! callback as an [`EngineSocket`]: receive the client's messages, send yours, close. The
+//! Socket.IO layer is built on it; it is public so that a raw Engine.IO endpoint can be served
+//! too (the official Engine.IO test suite talks to one):
+//!
+//! ```no_run
+//! use nestgate::engineio::{EngineConfig, EngineIo};
+//!
+//! // Echoes every message back to its sender.
+//! let engine = EngineIo::new(EngineConfig::default(), |mut socket| async move {
+//!     while let Some(message) = socket.recv().await {
+//!         if socket.send(message).is_err() {
+//!             break;
+//!         }
+//!     }
+//! });
+//! let router: axum::Router = engine.router("/engine.io/");
+//! ```
+
+mod packet;
+mod session;
+
+pub use packet::Payload;
+pub use session::{EngineSender, EngineSocket, SendError};
+
+use crate::guard::OriginPolicy;
+use crate::socket::Handshake;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
+use futures_util::future::BoxFuture;
+use packet::Packet;
+use session::Session;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Engine.IO settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// How often the server pings (default 25 s).
+    pub ping_interval: Duration,
+    /// How long a pong may take before the session is closed (default 20 s).
+    pub ping_timeout: Duration,
+    /// The largest message, and the largest polling request body, in bytes (default 1,000,000).
+    pub max_payload: usize,
+    /// Packets waiting for a client before it is dropped as a slow consumer (default 4096).
+    pub max_buffered: usize,
+    /// Browser origins allowed for polling (CORS) and WebSocket requests.
+    pub origins: OriginPolicy,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            max_payload: 1_000_000,
+            max_buffered: 4096,
+            origins: OriginPolicy::default(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Sets the ping interval and timeout.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets `maxPayload`.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// Sets which browser origins may connect.
+    pub fn origins(mut self, origins: OriginPolicy) -> Self {
+        self.origins = origins;
+        self
+    }
+}
+
+type OnConnect = Arc<dyn Fn(EngineSocket) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// An Engine.IO server: its sessions and what to do with each new one.
+#[derive(Clone)]
+pub struct EngineIo {
+    inner: Arc<Engine>,
+}
+
+pub(crate) struct Engine {
+    pub(crate) config: EngineConfig,
+    sessions: DashMap<Arc<str>, Arc<Session>>,
+    on_connect: OnConnect,
+}
+
+impl std::fmt::Debug for EngineIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineIo")
+            .field("config", &self.inner.config)
+            .field("sessions", &self.inner.sessions.len())
+            .finish()
+    }
+}
+
+impl EngineIo {
+    /// An engine that runs `on_connect` (in a task of its own) for each new session.
+    pub fn new<F, Fut>(config: EngineConfig, on_connect: F) -> Self
+    where
+        F: Fn(EngineSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        EngineIo {
+            inner: Arc::new(Engine {
+                config,
+                sessions: DashMap::new(),
+                on_connect: Arc::new(move |socket| Box::pin(on_connect(socket))),
+            }),
+        }
+    }
+
+    /// The number of open sessions.
+    pub fn sessions(&self) -> usize {
+        self.inner.sessions.len()
+    }
+
+    /// A router serving the engine at `path` (e.g. `/socket.io/`).
+    pub fn router(&self, path: &str) -> Router {
+        let engine = self.inner.clone();
+        Router::new().route(
+            path,
+            axum::routing::any(move |request: Request| {
+                let engine = engine.clone();
+                async move { engine.handle(request).await }
+            }),
+        )
+    }
+}
+
+/// The query parameters of an Engine.IO request.
+struct Query {
+    websocket: bool,
+    sid: Option<String>,
+}
+
+fn parse_query(query: Option<&str>) -> Option<Query> {
+    let (mut eio, mut transport, mut sid) = (None, None, None);
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*key {
+            "EIO" => eio = Some(value.into_owned()),
+            "transport" => transport = Some(value.into_owned()),
+            "sid" => sid = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    if eio.as_deref() != Some("4") {
+        return None;
+    }
+    let websocket = match transport.as_deref() {
+        Some("polling") => false,
+        Some("websocket") => true,
+        _ => return None,
+    };
+    Some(Query { websocket, sid })
+}
+
+fn bad_request(message: &'static str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        format!(r#"{{"code":3,"message":"{message}"}}"#),
+    )
+        .into_response()
+}
+
+impl Engine {
+    async fn handle(self: Arc<Self>, request: Request) -> Response {
+        let (mut parts, body) = request.into_parts();
+        if !self.config.origins.allows(&parts.headers) {
+            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        }
+        let cors = cors_headers(&parts.headers);
+        if parts.method == Method::OPTIONS {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            response.headers_mut().extend(cors);
+            return response;
+        }
+        let Some(query) = parse_query(parts.uri.query()) else {
+            return bad_request("Bad request");
+        };
+        let remote_addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        let mut response = if query.websocket {
+            let upgrade = match axum::extract::ws::WebSocketUpgrade::from_request_parts(
+                &mut parts,
+                &(),
+            )
+            .await
+            {
+                Ok(upgrade) => upgrade,
+                Err(_) => return bad_request("Bad request"),
+            };
+            match query.sid {
+                None => {
+                    let handshake = handshake_of(&parts.headers, &parts.uri, remote_addr);
+                    let engine = self.clone();
+                    upgrade
+                        .max_message_size(self.config.max_payload)
+                        .on_upgrade(move |ws| async move {
+                            let session = engine.open(handshake, true);
+                            session::run_websocket(engine, session, ws, true).await;
+                        })
+                }
+                Some(sid) => {
+                    let Some(session) = self.live(&sid) else {
+                        return bad_request("Session ID unknown");
+                    };
+                    let engine = self.clone();
+                    upgrade
+                        .max_message_size(self.config.max_payload)
+                        .on_upgrade(move |ws| async move {
+                            session::upgrade(engine, session, ws).await;
+                        })
+                }
+            }
+        } else {
+            match (parts.method.clone(), query.sid) {
+                (Method::GET, None) => {
+                    let handshake = handshake_of(&parts.headers, &parts.uri, remote_addr);
+                    let session = self.open(handshake, false);
+                    let mut open = String::new();
+                    Packet::Open(self.open_json(&session, true)).encode_text(&mut open);
+                    text(open)
+                }
+                (Method::GET, Some(sid)) => match self.live(&sid) {
+                    Some(session) => session.poll().await,
+                    None => bad_request("Session ID unknown"),
+                },
+                (Method::POST, Some(sid)) => match self.live(&sid) {
+                    Some(session) => {
+                        let limit = self.config.max_payload;
+                        match axum::body::to_bytes(Body::new(body), limit).await {
+                            Ok(bytes) => session.push(&bytes).await,
+                            Err(_) => {
+                                session.close();
+                                (StatusCode::PAYLOAD_TOO_LARGE, "payload too large").into_response()
+                            }
+                        }
+                    }
+                    None => bad_request("Session ID unknown"),
+                },
+                _ => bad_request("Bad handshake method"),
+            }
+        };
+        response.headers_mut().extend(cors);
+        response
+    }
+
+    /// Creates a session and starts the application's task for it.
+    fn open(self: &Arc<Self>, handshake: Handshake, websocket: bool) -> Arc<Session> {
+        let (session, socket) = Session::new(self.clone(), handshake, websocket);
+        self.sessions.insert(session.sid.clone(), session.clone());
+        tokio::spawn(session::heartbeat(self.clone(), session.clone()));
+        tokio::spawn((self.on_connect)(socket));
+        session
+    }
+
+    /// The open packet's JSON.
+    pub(crate) fn open_json(&self, session: &Session, polling: bool) -> String {
+        let upgrades = if polling { r#"["websocket"]"# } else { "[]" };
+        format!(
+            r#"{{"sid":"{}","upgrades":{upgrades},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+            session.sid,
+            self.config.ping_interval.as_millis(),
+            self.config.ping_timeout.as_millis(),
+            self.config.max_payload
+        )
+    }
+
+    /// The session `sid`, unless it is gone or has missed its pong.
+    fn live(&self, sid: &str) -> Option<Arc<Session>> {
+        let session = self.sessions.get(sid).map(|session| session.clone())?;
+        (!session.expired()).then_some(session)
+    }
+
+    pub(crate) fn remove(&self, sid: &str) {
+        self.sessions.remove(sid);
+    }
+}
+
+fn handshake_of(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    remote_addr: Option<SocketAddr>,
+) -> Handshake {
+    Handshake {
+        headers: crate::connection::detach_headers(headers),
+        uri: crate::connection::detach_uri(uri),
+        remote_addr,
+        auth: None,
+    }
+}
+
+/// CORS headers for an allowed origin (the origin check has already run).
+fn cors_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if let Some(origin) = headers.get(ORIGIN) {
+        out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        out.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        out.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        out.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+    }
+    out
+}
+
+pub(crate) fn text(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=UTF-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Parses `data` as a polling payload and as one packet (see `__private::fuzz_protocols`).
+pub(crate) fn fuzz(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(packets) = Packet::decode_payload(text) {
+            let _ = Packet::encode_payload(&packets);
+        }
+        let _ = Packet::decode_text(text);
+    }
+}

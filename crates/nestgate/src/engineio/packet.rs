@@ -1,0 +1,127 @@
+//! Engine.IO v4 packets: `0` open, `1` close, `2` ping, `3` pong, `4` message, `5` upgrade,
+//! `6` noop; a binary message is a binary WebSocket frame, or `b` + base64 inside a polling
+//! payload, whose packets are separated by `\x1e`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+
+/// The separator of packets in one HTTP long-polling payload.
+pub(crate) const SEPARATOR: char = '\x1e';
+
+/// What an Engine.IO message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A text message (`4…`).
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// One Engine.IO packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Packet {
+    Open(String),
+    Close,
+    Ping(Option<String>),
+    Pong(Option<String>),
+    Message(Payload),
+    Upgrade,
+    Noop,
+}
+
+/// A packet that is not Engine.IO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidPacket;
+
+impl Packet {
+    /// Decodes a text packet (a WebSocket text frame, or one packet of a polling payload).
+    pub(crate) fn decode_text(text: &str) -> Result<Packet, InvalidPacket> {
+        let mut chars = text.chars();
+        let kind = chars.next().ok_or(InvalidPacket)?;
+        let rest = chars.as_str();
+        let probe = || (!rest.is_empty()).then(|| rest.to_owned());
+        Ok(match kind {
+            '1' => Packet::Close,
+            '2' => Packet::Ping(probe()),
+            '3' => Packet::Pong(probe()),
+            '4' => Packet::Message(Payload::Text(rest.to_owned())),
+            '5' => Packet::Upgrade,
+            '6' => Packet::Noop,
+            'b' => Packet::Message(Payload::Binary(
+                BASE64.decode(rest).map_err(|_| InvalidPacket)?.into(),
+            )),
+            _ => return Err(InvalidPacket),
+        })
+    }
+
+    /// The text form (binary messages as `b` + base64, as polling sends them).
+    pub(crate) fn encode_text(&self, out: &mut String) {
+        match self {
+            Packet::Open(json) => {
+                out.push('0');
+                out.push_str(json);
+            }
+            Packet::Close => out.push('1'),
+            Packet::Ping(probe) => {
+                out.push('2');
+                out.push_str(probe.as_deref().unwrap_or(""));
+            }
+            Packet::Pong(probe) => {
+                out.push('3');
+                out.push_str(probe.as_deref().unwrap_or(""));
+            }
+            Packet::Message(Payload::Text(text)) => {
+                out.push('4');
+                out.push_str(text);
+            }
+            Packet::Message(Payload::Binary(bytes)) => {
+                out.push('b');
+                BASE64.encode_string(bytes, out);
+            }
+            Packet::Upgrade => out.push('5'),
+            Packet::Noop => out.push('6'),
+        }
+    }
+
+    /// Decodes a polling payload: packets separated by `\x1e`.
+    pub(crate) fn decode_payload(body: &str) -> Result<Vec<Packet>, InvalidPacket> {
+        body.split(SEPARATOR).map(Packet::decode_text).collect()
+    }
+
+    /// Encodes packets as one polling payload.
+    pub(crate) fn encode_payload(packets: &[Packet]) -> String {
+        let mut out = String::new();
+        for (index, packet) in packets.iter().enumerate() {
+            if index > 0 {
+                out.push(SEPARATOR);
+            }
+            packet.encode_text(&mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let body = "4test1\x1e4test2\x1ebAQIDBA==\x1e2probe\x1e3\x1e5\x1e6\x1e1";
+        let packets = Packet::decode_payload(body).unwrap();
+        assert_eq!(
+            packets[2],
+            Packet::Message(Payload::Binary(Bytes::from_static(&[1, 2, 3, 4])))
+        );
+        assert_eq!(packets[3], Packet::Ping(Some("probe".into())));
+        assert_eq!(Packet::encode_payload(&packets), body);
+    }
+
+    #[test]
+    fn rejects_what_is_not_engine_io() {
+        for bad in ["", "abc", "7", "b!!!", "0x"] {
+            assert!(Packet::decode_text(bad).is_err(), "{bad:?}");
+        }
+    }
+}

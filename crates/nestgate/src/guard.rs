@@ -1,0 +1,543 @@
+//! Guards: who may connect, and who may send an event.
+//!
+//! - A [`HandshakeGuard`] runs on the HTTP upgrade request, before any socket exists. It reads the
+//!   headers, query, cookies and remote address, may store what it establishes (a user, claims, a
+//!   tenant) with [`HandshakeRequest::insert`] — handlers read it back with the
+//!   [`Extension`](crate::extract::Extension) extractor — and rejects with an HTTP status and a
+//!   body ([`HandshakeRejection`]). Register one for every path with
+//!   [`App::handshake_guard`](crate::App::handshake_guard), or for one gateway's path with
+//!   `#[websocket_gateway(path = "/chat", handshake_guards(MyGuard))]`.
+//! - A [`Guard`] runs before a message's handler (and before its extractors), as NestJS's
+//!   `CanActivate`: `Ok(false)` answers "Forbidden resource", an `Err` answers that error, and
+//!   the handler does not run. Attach guards with `#[use_guards(...)]` on a gateway's impl block
+//!   (every handler) or on one handler.
+//!
+//! ```
+//! use nestgate::guard::{Guard, GuardContext, HandshakeGuard, HandshakeRejection, HandshakeRequest};
+//! use nestgate::prelude::*;
+//!
+//! /// Lets in clients that present the API key; remembers who they are.
+//! struct ApiKey;
+//!
+//! #[derive(Clone)]
+//! struct Caller(String);
+//!
+//! impl HandshakeGuard for ApiKey {
+//!     async fn check(&self, request: &mut HandshakeRequest) -> Result<(), HandshakeRejection> {
+//!         match request.header("x-api-key") {
+//!             Some("secret") => {
+//!                 request.insert(Caller("service-a".into()));
+//!                 Ok(())
+//!             }
+//!             Some(_) => Err(HandshakeRejection::forbidden("unknown API key")),
+//!             None => Err(HandshakeRejection::unauthorized("missing API key")),
+//!         }
+//!     }
+//! }
+//!
+//! /// Lets only `service-a` send the event.
+//! struct OnlyServiceA;
+//!
+//! impl Guard for OnlyServiceA {
+//!     async fn can_activate(&self, context: &GuardContext) -> Result<bool, WsException> {
+//!         Ok(context.extension::<Caller>().is_some_and(|caller| caller.0 == "service-a"))
+//!     }
+//! }
+//!
+//! #[websocket_gateway(path = "/jobs", handshake_guards(ApiKey))]
+//! #[derive(Default)]
+//! struct Jobs;
+//!
+//! #[websocket_gateway]
+//! impl Jobs {
+//!     #[subscribe_message("run")]
+//!     #[use_guards(OnlyServiceA)]
+//!     fn run(&self, Extension(caller): Extension<Caller>) -> String {
+//!         format!("started by {}", caller.0)
+//!     }
+//! }
+//! ```
+
+use crate::error::WsException;
+use crate::extract::{Message, Payload};
+use crate::namespace::BoxedHandler;
+use crate::reply::Reply;
+use crate::runtime::Runtime;
+use crate::socket::Socket;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, ORIGIN, WWW_AUTHENTICATE};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The message a failed [`Guard`] answers, as NestJS's.
+pub const FORBIDDEN_RESOURCE: &str = "Forbidden resource";
+
+/// The upgrade request a [`HandshakeGuard`] looks at, and what it establishes for the socket.
+pub struct HandshakeRequest {
+    pub(crate) headers: HeaderMap,
+    pub(crate) uri: Uri,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) extensions: Extensions,
+    /// `None` only in unit tests.
+    pub(crate) runtime: Option<Arc<Runtime>>,
+    /// A Socket.IO client's CONNECT payload.
+    pub(crate) auth: Option<serde_json::Value>,
+}
+
+impl HandshakeRequest {
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A header's value, when it is present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The request URI (path and query).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The first value of a query parameter, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.uri.query()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    /// A cookie's value (from every `Cookie` header).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .find_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                (key == name).then(|| value.trim_matches('"'))
+            })
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header.
+    pub fn bearer_token(&self) -> Option<&str> {
+        let value = self.headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|token| !token.is_empty())
+    }
+
+    /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// The `auth` payload of a Socket.IO client's CONNECT (`io(url, { auth: { token } })`);
+    /// `None` for ws-json clients. Guards see it per namespace, as socket.io middlewares do.
+    pub fn auth(&self) -> Option<&serde_json::Value> {
+        self.auth.as_ref()
+    }
+
+    /// A clone of the state of type `T` provided with [`App::provide`](crate::App::provide).
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.runtime.as_ref()?.state.get::<T>()
+    }
+
+    /// Stores a value on the socket this request becomes; handlers read it with
+    /// [`Extension<T>`](crate::extract::Extension) or [`Socket::extension`].
+    pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        self.extensions.insert(value);
+    }
+
+    /// A value an earlier guard stored with [`insert`](Self::insert).
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<&T> {
+        self.extensions.get::<T>()
+    }
+}
+
+impl std::fmt::Debug for HandshakeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandshakeRequest")
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .field("remote_addr", &self.remote_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a handshake was refused: an HTTP status and a message, sent before any upgrade as
+/// `{"statusCode": 401, "message": "...", "error": "Unauthorized"}` (NestJS's HTTP error body).
+#[derive(Debug, Clone)]
+pub struct HandshakeRejection {
+    status: StatusCode,
+    message: Cow<'static, str>,
+}
+
+impl HandshakeRejection {
+    /// A rejection with any status.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        HandshakeRejection {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 401: no credentials, or credentials that do not prove who the client is.
+    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403: the client is known but not allowed.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl IntoResponse for HandshakeRejection {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "statusCode": self.status.as_u16(),
+            "message": self.message,
+            "error": self.status.canonical_reason().unwrap_or("Error"),
+        });
+        let mut response = (
+            self.status,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body.to_string(),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Decides whether an upgrade request may become a socket. See the [module docs](self).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handshake guard",
+    label = "not a `HandshakeGuard`",
+    note = "implement `nestgate::guard::HandshakeGuard` for it: `async fn check(&self, request: &mut HandshakeRequest) -> Result<(), HandshakeRejection>`"
+)]
+pub trait HandshakeGuard: Send + Sync + 'static {
+    /// `Ok(())` lets the client in; `Err` answers the HTTP rejection and no socket is created.
+    fn check(
+        &self,
+        request: &mut HandshakeRequest,
+    ) -> impl Future<Output = Result<(), HandshakeRejection>> + Send;
+}
+
+/// A [`HandshakeGuard`] without its type, as the app stores it.
+#[derive(Clone)]
+pub struct BoxedHandshakeGuard(Arc<dyn DynHandshakeGuard>);
+
+impl BoxedHandshakeGuard {
+    /// Erases a guard's type.
+    pub fn new<G: HandshakeGuard>(guard: G) -> Self {
+        BoxedHandshakeGuard(Arc::new(guard))
+    }
+
+    pub(crate) fn check<'a>(
+        &'a self,
+        request: &'a mut HandshakeRequest,
+    ) -> BoxFuture<'a, Result<(), HandshakeRejection>> {
+        self.0.check_boxed(request)
+    }
+}
+
+impl std::fmt::Debug for BoxedHandshakeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoxedHandshakeGuard")
+    }
+}
+
+trait DynHandshakeGuard: Send + Sync {
+    fn check_boxed<'a>(
+        &'a self,
+        request: &'a mut HandshakeRequest,
+    ) -> BoxFuture<'a, Result<(), HandshakeRejection>>;
+}
+
+impl<G: HandshakeGuard> DynHandshakeGuard for G {
+    fn check_boxed<'a>(
+        &'a self,
+        request: &'a mut HandshakeRequest,
+    ) -> BoxFuture<'a, Result<(), HandshakeRejection>> {
+        Box::pin(self.check(request))
+    }
+}
+
+/// What a message [`Guard`] sees: the socket, the event and its data, the app's state.
+#[derive(Debug)]
+pub struct GuardContext {
+    socket: Socket,
+    event: &'static str,
+    payload: Payload,
+}
+
+impl GuardContext {
+    pub(crate) fn of(message: &Message) -> Self {
+        GuardContext {
+            socket: message.parts().socket().clone(),
+            event: message.parts().event(),
+            payload: message.payload().clone(),
+        }
+    }
+
+    /// The client that sent the message.
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// The event name.
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+
+    /// The message's `data` as the JSON text it came as (`null` when absent).
+    pub fn data_json(&self) -> &str {
+        self.payload.json()
+    }
+
+    /// The message's `data` deserialized (the handler deserializes it again for itself).
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, WsException> {
+        crate::extract::decode_data(self.payload.json()).map_err(Into::into)
+    }
+
+    /// A value stored on the socket (by a handshake guard or a hook).
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.socket.extension::<T>()
+    }
+
+    /// A clone of the state of type `T` provided with [`App::provide`](crate::App::provide).
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.socket.runtime().state.get::<T>()
+    }
+}
+
+/// Decides whether a message may reach its handler, as NestJS's `CanActivate`. See the
+/// [module docs](self).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a message guard",
+    label = "not a `Guard`",
+    note = "implement `nestgate::guard::Guard` for it: `async fn can_activate(&self, context: &GuardContext) -> Result<bool, WsException>`"
+)]
+pub trait Guard: Send + Sync + 'static {
+    /// `Ok(true)` runs the handler; `Ok(false)` answers "Forbidden resource"; `Err` answers
+    /// that error.
+    fn can_activate(
+        &self,
+        context: &GuardContext,
+    ) -> impl Future<Output = Result<bool, WsException>> + Send;
+}
+
+/// A [`Guard`] without its type, as a handler stores it.
+#[derive(Clone)]
+pub struct BoxedGuard(Arc<dyn DynGuard>);
+
+impl BoxedGuard {
+    /// Erases a guard's type.
+    pub fn new<G: Guard>(guard: G) -> Self {
+        BoxedGuard(Arc::new(guard))
+    }
+
+    /// Runs the guard: `None` lets the message through, `Some` is the error to answer.
+    pub(crate) async fn check(&self, context: &GuardContext) -> Option<WsException> {
+        match self.0.can_activate_boxed(context).await {
+            Ok(true) => None,
+            Ok(false) => Some(WsException::new(FORBIDDEN_RESOURCE)),
+            Err(exception) => Some(exception),
+        }
+    }
+}
+
+impl std::fmt::Debug for BoxedGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoxedGuard")
+    }
+}
+
+trait DynGuard: Send + Sync {
+    fn can_activate_boxed<'a>(
+        &'a self,
+        context: &'a GuardContext,
+    ) -> BoxFuture<'a, Result<bool, WsException>>;
+}
+
+impl<G: Guard> DynGuard for G {
+    fn can_activate_boxed<'a>(
+        &'a self,
+        context: &'a GuardContext,
+    ) -> BoxFuture<'a, Result<bool, WsException>> {
+        Box::pin(self.can_activate(context))
+    }
+}
+
+/// A handler behind `guards`: they run in order before it, and the first refusal answers.
+pub(crate) fn guarded(guards: Vec<BoxedGuard>, call: BoxedHandler) -> BoxedHandler {
+    if guards.is_empty() {
+        return call;
+    }
+    let guards: Arc<[BoxedGuard]> = guards.into();
+    let call: Arc<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync> = Arc::from(call);
+    Box::new(move |message| {
+        let (guards, call) = (guards.clone(), call.clone());
+        Box::pin(async move {
+            let context = GuardContext::of(&message);
+            for guard in guards.iter() {
+                if let Some(refusal) = guard.check(&context).await {
+                    tracing::debug!(socket = %context.socket.id(), event = context.event, "a guard refused the message");
+                    return Reply::error(refusal);
+                }
+            }
+            call(message).await
+        })
+    })
+}
+
+/// Which browser origins may open a WebSocket (checked before any handshake guard).
+///
+/// Browsers send cookies with cross-site WebSocket handshakes and WebSockets have no CORS, so a
+/// page on any site could otherwise act as a logged-in user (cross-site WebSocket hijacking).
+/// Requests without an `Origin` header (non-browser clients) are always let through: the check
+/// protects browser users, it does not authenticate.
+///
+/// The default is [`OriginPolicy::SameHost`]: a browser page may connect when it was served by
+/// this host (its `Origin` names the same host and port as the request's `Host`). A refused
+/// origin gets `403` before any upgrade.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum OriginPolicy {
+    /// The `Origin`'s host and port equal the request's `Host` (the default).
+    #[default]
+    SameHost,
+    /// The same host, or one of these origins exactly (`scheme://host[:port]`).
+    AllowList(Vec<String>),
+    /// Any origin (for public, cookie-less APIs).
+    Any,
+}
+
+impl OriginPolicy {
+    /// Whether a request with these headers may connect.
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::SameHost => same_host(origin, headers),
+            OriginPolicy::AllowList(allowed) => {
+                same_host(origin, headers)
+                    || allowed
+                        .iter()
+                        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+            }
+        }
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names the request's `Host`.
+fn same_host(origin: &str, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(HOST).and_then(|host| host.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let default_port = match scheme {
+        "http" => "80",
+        "https" => "443",
+        _ => return false,
+    };
+    let with_port = |authority: &str| -> String {
+        // `[::1]:3000`, `host:3000`, `host`.
+        let has_port = authority
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
+            && !authority.ends_with(']');
+        if has_port {
+            authority.to_ascii_lowercase()
+        } else {
+            format!("{}:{default_port}", authority.to_ascii_lowercase())
+        }
+    };
+    with_port(authority) == with_port(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn origin_policy() {
+        let same = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
+        let cross = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ]);
+        let default_port = headers(&[("host", "example.com"), ("origin", "https://example.com")]);
+        let none = headers(&[("host", "127.0.0.1:3000")]);
+        let policy = OriginPolicy::default();
+        assert!(policy.allows(&same));
+        assert!(policy.allows(&default_port));
+        assert!(policy.allows(&none));
+        assert!(!policy.allows(&cross));
+        let list = OriginPolicy::AllowList(vec!["https://evil.example/".into()]);
+        assert!(list.allows(&cross));
+        assert!(OriginPolicy::Any.allows(&cross));
+    }
+
+    #[test]
+    fn request_helpers() {
+        let request = HandshakeRequest {
+            headers: headers(&[
+                ("authorization", "Bearer abc.def"),
+                ("cookie", "a=1; token=\"xyz\""),
+            ]),
+            uri: "/chat?token=q%20r".parse().unwrap(),
+            remote_addr: None,
+            extensions: Extensions::new(),
+            runtime: None,
+            auth: None,
+        };
+        assert_eq!(request.bearer_token(), Some("abc.def"));
+        assert_eq!(request.cookie("token"), Some("xyz"));
+        assert_eq!(request.cookie("missing"), None);
+        assert_eq!(request.query("token").as_deref(), Some("q r"));
+    }
+}

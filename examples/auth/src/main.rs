@@ -1,0 +1,36 @@
+//! The auth example's server (see the crate docs), or `token SUB ROLE [TTL_SECONDS]` to print a
+//! token signed with the same key.
+
+use auth::AuthGateway;
+use auth::jwt::Keys;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> nestgate::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, sub, role, rest @ ..] = args.as_slice()
+        && command == "token"
+    {
+        let ttl = rest
+            .first()
+            .and_then(|ttl| ttl.parse().ok())
+            .unwrap_or(3600);
+        println!(
+            "{}",
+            Keys::from_env().issue(sub, role, Duration::from_secs(ttl))
+        );
+        return Ok(());
+    }
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+    let listening = nestgate::App::bare()
+        .gateway::<AuthGateway>()
+        .bind(format!("127.0.0.1:{port}"))
+        .await?;
+    println!("auth listening on http://{}", listening.local_addr());
+    listening.run().await
+}

@@ -1,0 +1,238 @@
+//! Starts the auth example's binary with a known `JWT_SECRET` and checks every path over real
+//! sockets: missing, malformed, wrongly signed and expired tokens, a forged Origin, the three
+//! token carriers, the role guard, validation errors and the per-socket rate limit.
+
+use auth::jwt::{Claims, Keys};
+use nestgate::testing::{ChildServer, TestClient};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest as _};
+
+const SECRET: &str = "auth-example-test-secret";
+
+fn start() -> ChildServer {
+    ChildServer::start(env!("CARGO_BIN_EXE_auth"), &[("JWT_SECRET", SECRET)])
+        .expect("the auth example starts")
+}
+
+fn token(sub: &str, role: &str) -> String {
+    Keys::new(SECRET.as_bytes()).issue(sub, role, Duration::from_secs(600))
+}
+
+fn request(url: &str, headers: &[(&'static str, &str)]) -> tungstenite::handshake::client::Request {
+    let mut request = url.into_client_request().expect("a valid URL");
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, value.parse().expect("a valid header value"));
+    }
+    request
+}
+
+/// The status and JSON body of a refused handshake.
+async fn refused(request: tungstenite::handshake::client::Request) -> (u16, Value) {
+    match TestClient::connect_request(request).await {
+        Err(tungstenite::Error::Http(response)) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            (
+                response.status().as_u16(),
+                serde_json::from_slice(body).unwrap_or(Value::Null),
+            )
+        }
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected an HTTP refusal, the handshake succeeded"),
+    }
+}
+
+async fn connect(server: &ChildServer, sub: &str, role: &str) -> TestClient {
+    let url = format!("{}?token={}", server.ws_url("/"), token(sub, role));
+    TestClient::connect(&url)
+        .await
+        .expect("a valid token connects")
+}
+
+#[tokio::test]
+async fn missing_malformed_wrongly_signed_and_expired_tokens_get_401_before_any_upgrade() {
+    let server = start();
+    let url = server.ws_url("/");
+    let (status, body) = refused(request(&url, &[])).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "Unauthorized");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("missing token"),
+        "{body}"
+    );
+
+    let (status, body) = refused(request(&format!("{url}?token=abc.def"), &[])).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("malformed token"))
+    );
+
+    let forged = Keys::new(b"some other secret").issue("eve", "admin", Duration::from_secs(600));
+    let (status, body) = refused(request(&format!("{url}?token={forged}"), &[])).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("invalid token signature"))
+    );
+
+    let past = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &Claims {
+            sub: "ann".into(),
+            role: "user".into(),
+            exp: past,
+        },
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let (status, body) = refused(request(&format!("{url}?token={expired}"), &[])).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("token expired"))
+    );
+}
+
+#[tokio::test]
+async fn a_forged_origin_is_refused_even_with_a_valid_token() {
+    let server = start();
+    let url = format!("{}?token={}", server.ws_url("/"), token("ann", "user"));
+    let (status, _) = refused(request(&url, &[("origin", "https://evil.example")])).await;
+    assert_eq!(status, 403);
+    let own = format!("http://{}", server.addr());
+    TestClient::connect_request(request(&url, &[("origin", own.as_str())]))
+        .await
+        .expect("a page of this host connects");
+}
+
+#[tokio::test]
+async fn a_token_in_the_query_a_bearer_header_or_a_cookie_is_accepted() {
+    let server = start();
+    let url = server.ws_url("/");
+    let token = token("ann", "user");
+    let bearer = format!("Bearer {token}");
+    let cookie = format!("token={token}");
+    for request in [
+        request(&format!("{url}?token={token}"), &[]),
+        request(&url, &[("authorization", bearer.as_str())]),
+        request(&url, &[("cookie", cookie.as_str())]),
+    ] {
+        let mut client = TestClient::connect_request(request)
+            .await
+            .expect("connects");
+        let claims = client.request(1, "whoami", Value::Null).await;
+        assert_eq!(claims["data"]["sub"], "ann");
+        assert_eq!(claims["data"]["role"], "user");
+    }
+}
+
+#[tokio::test]
+async fn only_admins_may_announce() {
+    let server = start();
+    let mut user = connect(&server, "bob", "user").await;
+    let mut admin = connect(&server, "ann", "admin").await;
+    let denied = user.request(1, "announce", json!("free cake")).await;
+    assert_eq!(
+        denied,
+        json!({"ack": 1, "error": {"status": "error", "message": "Forbidden resource"}})
+    );
+    assert_eq!(
+        admin.request(2, "announce", json!("standup at 10")).await,
+        json!({"ack": 2, "data": "announced"})
+    );
+    assert_eq!(
+        user.recv().await,
+        json!({"event": "announcement", "data": "standup at 10"})
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_name_every_field_and_rule() {
+    let server = start();
+    let mut client = connect(&server, "ann", "user").await;
+    let answer = client
+        .request(
+            1,
+            "profile",
+            json!({"display_name": "", "email": "nope", "age": 9}),
+        )
+        .await;
+    let error = &answer["error"];
+    assert_eq!(error["message"], "Validation failed", "{answer}");
+    let failed: Vec<(String, String)> = error["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().into(),
+                e["rule"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("age", "range"),
+            ("display_name", "length"),
+            ("email", "email")
+        ]
+        .map(|(f, r)| (f.to_owned(), r.to_owned()))
+    );
+    let wrong_type = client
+        .request(2, "profile", json!({"display_name": 5}))
+        .await;
+    assert_eq!(
+        wrong_type["error"]["message"],
+        "invalid data at `display_name`: invalid type: integer `5`, expected a string"
+    );
+    let ok = client
+        .request(
+            3,
+            "profile",
+            json!({"display_name": "Ann", "email": "ann@example.com", "age": 30}),
+        )
+        .await;
+    assert_eq!(
+        ok["data"],
+        json!({"event": "profile", "data": {"display_name": "Ann", "email": "ann@example.com", "age": 30}})
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_client_is_answered_at_once_and_served_after_the_window() {
+    let server = start();
+    let mut client = connect(&server, "ann", "user").await;
+    let mut limited = 0;
+    for id in 1..=7 {
+        let answer = client
+            .request(id, "chat", json!(format!("line {id}")))
+            .await;
+        if answer["error"]["message"] == "Too many requests" {
+            assert!(answer["error"]["retryAfterMs"].as_u64().unwrap() <= 1000);
+            limited += 1;
+        } else {
+            assert_eq!(answer, json!({"ack": id, "data": null}));
+        }
+    }
+    assert_eq!(limited, 2, "5 per second are let through");
+    // Other sockets have windows of their own.
+    let mut other = connect(&server, "bob", "user").await;
+    assert_eq!(
+        other.request(1, "chat", json!("hi")).await["data"],
+        Value::Null
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        client.request(8, "chat", json!("again")).await,
+        json!({"ack": 8, "data": null})
+    );
+}

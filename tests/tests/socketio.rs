@@ -1,0 +1,314 @@
+//! The Socket.IO engine over real sockets, speaking raw Engine.IO/Socket.IO frames: namespaces,
+//! guards on the CONNECT payload, acks both ways, errors answering acks, rooms shared with
+//! ws-json clients, and bad input closing only its own session.
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use nestgate::App;
+use nestgate::extract::{Args, Extension};
+use nestgate::guard::{HandshakeGuard, HandshakeRejection, HandshakeRequest};
+use nestgate::prelude::*;
+use nestgate::socketio::SocketIoConfig;
+use nestgate_tests::{TestServer, serve};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// A client speaking raw Engine.IO v4 over a WebSocket.
+struct Raw {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Raw {
+    async fn connect(server: &TestServer) -> Raw {
+        let url = format!("{}/socket.io/?EIO=4&transport=websocket", server.url(""));
+        let (ws, _) = connect_async(url).await.expect("the WebSocket opens");
+        let mut raw = Raw { ws };
+        let open = raw.recv().await.expect("the open packet");
+        assert!(open.starts_with("0{"), "{open}");
+        raw
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_owned()))
+            .await
+            .expect("sends");
+    }
+
+    /// The next text frame (pings answered and skipped); `None` once closed.
+    async fn recv(&mut self) -> Option<String> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("a frame within 5 s");
+            match message {
+                Some(Ok(Message::Text(text))) if text.as_str() == "2" => self.send("3").await,
+                Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
+                Some(Ok(Message::Binary(bytes))) => return Some(format!("<binary {bytes:?}>")),
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// Whether the server closes the session: an Engine.IO close packet (`1`) at most, then the
+    /// end of the WebSocket.
+    async fn closed(&mut self) -> bool {
+        match self.recv().await {
+            None => true,
+            Some(close) if close == "1" => self.recv().await.is_none(),
+            Some(_) => false,
+        }
+    }
+
+    /// Connects to `nsp` (with an auth payload) and returns the CONNECT answer.
+    async fn join(&mut self, nsp: &str, auth: Option<Value>) -> String {
+        let prefix = if nsp == "/" {
+            String::new()
+        } else {
+            format!("{nsp},")
+        };
+        let auth = auth.map(|auth| auth.to_string()).unwrap_or_default();
+        self.send(&format!("40{prefix}{auth}")).await;
+        self.recv().await.expect("a CONNECT answer")
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Who(String);
+
+/// Requires `auth.token == "secret"`.
+struct TokenGuard;
+
+impl HandshakeGuard for TokenGuard {
+    async fn check(&self, request: &mut HandshakeRequest) -> Result<(), HandshakeRejection> {
+        match request
+            .auth()
+            .and_then(|auth| auth.get("token"))
+            .and_then(Value::as_str)
+        {
+            Some("secret") => {
+                request.insert(Who("token holder".into()));
+                Ok(())
+            }
+            Some(_) => Err(HandshakeRejection::forbidden("bad token")),
+            None => Err(HandshakeRejection::unauthorized("token required")),
+        }
+    }
+}
+
+#[websocket_gateway(path = "/")]
+#[derive(Default)]
+struct Main;
+
+#[websocket_gateway]
+impl Main {
+    #[subscribe_message("echo")]
+    fn echo(&self, Data(value): Data<Value>) -> Value {
+        value
+    }
+
+    #[subscribe_message("args")]
+    fn args(&self, args: Args) -> Args {
+        args
+    }
+
+    #[subscribe_message("fail")]
+    fn fail(&self) -> Result<(), WsException> {
+        Err(WsException::new("nope"))
+    }
+
+    #[subscribe_message("join")]
+    fn join(&self, socket: Socket, Data(room): Data<String>) {
+        socket.join(room);
+    }
+
+    #[subscribe_message("say")]
+    fn say(
+        &self,
+        server: Server,
+        Data((room, text)): Data<(String, String)>,
+    ) -> Result<(), WsException> {
+        server.to(room).emit("said", &text)?;
+        Ok(())
+    }
+
+    #[subscribe_message("ask_back")]
+    async fn ask_back(&self, socket: Socket) -> Result<Value, WsException> {
+        socket
+            .emit_with_ack::<_, Value>("question", "ready?")
+            .await
+            .map_err(|err| WsException::new(err.to_string()))
+    }
+}
+
+#[websocket_gateway(path = "/private", handshake_guards(TokenGuard))]
+#[derive(Default)]
+struct Private;
+
+#[websocket_gateway]
+impl Private {
+    #[subscribe_message("who")]
+    fn who(&self, Extension(who): Extension<Who>) -> String {
+        who.0
+    }
+}
+
+async fn app() -> TestServer {
+    serve(
+        App::bare()
+            .gateway::<Main>()
+            .gateway::<Private>()
+            .socket_io(SocketIoConfig::default().connect_timeout(Duration::from_millis(500))),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn events_and_acks_go_through_the_same_handlers() {
+    let server = app().await;
+    let mut client = Raw::connect(&server).await;
+    let connected = client.join("/", None).await;
+    assert!(connected.starts_with(r#"40{"sid":""#), "{connected}");
+    client.send(r#"421["echo",{"a":1}]"#).await;
+    assert_eq!(client.recv().await.unwrap(), r#"431[{"a":1}]"#);
+    client.send(r#"422["args",1,"2",[3]]"#).await;
+    assert_eq!(client.recv().await.unwrap(), r#"432[1,"2",[3]]"#);
+    // An error answers the ack: the client does not wait for a timeout.
+    client.send(r#"423["fail"]"#).await;
+    assert_eq!(
+        client.recv().await.unwrap(),
+        r#"433[{"status":"error","message":"nope"}]"#
+    );
+    // Without an ack id, an error is an `exception` event, as NestJS sends it.
+    client.send(r#"42["fail"]"#).await;
+    let exception = client.recv().await.unwrap();
+    assert!(exception.starts_with(r#"42["exception",{"#), "{exception}");
+}
+
+#[tokio::test]
+async fn the_server_asks_and_the_client_answers() {
+    let server = app().await;
+    let mut client = Raw::connect(&server).await;
+    client.join("/", None).await;
+    client.send(r#"427["ask_back"]"#).await;
+    let question = client.recv().await.unwrap();
+    let (id, rest) = question
+        .strip_prefix("42")
+        .and_then(|q| q.split_once('['))
+        .expect("an event with an ack id");
+    assert_eq!(rest, r#""question","ready?"]"#);
+    client.send(&format!(r#"43{id}["yes"]"#)).await;
+    assert_eq!(client.recv().await.unwrap(), r#"437["yes"]"#);
+}
+
+#[tokio::test]
+async fn guards_see_the_connect_payload_per_namespace() {
+    let server = app().await;
+    let mut client = Raw::connect(&server).await;
+    assert_eq!(
+        client.join("/private", None).await,
+        r#"44/private,{"data":{"status":401},"message":"token required"}"#
+    );
+    assert_eq!(
+        client
+            .join("/private", Some(json!({"token": "wrong"})))
+            .await,
+        r#"44/private,{"data":{"status":403},"message":"bad token"}"#
+    );
+    let ok = client
+        .join("/private", Some(json!({"token": "secret"})))
+        .await;
+    assert!(ok.starts_with("40/private,{\"sid\":"), "{ok}");
+    client.send(r#"42/private,1["who"]"#).await;
+    assert_eq!(
+        client.recv().await.unwrap(),
+        r#"43/private,1["token holder"]"#
+    );
+    assert_eq!(
+        client.join("/nowhere", None).await,
+        r#"44/nowhere,{"message":"Invalid namespace"}"#
+    );
+}
+
+#[tokio::test]
+async fn a_room_broadcast_reaches_ws_json_and_socket_io_clients_alike() {
+    let server = app().await;
+    let mut sio = Raw::connect(&server).await;
+    sio.join("/", None).await;
+    sio.send(r#"421["join","lobby"]"#).await;
+    assert_eq!(sio.recv().await.unwrap(), "431[]");
+    let mut json_client = server.client("/").await;
+    json_client.request(1, "join", json!("lobby")).await;
+    json_client.emit("say", json!(["lobby", "hello"])).await;
+    assert_eq!(sio.recv().await.unwrap(), r#"42["said","hello"]"#);
+    assert_eq!(
+        json_client.recv().await,
+        json!({"event": "said", "data": "hello"})
+    );
+    sio.send(r#"42["say","lobby","back"]"#).await;
+    assert_eq!(
+        json_client.recv().await,
+        json!({"event": "said", "data": "back"})
+    );
+}
+
+#[tokio::test]
+async fn bad_input_closes_only_its_own_session() {
+    let server = app().await;
+    let mut healthy = Raw::connect(&server).await;
+    healthy.join("/", None).await;
+    for bad in [
+        "4abc",
+        "42{}",
+        r#"42abc["echo"]"#,
+        "4",
+        "9",
+        "451-[\"echo\"]",
+    ] {
+        let mut client = Raw::connect(&server).await;
+        client.join("/", None).await;
+        client.send(bad).await;
+        if bad.starts_with("451-") {
+            // A text packet where a binary attachment was announced.
+            client.send(r#"42["echo"]"#).await;
+        }
+        assert!(client.closed().await, "{bad:?} closes that session");
+    }
+    healthy.send(r#"421["echo",5]"#).await;
+    assert_eq!(healthy.recv().await.unwrap(), "431[5]");
+}
+
+#[tokio::test]
+async fn a_session_that_never_connects_is_closed_and_oversized_payloads_are_refused() {
+    let server = app().await;
+    let mut idle = Raw::connect(&server).await;
+    assert!(idle.closed().await, "closed after the connect timeout");
+
+    let mut big = Raw::connect(&server).await;
+    big.join("/", None).await;
+    let huge = format!(r#"42["echo","{}"]"#, "x".repeat(1_100_000));
+    let _ = big.ws.send(Message::text(huge)).await;
+    assert!(
+        big.closed().await,
+        "a message over maxPayload closes the session"
+    );
+
+    let url = format!(
+        "http://{}/socket.io/?EIO=4&transport=polling",
+        server.addr()
+    );
+    let status = server
+        .http_status(&format!(
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {}\r\n\r\n",
+            server.addr()
+        ))
+        .await;
+    assert_eq!(status, 200, "{url}");
+    let status = server
+        .http_status("GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    assert_eq!(status, 400);
+}
