@@ -571,15 +571,25 @@ pub(crate) async fn subscribe(node: Arc<Node>, client: redis::Client, first: red
     }
 }
 
-/// Announces the node every heartbeat interval and expires the silent ones.
+/// Announces the node every heartbeat interval and expires the silent ones. After the
+/// publishing connection was re-established it says hello instead, so that the others answer at
+/// once (the hello sent when the subscription came back may have been lost with the old
+/// publishing connection).
 pub(crate) async fn heartbeats(node: Arc<Node>) {
     let mut tick = tokio::time::interval(node.config.heartbeat_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut publisher_since = node.counters.publisher_since_ms();
     loop {
         tokio::select! {
             () = node.cancel.cancelled() => return,
             _ = tick.tick() => {
-                node.heartbeat();
+                let since = node.counters.publisher_since_ms();
+                if since == publisher_since {
+                    node.heartbeat();
+                } else {
+                    publisher_since = since;
+                    node.publish_all(&Header::Hello { node: node.uid.clone() }, b"");
+                }
                 node.expire();
             }
         }
