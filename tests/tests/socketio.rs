@@ -156,11 +156,58 @@ impl Private {
     }
 }
 
+/// A dynamic gateway: one namespace per tenant, made when its first client connects.
+#[websocket_gateway(path = "/tenant/{id}")]
+#[derive(Default)]
+struct Tenant;
+
+#[websocket_gateway]
+impl Tenant {
+    #[subscribe_message("shout")]
+    fn shout(&self, server: Server, Data(text): Data<String>) -> Result<String, WsException> {
+        server.emit("shouted", &text)?;
+        Ok(server.path().to_owned())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Reasons(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+/// Records why each of its sockets went away.
+#[websocket_gateway(path = "/watched")]
+#[derive(Default)]
+struct Watched;
+
+#[websocket_gateway]
+impl Watched {
+    #[on_disconnect]
+    fn gone(&self, socket: Socket, reason: nestgate::DisconnectReason) {
+        if let Some(reasons) = socket.server().state::<Reasons>() {
+            reasons.0.lock().unwrap().push(reason.to_string());
+        }
+    }
+}
+
+/// `namespace` is NestJS's name for `path`; without a slash it means `/admin`.
+#[websocket_gateway(namespace = "admin")]
+#[derive(Default)]
+struct Admin;
+
+#[websocket_gateway]
+impl Admin {
+    #[subscribe_message("ping")]
+    fn ping(&self) -> &'static str {
+        "pong"
+    }
+}
+
 async fn app() -> TestServer {
     serve(
         App::bare()
             .gateway::<Main>()
             .gateway::<Private>()
+            .gateway::<Tenant>()
+            .gateway::<Admin>()
             .socket_io(SocketIoConfig::default().connect_timeout(Duration::from_millis(500))),
     )
     .await
@@ -311,4 +358,92 @@ async fn a_session_that_never_connects_is_closed_and_oversized_payloads_are_refu
         .http_status("GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn dynamic_namespaces_are_made_per_path_and_kept_apart() {
+    let server = app().await;
+    let mut a = Raw::connect(&server).await;
+    let mut b = Raw::connect(&server).await;
+    let mut other = Raw::connect(&server).await;
+    assert!(a.join("/tenant/1", None).await.starts_with("40/tenant/1,"));
+    assert!(b.join("/tenant/1", None).await.starts_with("40/tenant/1,"));
+    assert!(
+        other
+            .join("/tenant/2", None)
+            .await
+            .starts_with("40/tenant/2,")
+    );
+    // A ws-json client on the same dynamic path shares the namespace.
+    let mut json_client = server.client("/tenant/1").await;
+    a.send(r#"42/tenant/1,1["shout","hi"]"#).await;
+    assert_eq!(a.recv().await.unwrap(), r#"42/tenant/1,["shouted","hi"]"#);
+    assert_eq!(a.recv().await.unwrap(), r#"43/tenant/1,1["/tenant/1"]"#);
+    assert_eq!(b.recv().await.unwrap(), r#"42/tenant/1,["shouted","hi"]"#);
+    assert_eq!(
+        json_client.recv().await,
+        json!({"event": "shouted", "data": "hi"})
+    );
+    other.send(r#"42/tenant/2,5["shout","only here"]"#).await;
+    assert_eq!(
+        other.recv().await.unwrap(),
+        r#"42/tenant/2,["shouted","only here"]"#
+    );
+    assert_eq!(other.recv().await.unwrap(), r#"43/tenant/2,5["/tenant/2"]"#);
+    // A path that does not match the pattern is no namespace.
+    assert_eq!(
+        a.join("/tenant", None).await,
+        r#"44/tenant,{"message":"Invalid namespace"}"#
+    );
+    assert_eq!(
+        server
+            .http_status(&nestgate_tests::upgrade_request("/tenant/1/x"))
+            .await,
+        404
+    );
+    let admin = a.join("/admin", None).await;
+    assert!(admin.starts_with("40/admin,"), "{admin}");
+}
+
+#[tokio::test]
+async fn disconnect_reasons_reach_the_hook() {
+    let reasons = Reasons::default();
+    let engine = nestgate::engineio::EngineConfig::default()
+        .heartbeat(Duration::from_millis(200), Duration::from_millis(200));
+    let server = serve(
+        App::bare()
+            .gateway::<Watched>()
+            .provide(reasons.clone())
+            .socket_io(SocketIoConfig::default().engine(engine)),
+    )
+    .await;
+    let expect = |reason: &'static str| {
+        let reasons = reasons.clone();
+        async move {
+            for _ in 0..100 {
+                if reasons.0.lock().unwrap().iter().any(|r| r == reason) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("no {reason:?} in {:?}", reasons.0.lock().unwrap());
+        }
+    };
+    // A namespace DISCONNECT from the client.
+    let mut client = Raw::connect(&server).await;
+    client.join("/watched", None).await;
+    client.send("41/watched,").await;
+    expect("client close").await;
+    // The WebSocket dropped without a word.
+    let mut client = Raw::connect(&server).await;
+    client.join("/watched", None).await;
+    drop(client);
+    expect("transport error").await;
+    // Pings left unanswered.
+    let url = format!("{}/socket.io/?EIO=4&transport=websocket", server.url(""));
+    let (mut silent, _) = connect_async(url).await.expect("opens");
+    silent.next().await;
+    silent.send(Message::text("40/watched,")).await.unwrap();
+    expect("heartbeat timeout").await;
+    drop(silent);
 }

@@ -8,6 +8,7 @@ use syn::{Attribute, Expr, LitStr, Token};
 mod kw {
     syn::custom_keyword!(path);
     syn::custom_keyword!(handshake_guards);
+    syn::custom_keyword!(namespace);
 }
 
 /// The options of `#[websocket_gateway(...)]` on a struct.
@@ -24,15 +25,19 @@ impl Parse for GatewayOptions {
         let mut options = GatewayOptions::default();
         while !input.is_empty() {
             let lookahead = input.lookahead1();
-            if lookahead.peek(kw::path) {
-                let key = input.parse::<kw::path>()?;
+            if lookahead.peek(kw::path) || lookahead.peek(kw::namespace) {
+                // `namespace` is NestJS's name for it; `chat` means `/chat`.
+                let key: syn::Ident = input.call(syn::ext::IdentExt::parse_any)?;
                 input.parse::<Token![=]>()?;
-                let value: LitStr = input.parse()?;
+                let mut value: LitStr = input.parse()?;
                 if options.path.is_some() {
                     return Err(syn::Error::new_spanned(
                         key,
-                        "duplicate gateway option `path`",
+                        "duplicate gateway option: give one `path` (or `namespace`)",
                     ));
+                }
+                if key == "namespace" && !value.value().starts_with('/') {
+                    value = LitStr::new(&format!("/{}", value.value()), value.span());
                 }
                 let path = value.value();
                 if !path.starts_with('/') {
@@ -59,7 +64,7 @@ impl Parse for GatewayOptions {
                 return Err(syn::Error::new_spanned(
                     &unknown,
                     format!(
-                        "unknown gateway option `{unknown}`; expected `path` or `handshake_guards`"
+                        "unknown gateway option `{unknown}`; expected `path`, `namespace` or `handshake_guards`"
                     ),
                 ));
             } else {

@@ -7,13 +7,15 @@ use crate::error::{Error, Result};
 use crate::filter::{BoxedFilter, ExceptionFilter};
 use crate::gateway::{self, BuiltGateway, Gateway, GatewayHandlers, GatewayMeta};
 use crate::guard::{BoxedGuard, BoxedHandshakeGuard, Guard, HandshakeGuard, OriginPolicy};
-use crate::namespace::{Namespace, Route};
+use crate::namespace::{Namespace, Route, Template};
+use crate::pattern::Pattern;
 use crate::runtime::Runtime;
 use crate::server::Server;
 use crate::signal::Signal;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::Request;
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -312,9 +314,28 @@ impl App {
         let mut router = std::mem::take(&mut self.routes);
         let socket_io = self.pipeline.socket_io.take();
         let runtime = self.build()?;
+        let dynamic_paths: Vec<String> = runtime
+            .dynamic
+            .iter()
+            .map(|(pattern, _)| pattern.path().to_owned())
+            .collect();
         if let Some(config) = socket_io {
             let engine = crate::socketio::engine(runtime.clone(), &config);
             router = router.merge(engine.router(&config.path));
+        }
+        for path in &dynamic_paths {
+            // One route per dynamic path; the namespace of the concrete path is made on demand.
+            let runtime_for_route = runtime.clone();
+            let handler = move |request: Request| {
+                let runtime = runtime_for_route.clone();
+                async move {
+                    match runtime.namespace(request.uri().path()) {
+                        Some(namespace) => connection::upgrade(runtime, namespace, request).await,
+                        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            };
+            router = router.route(path, get(handler));
         }
         for namespace in runtime.namespaces.values() {
             let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
@@ -448,23 +469,34 @@ impl App {
             }
             hooks.push(gateway.hooks);
         }
-        let namespaces = paths
-            .into_iter()
-            .map(|entry| {
-                let store = Arc::new(LocalStore::new(entry.path));
-                let adapter = adapter_builder.build(entry.path, store);
-                let namespace = Namespace::new(
-                    entry.path,
-                    entry.routes,
-                    entry.hooks,
-                    adapter,
-                    entry.handshake_guards,
-                );
-                (entry.path.into(), Arc::new(namespace))
-            })
-            .collect();
+        let mut namespaces = HashMap::new();
+        let mut dynamic = Vec::new();
+        for entry in paths {
+            if let Some(pattern) = Pattern::parse(entry.path) {
+                let template = Template {
+                    routes: Arc::new(entry.routes),
+                    gateways: entry.hooks,
+                    handshake_guards: entry.handshake_guards,
+                };
+                dynamic.push((pattern, template));
+                continue;
+            }
+            let store = Arc::new(LocalStore::new(entry.path));
+            let adapter = adapter_builder.build(entry.path, store);
+            let namespace = Namespace::new(
+                entry.path,
+                Arc::new(entry.routes),
+                entry.hooks,
+                adapter,
+                entry.handshake_guards,
+            );
+            namespaces.insert(entry.path.into(), Arc::new(namespace));
+        }
         let runtime = Arc::new(Runtime {
             namespaces,
+            dynamic,
+            children: dashmap::DashMap::new(),
+            adapter_builder,
             state,
             config,
             shutdown: handle.shutdown.clone(),
@@ -540,7 +572,7 @@ impl AppHandle {
     /// The server of a gateway path, once the app is built.
     pub fn server(&self, path: &str) -> Option<Server> {
         let runtime = self.runtime.get()?;
-        let namespace = runtime.namespace(path)?.clone();
+        let namespace = runtime.namespace(path)?;
         Some(Server::new(namespace, runtime.clone()))
     }
 }

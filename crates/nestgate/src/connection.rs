@@ -329,6 +329,16 @@ where
 /// A read error: an oversized frame, or a broken transport.
 fn classify(err: axum::Error) -> DisconnectReason {
     let err = err.into_inner();
+    if let Some(ended) = err.downcast_ref::<crate::socketio::SessionEnded>() {
+        use crate::engineio::CloseReason;
+        return match ended.0 {
+            CloseReason::ClientClose => DisconnectReason::ClientClose,
+            CloseReason::PingTimeout => DisconnectReason::HeartbeatTimeout,
+            CloseReason::TooLarge => DisconnectReason::MessageTooLarge,
+            CloseReason::SlowClient => DisconnectReason::SlowConsumer,
+            _ => DisconnectReason::TransportError,
+        };
+    }
     match err.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => DisconnectReason::MessageTooLarge,
         _ => {

@@ -224,6 +224,7 @@ mod connection;
 mod error;
 mod namespace;
 mod outbound;
+mod pattern;
 mod protocol;
 mod reply;
 mod runtime;

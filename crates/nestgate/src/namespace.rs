@@ -28,10 +28,29 @@ pub(crate) struct Route {
     pub(crate) filters: Vec<BoxedFilter>,
 }
 
+/// What the namespaces of a dynamic gateway path share: made once, instantiated per path.
+pub(crate) struct Template {
+    pub(crate) routes: Arc<HashMap<&'static str, Route>>,
+    pub(crate) gateways: Vec<Arc<dyn ErasedGateway>>,
+    pub(crate) handshake_guards: Vec<BoxedHandshakeGuard>,
+}
+
+impl Template {
+    pub(crate) fn instantiate(&self, path: &str, adapter: Arc<dyn Adapter>) -> Namespace {
+        Namespace::new(
+            path,
+            self.routes.clone(),
+            self.gateways.clone(),
+            adapter,
+            self.handshake_guards.clone(),
+        )
+    }
+}
+
 /// The gateways of one path, and its adapter (which holds its sockets and rooms).
 pub(crate) struct Namespace {
     path: Box<str>,
-    routes: HashMap<&'static str, Route>,
+    routes: Arc<HashMap<&'static str, Route>>,
     gateways: Vec<Arc<dyn ErasedGateway>>,
     adapter: Arc<dyn Adapter>,
     /// The app's handshake guards, then each gateway's.
@@ -41,7 +60,7 @@ pub(crate) struct Namespace {
 impl Namespace {
     pub(crate) fn new(
         path: &str,
-        routes: HashMap<&'static str, Route>,
+        routes: Arc<HashMap<&'static str, Route>>,
         gateways: Vec<Arc<dyn ErasedGateway>>,
         adapter: Arc<dyn Adapter>,
         handshake_guards: Vec<BoxedHandshakeGuard>,

@@ -1,9 +1,11 @@
 //! The running application: its namespaces, state, configuration and shutdown signal.
 
+use crate::adapter::{AdapterBuilder, LocalStore};
 use crate::config::Config;
 use crate::filter::BoxedFilter;
 use crate::guard::OriginPolicy;
-use crate::namespace::Namespace;
+use crate::namespace::{Namespace, Template};
+use crate::pattern::Pattern;
 use crate::signal::Signal;
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -11,9 +13,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::task::TaskTracker;
 
+/// The most namespaces dynamic gateways may make: each client could otherwise make one.
+pub(crate) const MAX_DYNAMIC_NAMESPACES: usize = 10_000;
+
 /// What every socket and `Server` handle shares. Built once by `App`, immutable afterwards.
 pub(crate) struct Runtime {
     pub(crate) namespaces: HashMap<Box<str>, Arc<Namespace>>,
+    /// Gateways whose path has `{param}` segments: their namespaces are made on demand.
+    pub(crate) dynamic: Vec<(Pattern, Template)>,
+    /// The namespaces made from `dynamic` so far.
+    pub(crate) children: dashmap::DashMap<Box<str>, Arc<Namespace>>,
+    /// Builds the adapters of dynamic namespaces.
+    pub(crate) adapter_builder: Box<dyn AdapterBuilder>,
     pub(crate) state: AppState,
     pub(crate) config: Config,
     /// Fired when the server starts shutting down.
@@ -29,8 +40,36 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    pub(crate) fn namespace(&self, path: &str) -> Option<&Arc<Namespace>> {
-        self.namespaces.get(path)
+    /// The namespace of `path`: a static one, or one of a dynamic gateway (made on first use,
+    /// up to [`MAX_DYNAMIC_NAMESPACES`]).
+    pub(crate) fn namespace(&self, path: &str) -> Option<Arc<Namespace>> {
+        if let Some(namespace) = self.namespaces.get(path) {
+            return Some(namespace.clone());
+        }
+        if self.dynamic.is_empty() {
+            return None;
+        }
+        if let Some(child) = self.children.get(path) {
+            return Some(child.clone());
+        }
+        let (_, template) = self
+            .dynamic
+            .iter()
+            .find(|(pattern, _)| pattern.matches(path))?;
+        if self.children.len() >= MAX_DYNAMIC_NAMESPACES {
+            tracing::warn!(path, "too many dynamic namespaces: refusing a new one");
+            return None;
+        }
+        let child = self
+            .children
+            .entry(path.into())
+            .or_insert_with(|| {
+                let store = Arc::new(LocalStore::new(path));
+                let adapter = self.adapter_builder.build(path, store);
+                Arc::new(template.instantiate(path, adapter))
+            })
+            .clone();
+        Some(child)
     }
 
     /// A fresh id for a server emit that expects an acknowledgement.

@@ -48,7 +48,7 @@ impl Server {
 
     /// The server of another gateway path, if one is registered there.
     pub fn of(&self, path: &str) -> Option<Server> {
-        let namespace = self.runtime.namespace(path)?.clone();
+        let namespace = self.runtime.namespace(path)?;
         Some(Server::new(namespace, self.runtime.clone()))
     }
 

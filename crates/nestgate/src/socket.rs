@@ -59,6 +59,9 @@ pub(crate) struct SocketInner {
     abort: Signal,
     cause: Mutex<Option<Closing>>,
     extensions: RwLock<Extensions>,
+    /// Set for Socket.IO sockets: text frames go straight to the Engine.IO session (translated
+    /// there), not through the outbound queue and the writer task; only the close goes that way.
+    direct: std::sync::OnceLock<Box<DirectSend>>,
     membership: Mutex<Membership>,
     /// Acknowledgements the server is waiting for: (ack id, where the answer goes).
     pending_acks: Mutex<Vec<(u64, AckSender)>>,
@@ -130,6 +133,9 @@ pub enum SendError {
     SlowConsumer,
 }
 
+/// Where a Socket.IO socket's text frames go.
+pub(crate) type DirectSend = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
+
 /// The HTTP request that opened the connection.
 #[derive(Debug, Clone)]
 pub struct Handshake {
@@ -194,6 +200,7 @@ impl Socket {
             abort: Signal::default(),
             cause: Mutex::new(None),
             extensions: RwLock::new(Extensions::new()),
+            direct: std::sync::OnceLock::new(),
             membership: Mutex::new(Membership::default()),
             pending_acks: Mutex::new(Vec::new()),
             namespace,
@@ -406,8 +413,19 @@ impl Socket {
         &self.inner.namespace
     }
 
+    /// Sends text frames through `direct` from now on (see the field).
+    pub(crate) fn set_direct(&self, direct: Box<DirectSend>) {
+        let _ = self.inner.direct.set(direct);
+    }
+
     /// Queues a text frame; a full queue closes the client as a slow consumer.
     pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
+        if let Some(direct) = self.inner.direct.get() {
+            if self.inner.closing.is_fired() {
+                return Err(SendError::Closed);
+            }
+            return direct(text);
+        }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
             Push::Closed => Err(SendError::Closed),
@@ -497,7 +515,7 @@ impl Socket {
     /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
     /// slow consumer. Returns whether the frame was queued.
     pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
-        if volatile {
+        if volatile && self.inner.direct.get().is_none() {
             matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
         } else {
             self.send_text(frame).is_ok()

@@ -271,7 +271,7 @@ impl InProcess {
     /// Builds `app` and connects one in-process socket to `path` (running the connection hooks).
     pub async fn new(app: crate::App, path: &str) -> crate::Result<Self> {
         let runtime = app.build_for_tests()?;
-        let Some(namespace) = runtime.namespace(path).cloned() else {
+        let Some(namespace) = runtime.namespace(path) else {
             return Err(crate::Error::Serve(std::io::Error::other(format!(
                 "no gateway at {path}"
             ))));

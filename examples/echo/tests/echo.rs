@@ -9,6 +9,9 @@ async fn echo_replies_and_broadcast_reaches_everyone() {
         ChildServer::start(env!("CARGO_BIN_EXE_echo"), &[]).expect("the echo example starts");
     let mut a = TestClient::connect(&server.ws_url("/")).await.unwrap();
     let mut b = TestClient::connect(&server.ws_url("/")).await.unwrap();
+    // The upgrade's answer reaches a client before its socket joins the broadcast set (after the
+    // connection hooks); an answered message proves it has.
+    b.request(1, "echo", json!(null)).await;
 
     a.emit("echo", json!({"n": [1, 2, 3]})).await;
     assert_eq!(

@@ -24,7 +24,7 @@ mod packet;
 mod session;
 
 pub use packet::Payload;
-pub use session::{EngineSender, EngineSocket, SendError};
+pub use session::{CloseReason, EngineSender, EngineSocket, SendError};
 
 use crate::guard::OriginPolicy;
 use crate::socket::Handshake;
@@ -259,7 +259,7 @@ impl Engine {
                         match axum::body::to_bytes(Body::new(body), limit).await {
                             Ok(bytes) => session.push(&bytes).await,
                             Err(_) => {
-                                session.close();
+                                session.close(CloseReason::TooLarge);
                                 (StatusCode::PAYLOAD_TOO_LARGE, "payload too large").into_response()
                             }
                         }

@@ -46,7 +46,29 @@ pub(crate) struct Session {
     /// When the unanswered ping's pong is due.
     pong_due: Mutex<Option<tokio::time::Instant>>,
     closed: Signal,
+    /// Why it closed (the first cause).
+    reason: Mutex<Option<CloseReason>>,
     max_buffered: usize,
+}
+
+/// Why an Engine.IO session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client sent a close packet.
+    ClientClose,
+    /// The transport ended without one (the client went away, or a write failed).
+    TransportClose,
+    /// The client did not answer a ping in time.
+    PingTimeout,
+    /// The client broke the protocol (an invalid packet, two polls at once).
+    InvalidPacket,
+    /// A message or request body over `maxPayload`.
+    TooLarge,
+    /// Packets piled up for a client that does not read.
+    SlowClient,
+    /// The server closed it.
+    ServerClose,
 }
 
 /// Why a message was not queued.
@@ -109,6 +131,11 @@ impl EngineSocket {
     pub fn close(&self) {
         self.sender.close();
     }
+
+    /// Why the session closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.sender.close_reason()
+    }
 }
 
 impl EngineSender {
@@ -136,7 +163,7 @@ impl EngineSender {
         drop(state);
         if overflow {
             tracing::warn!(sid = %self.session.sid, "Engine.IO client too slow: closing its session");
-            self.session.close();
+            self.session.close(CloseReason::SlowClient);
             return Err(SendError::Closed);
         }
         self.session.ready.notify_waiters();
@@ -146,7 +173,16 @@ impl EngineSender {
     /// Closes the session (the client gets a close packet where it can).
     pub fn close(&self) {
         let _ = self.session.queue(Packet::Close);
-        self.session.close();
+        self.session.close(CloseReason::ServerClose);
+    }
+
+    /// Why the session closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        *self
+            .session
+            .reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Completes when the session is closed.
@@ -180,6 +216,7 @@ impl Session {
             pong: Notify::new(),
             pong_due: Mutex::new(None),
             closed: Signal::default(),
+            reason: Mutex::new(None),
             max_buffered: engine.config.max_buffered,
         });
         let socket = EngineSocket {
@@ -207,7 +244,7 @@ impl Session {
         drop(state);
         if overflow {
             tracing::warn!(sid = %self.sid, "Engine.IO client too slow: closing its session");
-            self.close();
+            self.close(CloseReason::SlowClient);
             return Err(SendError::Closed);
         }
         self.ready.notify_waiters();
@@ -216,14 +253,14 @@ impl Session {
 
     /// Closes the session: the application's `recv` ends, waiting transports return, and the
     /// sid is forgotten (later requests with it get 400).
-    pub(crate) fn close(&self) {
-        self.close_inner(true);
+    pub(crate) fn close(&self, reason: CloseReason) {
+        self.close_inner(true, reason);
     }
 
     /// Closes the session but keeps its sid until a polling GET has collected what is left
     /// (at most [`LINGER`]): a GET racing the client's own close packet gets `6`, not 400.
     fn close_lingering(self: &Arc<Self>) {
-        self.close_inner(false);
+        self.close_inner(false, CloseReason::ClientClose);
         let session = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(LINGER).await;
@@ -237,7 +274,7 @@ impl Session {
         }
     }
 
-    fn close_inner(&self, forget: bool) {
+    fn close_inner(&self, forget: bool, reason: CloseReason) {
         {
             let mut state = self.state();
             if state.closed {
@@ -245,6 +282,7 @@ impl Session {
             }
             state.closed = true;
         }
+        *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
         self.incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -262,7 +300,7 @@ impl Session {
         let due = *self.pong_due.lock().unwrap_or_else(PoisonError::into_inner);
         if due.is_some_and(|due| tokio::time::Instant::now() >= due) {
             tracing::debug!(sid = %self.sid, "Engine.IO ping timeout: closing the session");
-            self.close();
+            self.close(CloseReason::PingTimeout);
             return true;
         }
         false
@@ -291,7 +329,7 @@ impl Session {
             Packet::Close => {
                 let _ = self.queue(Packet::Noop);
                 if self.state().websocket {
-                    self.close();
+                    self.close(CloseReason::ClientClose);
                 } else {
                     self.close_lingering();
                 }
@@ -329,7 +367,7 @@ impl Session {
         if self.polling.swap(true, Ordering::AcqRel) {
             // Two GETs at once break the protocol: the first learns the session is closed.
             let _ = self.queue(Packet::Close);
-            self.close();
+            self.close(CloseReason::InvalidPacket);
             return bad_request("Overlap from client");
         }
         let response = loop {
@@ -374,7 +412,7 @@ impl Session {
             .and_then(|body| Packet::decode_payload(body).ok());
         let Some(packets) = packets else {
             tracing::debug!(sid = %self.sid, "invalid Engine.IO payload: closing the session");
-            self.close();
+            self.close(CloseReason::InvalidPacket);
             return (StatusCode::BAD_REQUEST, "invalid payload").into_response();
         };
         for packet in packets {
@@ -410,7 +448,7 @@ pub(crate) async fn heartbeat(engine: Arc<Engine>, session: Arc<Session>) {
             }
             () = tokio::time::sleep_until(due) => {
                 tracing::debug!(sid = %session.sid, "Engine.IO ping timeout: closing the session");
-                session.close();
+                session.close(CloseReason::PingTimeout);
                 return;
             }
         }
@@ -476,7 +514,7 @@ pub(crate) async fn run_websocket(
         let mut open = String::new();
         Packet::Open(engine.open_json(&session, false)).encode_text(&mut open);
         if sink.send(Message::Text(open.into())).await.is_err() {
-            session.close();
+            session.close(CloseReason::TransportClose);
             return;
         }
     }
@@ -503,12 +541,12 @@ pub(crate) async fn run_websocket(
                         }
                     };
                     if sink.feed(message).await.is_err() {
-                        session.close();
+                        session.close(CloseReason::TransportClose);
                         return sink;
                     }
                 }
                 if sink.flush().await.is_err() {
-                    session.close();
+                    session.close(CloseReason::TransportClose);
                     return sink;
                 }
                 if closed {
@@ -521,12 +559,25 @@ pub(crate) async fn run_websocket(
     let reader = {
         let session = session.clone();
         async move {
+            let mut reason = CloseReason::TransportClose;
             loop {
                 let message = tokio::select! {
                     message = stream.next() => message,
                     () = session.closed.fired() => break,
                 };
-                let Some(Ok(message)) = message else { break };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        if matches!(
+                            err.into_inner().downcast_ref::<tungstenite::Error>(),
+                            Some(tungstenite::Error::Capacity(_))
+                        ) {
+                            reason = CloseReason::TooLarge;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 let packet = match message {
                     Message::Text(text) => Packet::decode_text(text.as_str()),
                     Message::Binary(bytes) => Ok(Packet::Message(Payload::Binary(bytes))),
@@ -537,6 +588,7 @@ pub(crate) async fn run_websocket(
                     Ok(packet) => session.receive(packet).await,
                     Err(_) => {
                         tracing::debug!(sid = %session.sid, "invalid Engine.IO packet: closing the session");
+                        reason = CloseReason::InvalidPacket;
                         break;
                     }
                 }
@@ -544,7 +596,7 @@ pub(crate) async fn run_websocket(
                     break;
                 }
             }
-            session.close();
+            session.close(reason);
         }
     };
     let (mut sink, ()) = tokio::join!(writer, reader);

@@ -24,7 +24,7 @@ mod values;
 pub use values::{Args, Binary};
 
 use crate::connection::{self, Transport};
-use crate::engineio::{EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
+use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::runtime::Runtime;
 use crate::socket::Socket;
@@ -158,6 +158,7 @@ async fn session(
         namespaces: HashMap::new(),
     };
     let mut pending: Option<PendingBinary> = None;
+    let mut invalid = false;
     let mut connected_once = false;
     let deadline = tokio::time::sleep(connect_timeout);
     tokio::pin!(deadline);
@@ -203,13 +204,26 @@ async fn session(
                 reason,
                 "invalid Socket.IO packet: closing the session"
             );
+            invalid = true;
             break;
         }
     }
-    // Dropping the senders ends every namespace socket of this session.
-    session.namespaces.clear();
     socket.close();
+    // Every namespace socket of this session ends, learning why (for `#[on_disconnect]`).
+    let reason = if invalid {
+        CloseReason::InvalidPacket
+    } else {
+        socket.close_reason().unwrap_or(CloseReason::TransportClose)
+    };
+    for (_, inbound) in session.namespaces.drain() {
+        let _ = inbound.try_send(Err(axum::Error::new(SessionEnded(reason))));
+    }
 }
+
+/// The last item of a namespace socket's stream when its Engine.IO session ended.
+#[derive(Debug, thiserror::Error)]
+#[error("the Engine.IO session ended: {0:?}")]
+pub(crate) struct SessionEnded(pub(crate) CloseReason);
 
 impl Session {
     async fn text(
@@ -272,7 +286,7 @@ impl Session {
     /// CONNECT to a namespace: guards, then a socket served by the core.
     async fn connect(&mut self, nsp: &str, auth: &str, engine_socket: &EngineSocket) {
         let runtime = self.runtime.clone();
-        let Some(namespace) = runtime.namespace(nsp).cloned() else {
+        let Some(namespace) = runtime.namespace(nsp) else {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
@@ -323,6 +337,21 @@ impl Session {
         if !request.extensions.is_empty() {
             socket.extend_extensions(request.extensions);
         }
+        let translation = self.translations.entry(nsp.to_owned()).or_default().clone();
+        {
+            // Frames go straight to the session, translated on the sending task: no second
+            // queue and no writer task hop per frame.
+            let (sender, nsp, translation) =
+                (self.sender.clone(), nsp.to_owned(), translation.clone());
+            socket.set_direct(Box::new(move |frame| {
+                match translation.outgoing(&frame, &nsp) {
+                    Some(payloads) => sender
+                        .send_all(payloads.iter().cloned())
+                        .map_err(|_| crate::socket::SendError::Closed),
+                    None => Ok(()),
+                }
+            }));
+        }
         // The CONNECT answer goes before anything the connection hooks emit.
         let reply = serde_json::json!({"sid": socket.id()}).to_string();
         let _ = self.sender.send(Payload::Text(packet::encode(
@@ -336,11 +365,7 @@ impl Session {
         self.namespaces.insert(nsp.to_owned(), inbound);
         let transport = Transport {
             stream: tokio_stream_of(receiver),
-            sink: translating_sink(
-                self.sender.clone(),
-                nsp.to_owned(),
-                self.translations.entry(nsp.to_owned()).or_default().clone(),
-            ),
+            sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
             heartbeat: false,
             close_handshake: false,
         };

@@ -1,0 +1,94 @@
+//! Serves `OrderItemGateway` alone on a free port and goes through every event.
+
+use super::OrderItemGateway;
+use nestgate::App;
+use nestgate::gateway::GatewayMeta as _;
+use nestgate::testing::TestClient;
+use serde_json::json;
+
+/// Serves only this gateway on 127.0.0.1:0 and returns its WebSocket URL.
+async fn serve() -> String {
+    let listening = App::bare()
+        .gateway::<OrderItemGateway>()
+        .bind("127.0.0.1:0")
+        .await
+        .expect("the gateway starts");
+    let url = format!("ws://{}{}", listening.local_addr(), OrderItemGateway::PATH);
+    tokio::spawn(listening.run_until(std::future::pending()));
+    url
+}
+
+#[tokio::test]
+async fn create_find_update_and_remove() {
+    let url = serve().await;
+    let mut client = TestClient::connect(&url)
+        .await
+        .expect("the client connects");
+
+    let first = json!({"id": 1, "name": "first"});
+    let second = json!({"id": 2, "name": "second"});
+    assert_eq!(
+        client.request(1, "create", json!({"name": "first"})).await["data"],
+        first
+    );
+    assert_eq!(
+        client.request(2, "create", json!({"name": "second"})).await["data"],
+        second
+    );
+    assert_eq!(
+        client.request(3, "find_all", json!(null)).await["data"],
+        json!([first, second])
+    );
+    assert_eq!(
+        client.request(4, "find_one", json!({"id": 2})).await["data"],
+        second
+    );
+
+    let renamed = json!({"id": 1, "name": "renamed"});
+    assert_eq!(
+        client
+            .request(5, "update", json!({"id": 1, "name": "renamed"}))
+            .await["data"],
+        renamed
+    );
+    assert_eq!(
+        client.request(6, "remove", json!({"id": 1})).await["data"],
+        renamed
+    );
+    assert_eq!(
+        client.request(7, "find_all", json!(null)).await["data"],
+        json!([second])
+    );
+
+    // Without an id, the answer is the value itself, as NestJS sends it.
+    client.emit("find_one", json!({"id": 2})).await;
+    assert_eq!(client.recv().await, second);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_bad_data_are_answered() {
+    let url = serve().await;
+    let mut client = TestClient::connect(&url)
+        .await
+        .expect("the client connects");
+
+    let missing = client.request(1, "find_one", json!({"id": 7})).await;
+    assert_eq!(
+        missing["error"]["message"], "order item 7 not found",
+        "{missing}"
+    );
+    let missing = client.request(2, "remove", json!({"id": 7})).await;
+    assert_eq!(
+        missing["error"]["message"], "order item 7 not found",
+        "{missing}"
+    );
+    let bad = client
+        .request(3, "create", json!({"title": "no name"}))
+        .await;
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("name")),
+        "{bad}"
+    );
+}
