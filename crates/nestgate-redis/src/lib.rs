@@ -1,4 +1,4 @@
-//! The Redis adapter for [nestgate](nestgate): N processes behind a load balancer behave as one
+//! The Redis adapter for [`nestgate`]: N processes behind a load balancer behave as one
 //! server.
 //!
 //! - [`RedisCluster`] makes this process a node: hand it to
