@@ -370,6 +370,17 @@ async fn a_request_to_a_dead_node_times_out_and_a_node_that_leaves_is_not_waited
         "{result:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
+    // An acknowledged broadcast does not wait for it forever either: the stream ends at the ack
+    // timeout plus the request timeout.
+    let started = std::time::Instant::now();
+    let acks = nodes[0]
+        .server("/")
+        .timeout(Duration::from_millis(200))
+        .emit_with_ack::<_, Value>("question", "anyone?")
+        .await
+        .unwrap();
+    assert_eq!(acks.collect::<Vec<_>>().await.len(), 0);
+    assert!(started.elapsed() < Duration::from_secs(2));
     // Once its heartbeats are overdue it is forgotten, and requests complete again.
     wait_until("the ghost expires", || nodes[0].cluster.nodes().len() == 1).await;
     assert_eq!(nodes[0].server("/").sockets_count().await.unwrap(), 0);
