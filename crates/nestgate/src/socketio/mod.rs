@@ -83,10 +83,11 @@ impl SocketIoConfig {
 
 /// The Engine.IO server whose sessions speak Socket.IO to the app's namespaces.
 pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo {
-    let engine_config = config
-        .engine
-        .clone()
-        .unwrap_or_else(|| EngineConfig::default().origins(runtime.origins.clone()));
+    let engine_config = config.engine.clone().unwrap_or_else(|| {
+        let mut engine = EngineConfig::default().origins(runtime.origins.clone());
+        engine.read_buffer_size = runtime.config.read_buffer_size;
+        engine
+    });
     let connect_timeout = config.connect_timeout;
     let translations = Arc::new(dashmap::DashMap::new());
     EngineIo::new(engine_config, move |socket| {
