@@ -22,6 +22,10 @@ pub(crate) struct BroadcastArgs {
     /// The server's WebSocket URL.
     #[arg(long, default_value = "ws://127.0.0.1:3000/")]
     pub(crate) url: String,
+    /// More servers of the same cluster (repeatable): receivers are spread evenly over `--url`
+    /// and these; the sender stays on `--url`.
+    #[arg(long = "also-url")]
+    pub(crate) also_urls: Vec<String>,
     /// Receivers (the sender is one more connection).
     #[arg(short = 'c', long, default_value_t = 1000)]
     pub(crate) connections: usize,
@@ -50,6 +54,10 @@ pub(crate) struct BroadcastArgs {
     /// The server's pid, to measure its CPU time per delivery.
     #[arg(long)]
     pub(crate) pid: Option<u32>,
+    /// More processes whose CPU time counts as the server's (repeatable): the other nodes of a
+    /// cluster, Redis.
+    #[arg(long = "also-pid")]
+    pub(crate) also_pids: Vec<u32>,
     /// Loopback source addresses to spread connections over (127.0.0.2 and up).
     #[arg(long, default_value_t = 32)]
     pub(crate) sources: usize,
@@ -124,14 +132,33 @@ pub(crate) async fn step(
     p99_limit: Duration,
 ) -> Result<StepResult> {
     let probe = Probe::new(args.pid);
+    let counted: Vec<Probe> = args
+        .also_pids
+        .iter()
+        .map(|&pid| Probe::new(Some(pid)))
+        .collect();
     let me = Probe::new(Some(std::process::id()));
     let target = Target::resolve(&args.url, args.sources, args.protocol).await?;
+    let mut others = Vec::new();
+    for url in &args.also_urls {
+        others.push(Target::resolve(url, args.sources, args.protocol).await?);
+    }
     // Every timestamp in a frame is in ns since this instant, shared by sender and receivers.
     let clock = std::time::Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
 
-    let (receivers, connect_errors) = target.connect_many(0..args.connections, 64).await;
+    // Receivers are spread evenly over the servers: server k gets indices k, k + n, k + 2n...
+    let mut receivers = Vec::with_capacity(args.connections);
+    let mut connect_errors = Counts::default();
+    let servers = 1 + others.len();
+    for (k, server) in std::iter::once(&target).chain(&others).enumerate() {
+        let share = args.connections / servers + usize::from(k < args.connections % servers);
+        let first = receivers.len();
+        let (connected, errors) = server.connect_many(first..first + share, 64).await;
+        receivers.extend(connected);
+        connect_errors.merge(&errors);
+    }
     let receiver_count = receivers.len();
     let tasks: Vec<_> = receivers
         .into_iter()
@@ -157,6 +184,7 @@ pub(crate) async fn step(
     sleep(Duration::from_millis(100)).await;
 
     let cpu = CpuMark::take(&probe);
+    let counted_cpu: Vec<CpuMark> = counted.iter().map(CpuMark::take).collect();
     let my_cpu = CpuMark::take(&me);
     let send_start = Instant::now();
     let end = send_start + args.duration;
@@ -211,7 +239,16 @@ pub(crate) async fn step(
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         sleep(Duration::from_millis(10)).await;
     }
-    let cpu = cpu.since(&probe);
+    // The server's CPU and that of the processes counted with it (all of them, or none).
+    let cpu = cpu.since(&probe).and_then(|first| {
+        counted_cpu
+            .iter()
+            .zip(&counted)
+            .try_fold(first, |(used, percent), (mark, probe)| {
+                let (more, more_percent) = mark.since(probe)?;
+                Some((used + more, percent + more_percent))
+            })
+    });
     let my_cpu = my_cpu.since(&me);
     let window = send_start.elapsed();
     stop.cancel();

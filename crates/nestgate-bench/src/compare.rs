@@ -557,6 +557,7 @@ async fn run_scenario(
         Scenario::Broadcast => {
             let args = BroadcastArgs {
                 url,
+                also_urls: Vec::new(),
                 connections: plan.broadcast_receivers,
                 rate: plan.ramp_start_rate,
                 duration: plan.ramp_step,
@@ -566,6 +567,7 @@ async fn run_scenario(
                 max_steps: plan.ramp_max_steps,
                 bisections: plan.ramp_bisections,
                 pid,
+                also_pids: Vec::new(),
                 sources,
                 protocol: Protocol::WsJson,
             };

@@ -8,11 +8,14 @@
 //!   and with `--active-percent` the RTT of the fraction that echoes meanwhile.
 //! - `compare`: starts both servers, runs every scenario against both alternately and prints
 //!   the medians side by side (also as JSON and an SVG plot).
+//! - `cluster`: broadcast deliveries/s of several echo processes over one Redis (the Redis
+//!   adapter) against one process, in memory and over Redis.
 //!
 //! Every run is bounded in time: each loop has a deadline and stops by itself.
 
 mod broadcast;
 mod client;
+mod cluster;
 mod compare;
 mod echo;
 mod idle;
@@ -49,6 +52,8 @@ enum Command {
     Idle(idle::IdleArgs),
     /// Start both servers and compare them on every scenario.
     Compare(compare::CompareArgs),
+    /// Broadcast across a cluster of echo processes over Redis, against one process.
+    Cluster(cluster::ClusterArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +76,18 @@ fn main() -> ExitCode {
             );
         } else {
             pinned = true;
+        }
+    }
+    if let Command::Cluster(args) = &cli.command
+        && let Some(server_cpu) = args.server_cpu
+        && sys::cpus() >= 2
+    {
+        let client_cpu = usize::from(server_cpu == 0);
+        match sys::pin_to_cpu(client_cpu) {
+            Ok(()) => pinned = true,
+            Err(err) => {
+                eprintln!("warning: cannot pin the load generator to CPU {client_cpu}: {err}")
+            }
         }
     }
     let runtime = if cli.threads <= 1 {
@@ -173,6 +190,20 @@ async fn run(command: Command, threads: usize, pinned: bool) -> client::Result<(
                 args.sources
             );
             compare::run(&args, pinned).await?;
+        }
+        Command::Cluster(args) => {
+            println!(
+                "# cluster: echo {} redis-server {} receivers {} nodes {} repeats {} quick {} pinned {pinned} (servers on CPU {:?}) sources {} threads {threads}",
+                args.echo.display(),
+                args.redis_server.display(),
+                args.connections,
+                args.nodes,
+                args.repeats,
+                args.quick,
+                args.server_cpu,
+                args.sources
+            );
+            cluster::run(&args).await?;
         }
     }
     Ok(())

@@ -5,6 +5,10 @@
 //!
 //! Run it with `cargo run -p echo` (listens on 127.0.0.1:$PORT, default 3000). The benchmark
 //! suite drives exactly these two events, over ws-json and over Socket.IO (`42["echo",X]`).
+//!
+//! With `REDIS_URL` set (and optionally `REDIS_PREFIX`, default `echo`), it joins a cluster
+//! through the Redis adapter: `broadcast` then reaches the clients of every echo process started
+//! with the same URL and prefix. Without it, everything stays in memory.
 
 use nestgate::prelude::*;
 use serde_json::value::RawValue;
@@ -36,18 +40,35 @@ impl EchoGateway {
 }
 
 #[tokio::main]
-async fn main() -> nestgate::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = nestgate::App::new()
+    let mut app = nestgate::App::new()
         // Socket.IO clients too (at /socket.io/, namespace /): the benchmarks drive both.
-        .socket_io(nestgate::socketio::SocketIoConfig::default())
-        .bind(format!("127.0.0.1:{port}"))
-        .await?;
+        .socket_io(nestgate::socketio::SocketIoConfig::default());
+    let mut cluster = None;
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "echo".to_owned());
+        let config = nestgate_redis::RedisConfig::new(url).prefix(prefix);
+        let node = nestgate_redis::RedisCluster::connect(config).await?;
+        println!(
+            "node {} joined the cluster ({} other nodes)",
+            node.node_id(),
+            node.nodes().len()
+        );
+        app = app.adapter(node.clone());
+        cluster = Some(node);
+    }
+    let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!("echo listening on http://{}", listening.local_addr());
-    listening.run().await
+    listening.run().await?;
+    if let Some(cluster) = cluster {
+        // Tell the other nodes at once rather than let them wait for the heartbeat timeout.
+        cluster.close().await;
+    }
+    Ok(())
 }
