@@ -103,9 +103,14 @@ pub(crate) async fn upgrade(
         .max_message_size(config.max_message_size)
         .max_frame_size(config.max_message_size)
         .on_failed_upgrade(|err| tracing::debug!(error = %err, "WebSocket upgrade failed"))
-        .on_upgrade(move |ws| async move {
-            run(ws, handshake, extensions, runtime, namespace).await;
-            drop(guard);
+        .on_upgrade(move |ws| {
+            // Built before the task's future, so that the future holds only what the connection
+            // needs while it runs (an async block would keep `ws` and the rest as captures).
+            let connection = run(ws, handshake, extensions, runtime, namespace);
+            async move {
+                connection.await;
+                drop(guard);
+            }
         })
 }
 
@@ -130,14 +135,15 @@ pub(crate) fn detach_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_default()
 }
 
-/// A ws-json WebSocket connection.
-async fn run(
+/// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept
+/// in the connection's future for its whole life (an idle connection's memory is a budget).
+fn run(
     ws: WebSocket,
     handshake: Handshake,
     extensions: axum::http::Extensions,
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
-) {
+) -> impl Future<Output = ()> + Send {
     let socket = Socket::new(
         handshake,
         runtime.config.outbound_queue,
@@ -154,7 +160,7 @@ async fn run(
         heartbeat: true,
         close_handshake: true,
     };
-    serve(socket, transport, runtime, namespace).await;
+    serve(socket, transport, runtime, namespace)
 }
 
 /// What a socket's frames travel over: a WebSocket for ws-json, or a Socket.IO namespace on an
