@@ -270,12 +270,8 @@ where
     let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
     let runtime = socket.runtime().clone();
     let config = &runtime.config;
-    let mut heartbeat = if heartbeat_on {
-        Heartbeat::new(config.ping_interval, config.ping_timeout)
-    } else {
-        // The transport has a heartbeat of its own: this timer never fires in practice.
-        Heartbeat::new(Duration::from_secs(365 * 24 * 3600), Duration::from_secs(1))
-    };
+    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
+    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is never polled.
     let timer = sleep_until(heartbeat.deadline());
     // Created once: a wait created per iteration would register with its signal on every frame.
     let closing = socket.closing_signal().fired();
@@ -289,7 +285,7 @@ where
             }
             () = &mut shutdown => return DisconnectReason::ServerShutdown,
             Some(()) = running.next(), if !running.is_empty() => {}
-            () = &mut timer => {
+            () = &mut timer, if heartbeat_on => {
                 match heartbeat.on_timer(Instant::now()) {
                     Beat::Ping => socket.send_ping(),
                     Beat::Wait => {}
@@ -495,11 +491,7 @@ fn handler_panicked(
     tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
     let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
     let data = protocol::data_text(frame.as_str(), data);
-    let exception = if has_filters(socket, event) {
-        resolve(socket, event, data, Failure::exception(exception))
-    } else {
-        exception
-    };
+    let exception = filtered(socket, event, data, exception);
     send_error(socket, id, &exception, Some((event, data)));
 }
 
@@ -514,13 +506,24 @@ fn answer_ack(socket: &Socket, ack: u64, data: &str) {
     }
 }
 
-/// Whether any exception filter could see an error of `event`.
-fn has_filters(socket: &Socket, event: &str) -> bool {
-    !socket.runtime().filters.is_empty()
+/// An exception of `event` after the filters that may see it (without boxing it when there are
+/// none, the common case).
+fn filtered(
+    socket: &Socket,
+    event: &'static str,
+    data: &str,
+    exception: WsException,
+) -> WsException {
+    let has_filters = !socket.runtime().filters.is_empty()
         || socket
             .namespace()
             .route(event)
-            .is_some_and(|route| !route.filters.is_empty())
+            .is_some_and(|route| !route.filters.is_empty());
+    if has_filters {
+        resolve(socket, event, data, Failure::exception(exception))
+    } else {
+        exception
+    }
 }
 
 /// The exception a handler's error becomes: its route's filters, then the app's, then its own
@@ -591,11 +594,7 @@ fn deliver_now(
         }
         (ReplyKind::Error(exception), id) => {
             let data = protocol::data_text(frame.as_str(), data);
-            let exception = if has_filters(socket, event) {
-                resolve(socket, event, data, Failure::exception(exception))
-            } else {
-                exception
-            };
+            let exception = filtered(socket, event, data, exception);
             send_error(socket, id, &exception, Some((event, data)));
         }
         (ReplyKind::Failed(failure), id) => {
