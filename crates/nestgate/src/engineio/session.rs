@@ -154,22 +154,8 @@ impl EngineSender {
 
     /// Queues several messages at once (they are written together).
     pub fn send_all(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
-        let mut state = self.session.state();
-        if state.closed {
-            return Err(SendError::Closed);
-        }
-        state
-            .packets
-            .extend(payloads.into_iter().map(Packet::Message));
-        let overflow = state.packets.len() > self.session.max_buffered;
-        drop(state);
-        if overflow {
-            tracing::warn!(sid = %self.session.sid, "Engine.IO client too slow: closing its session");
-            self.session.close(CloseReason::SlowClient);
-            return Err(SendError::Closed);
-        }
-        self.session.ready.notify_waiters();
-        Ok(())
+        self.session
+            .queue_all(payloads.into_iter().map(Packet::Message))
     }
 
     /// Closes the session (the client gets a close packet where it can).
@@ -237,11 +223,16 @@ impl Session {
     }
 
     fn queue(&self, packet: Packet) -> Result<(), SendError> {
+        self.queue_all(std::iter::once(packet))
+    }
+
+    /// Queues packets together; a client that lets more than `max_buffered` pile up is dropped.
+    fn queue_all(&self, packets: impl IntoIterator<Item = Packet>) -> Result<(), SendError> {
         let mut state = self.state();
         if state.closed {
             return Err(SendError::Closed);
         }
-        state.packets.push_back(packet);
+        state.packets.extend(packets);
         let overflow = state.packets.len() > self.max_buffered;
         drop(state);
         if overflow {
