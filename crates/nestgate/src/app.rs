@@ -314,16 +314,11 @@ impl App {
         let mut router = std::mem::take(&mut self.routes);
         let socket_io = self.pipeline.socket_io.take();
         let runtime = self.build()?;
-        let dynamic_paths: Vec<String> = runtime
-            .dynamic
-            .iter()
-            .map(|(pattern, _)| pattern.path().to_owned())
-            .collect();
         if let Some(config) = socket_io {
             let engine = crate::socketio::engine(runtime.clone(), &config);
             router = router.merge(engine.router(&config.path));
         }
-        for path in &dynamic_paths {
+        for (pattern, _) in &runtime.dynamic {
             // One route per dynamic path; the namespace of the concrete path is made on demand.
             let runtime_for_route = runtime.clone();
             let handler = move |request: Request| {
@@ -335,7 +330,7 @@ impl App {
                     }
                 }
             };
-            router = router.route(path, get(handler));
+            router = router.route(pattern.path(), get(handler));
         }
         for namespace in runtime.namespaces.values() {
             let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
