@@ -8,13 +8,12 @@ use nestgate::guard::{
     Guard, GuardContext, HandshakeGuard, HandshakeRejection, HandshakeRequest, OriginPolicy,
 };
 use nestgate::prelude::*;
-use nestgate::testing::TestClient;
+use nestgate::testing::{TestClient, handshake_request};
 use nestgate_tests::{TestServer, serve};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest as _};
 use validator::Validate;
 
 // ---------------------------------------------------------------------------------------------
@@ -147,42 +146,17 @@ async fn secure_app() -> (TestServer, Runs) {
     (serve(app).await, runs)
 }
 
-/// The status and body of a refused handshake.
-async fn refused(request: tungstenite::handshake::client::Request) -> (u16, Value) {
-    match TestClient::connect_request(request).await {
-        Err(tungstenite::Error::Http(response)) => {
-            let body = response
-                .body()
-                .as_deref()
-                .map(|body| serde_json::from_slice(body).expect("a JSON body"))
-                .unwrap_or(Value::Null);
-            (response.status().as_u16(), body)
-        }
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-        Ok(_) => panic!("expected an HTTP refusal, the handshake succeeded"),
-    }
-}
-
-fn request(url: &str, headers: &[(&'static str, &str)]) -> tungstenite::handshake::client::Request {
-    let mut request = url.into_client_request().expect("a valid URL");
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, value.parse().expect("a valid header value"));
-    }
-    request
-}
-
 #[tokio::test]
 async fn a_handshake_without_a_token_is_refused_with_401_before_any_upgrade() {
     let (server, _) = secure_app().await;
-    let (status, body) = refused(request(&server.url("/secure"), &[])).await;
+    let (status, body) = TestClient::refused(handshake_request(&server.url("/secure"), &[])).await;
     assert_eq!(status, 401);
     assert_eq!(
         body,
         json!({"statusCode": 401, "message": "missing token", "error": "Unauthorized"})
     );
-    let (status, body) = refused(request(&server.url("/secure?token=nocolon"), &[])).await;
+    let (status, body) =
+        TestClient::refused(handshake_request(&server.url("/secure?token=nocolon"), &[])).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("malformed token"))
@@ -195,12 +169,14 @@ async fn a_handshake_without_a_token_is_refused_with_401_before_any_upgrade() {
 #[tokio::test]
 async fn a_guard_that_fails_or_panics_refuses_with_its_status_and_the_server_goes_on() {
     let (server, _) = secure_app().await;
-    let (status, body) = refused(request(&server.url("/secure?token=broken"), &[])).await;
+    let (status, body) =
+        TestClient::refused(handshake_request(&server.url("/secure?token=broken"), &[])).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (503, Some("session store unavailable"))
     );
-    let (status, body) = refused(request(&server.url("/secure?token=panic"), &[])).await;
+    let (status, body) =
+        TestClient::refused(handshake_request(&server.url("/secure?token=panic"), &[])).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (500, Some("Internal server error"))
@@ -218,7 +194,7 @@ async fn what_the_guard_established_is_extracted_from_query_header_or_cookie() {
         (url.clone(), vec![("authorization", "Bearer ann:user")]),
         (url.clone(), vec![("cookie", "theme=dark; token=ann:user")]),
     ] {
-        let mut client = TestClient::connect_request(request(&url, &headers))
+        let mut client = TestClient::connect_request(handshake_request(&url, &headers))
             .await
             .expect("a valid token connects");
         let answer = client.request(1, "whoami", Value::Null).await;
@@ -229,7 +205,7 @@ async fn what_the_guard_established_is_extracted_from_query_header_or_cookie() {
 #[tokio::test]
 async fn rejected_handshakes_leave_no_socket_room_or_task_behind() {
     let (server, _) = secure_app().await;
-    let mut member = TestClient::connect_request(request(
+    let mut member = TestClient::connect_request(handshake_request(
         &format!("{}?token=ann:user", server.url("/secure")),
         &[],
     ))
@@ -237,7 +213,7 @@ async fn rejected_handshakes_leave_no_socket_room_or_task_behind() {
     .expect("connects");
     member.request(1, "join", json!("lobby")).await;
     for _ in 0..50 {
-        refused(request(&server.url("/secure"), &[])).await;
+        TestClient::refused(handshake_request(&server.url("/secure"), &[])).await;
     }
     let secure = server.handle().server("/secure").expect("the path exists");
     assert_eq!(secure.local_socket_count(), 1);
@@ -262,13 +238,17 @@ async fn a_forged_origin_is_refused_and_the_same_host_or_an_allowed_origin_is_no
     let (server, _) = secure_app().await;
     let url = server.url("/open");
     let host = server.addr().to_string();
-    let (status, body) = refused(request(&url, &[("origin", "https://evil.example")])).await;
+    let (status, body) = TestClient::refused(handshake_request(
+        &url,
+        &[("origin", "https://evil.example")],
+    ))
+    .await;
     assert_eq!(
         (status, body["message"].as_str()),
         (403, Some("origin not allowed"))
     );
     let same = format!("http://{host}");
-    TestClient::connect_request(request(&url, &[("origin", same.as_str())]))
+    TestClient::connect_request(handshake_request(&url, &[("origin", same.as_str())]))
         .await
         .expect("a page served by this host connects");
 
@@ -279,10 +259,17 @@ async fn a_forged_origin_is_refused_and_the_same_host_or_an_allowed_origin_is_no
     )
     .await;
     let url = allowed.url("/open");
-    TestClient::connect_request(request(&url, &[("origin", "https://app.example")]))
-        .await
-        .expect("an allowed origin connects");
-    let (status, _) = refused(request(&url, &[("origin", "https://evil.example")])).await;
+    TestClient::connect_request(handshake_request(
+        &url,
+        &[("origin", "https://app.example")],
+    ))
+    .await
+    .expect("an allowed origin connects");
+    let (status, _) = TestClient::refused(handshake_request(
+        &url,
+        &[("origin", "https://evil.example")],
+    ))
+    .await;
     assert_eq!(status, 403);
 }
 
@@ -290,7 +277,7 @@ async fn a_forged_origin_is_refused_and_the_same_host_or_an_allowed_origin_is_no
 // Message guards.
 
 async fn connect_as(server: &TestServer, token: &str) -> TestClient {
-    TestClient::connect_request(request(
+    TestClient::connect_request(handshake_request(
         &format!("{}?token={token}", server.url("/secure")),
         &[],
     ))

@@ -39,6 +39,22 @@ pub enum Closed {
     Abrupt(String),
 }
 
+/// A WebSocket handshake request for `url` with extra headers (`Authorization`, `Cookie`,
+/// `Origin`, ...), for [`TestClient::connect_request`] and [`TestClient::refused`].
+pub fn handshake_request(
+    url: &str,
+    headers: &[(&'static str, &str)],
+) -> tungstenite::handshake::client::Request {
+    use tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request().expect("a valid ws:// URL");
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, value.parse().expect("a valid header value"));
+    }
+    request
+}
+
 impl TestClient {
     /// Connects to `url` (e.g. `ws://127.0.0.1:3000/chat`).
     pub async fn connect(url: &str) -> Result<Self, tungstenite::Error> {
@@ -54,6 +70,24 @@ impl TestClient {
     ) -> Result<Self, tungstenite::Error> {
         let (ws, _response) = tokio_tungstenite::connect_async(request).await?;
         Ok(TestClient { ws })
+    }
+
+    /// Opens a connection the server must refuse before the upgrade: the HTTP status and the
+    /// JSON body (`null` when there is none). Panics when the handshake succeeds, fails some
+    /// other way, or the body is not JSON.
+    pub async fn refused(request: tungstenite::handshake::client::Request) -> (u16, Value) {
+        match TestClient::connect_request(request).await {
+            Err(tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(|body| serde_json::from_slice(body).expect("a JSON body"))
+                    .unwrap_or(Value::Null);
+                (response.status().as_u16(), body)
+            }
+            Err(other) => panic!("expected an HTTP refusal, got {other}"),
+            Ok(_) => panic!("expected an HTTP refusal, the handshake succeeded"),
+        }
     }
 
     /// Sends `{"event": event, "data": data}`.

@@ -3,10 +3,9 @@
 //! token carriers, the role guard, validation errors and the per-socket rate limit.
 
 use auth::jwt::{Claims, Keys};
-use nestgate::testing::{ChildServer, TestClient};
+use nestgate::testing::{ChildServer, TestClient, handshake_request};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest as _};
 
 const SECRET: &str = "auth-example-test-secret";
 
@@ -17,31 +16,6 @@ fn start() -> ChildServer {
 
 fn token(sub: &str, role: &str) -> String {
     Keys::new(SECRET.as_bytes()).issue(sub, role, Duration::from_secs(600))
-}
-
-fn request(url: &str, headers: &[(&'static str, &str)]) -> tungstenite::handshake::client::Request {
-    let mut request = url.into_client_request().expect("a valid URL");
-    for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, value.parse().expect("a valid header value"));
-    }
-    request
-}
-
-/// The status and JSON body of a refused handshake.
-async fn refused(request: tungstenite::handshake::client::Request) -> (u16, Value) {
-    match TestClient::connect_request(request).await {
-        Err(tungstenite::Error::Http(response)) => {
-            let body = response.body().as_deref().unwrap_or_default();
-            (
-                response.status().as_u16(),
-                serde_json::from_slice(body).unwrap_or(Value::Null),
-            )
-        }
-        Err(other) => panic!("expected an HTTP refusal, got {other}"),
-        Ok(_) => panic!("expected an HTTP refusal, the handshake succeeded"),
-    }
 }
 
 async fn connect(server: &ChildServer, sub: &str, role: &str) -> TestClient {
@@ -55,7 +29,7 @@ async fn connect(server: &ChildServer, sub: &str, role: &str) -> TestClient {
 async fn missing_malformed_wrongly_signed_and_expired_tokens_get_401_before_any_upgrade() {
     let server = start();
     let url = server.ws_url("/");
-    let (status, body) = refused(request(&url, &[])).await;
+    let (status, body) = TestClient::refused(handshake_request(&url, &[])).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"], "Unauthorized");
     assert!(
@@ -66,14 +40,16 @@ async fn missing_malformed_wrongly_signed_and_expired_tokens_get_401_before_any_
         "{body}"
     );
 
-    let (status, body) = refused(request(&format!("{url}?token=abc.def"), &[])).await;
+    let (status, body) =
+        TestClient::refused(handshake_request(&format!("{url}?token=abc.def"), &[])).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("malformed token"))
     );
 
     let forged = Keys::new(b"some other secret").issue("eve", "admin", Duration::from_secs(600));
-    let (status, body) = refused(request(&format!("{url}?token={forged}"), &[])).await;
+    let (status, body) =
+        TestClient::refused(handshake_request(&format!("{url}?token={forged}"), &[])).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("invalid token signature"))
@@ -94,7 +70,8 @@ async fn missing_malformed_wrongly_signed_and_expired_tokens_get_401_before_any_
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    let (status, body) = refused(request(&format!("{url}?token={expired}"), &[])).await;
+    let (status, body) =
+        TestClient::refused(handshake_request(&format!("{url}?token={expired}"), &[])).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("token expired"))
@@ -105,10 +82,14 @@ async fn missing_malformed_wrongly_signed_and_expired_tokens_get_401_before_any_
 async fn a_forged_origin_is_refused_even_with_a_valid_token() {
     let server = start();
     let url = format!("{}?token={}", server.ws_url("/"), token("ann", "user"));
-    let (status, _) = refused(request(&url, &[("origin", "https://evil.example")])).await;
+    let (status, _) = TestClient::refused(handshake_request(
+        &url,
+        &[("origin", "https://evil.example")],
+    ))
+    .await;
     assert_eq!(status, 403);
     let own = format!("http://{}", server.addr());
-    TestClient::connect_request(request(&url, &[("origin", own.as_str())]))
+    TestClient::connect_request(handshake_request(&url, &[("origin", own.as_str())]))
         .await
         .expect("a page of this host connects");
 }
@@ -121,9 +102,9 @@ async fn a_token_in_the_query_a_bearer_header_or_a_cookie_is_accepted() {
     let bearer = format!("Bearer {token}");
     let cookie = format!("token={token}");
     for request in [
-        request(&format!("{url}?token={token}"), &[]),
-        request(&url, &[("authorization", bearer.as_str())]),
-        request(&url, &[("cookie", cookie.as_str())]),
+        handshake_request(&format!("{url}?token={token}"), &[]),
+        handshake_request(&url, &[("authorization", bearer.as_str())]),
+        handshake_request(&url, &[("cookie", cookie.as_str())]),
     ] {
         let mut client = TestClient::connect_request(request)
             .await
