@@ -123,6 +123,20 @@ impl Translation {
         *last = Some((frame.clone(), payloads.clone()));
         Some(payloads)
     }
+
+    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
+    /// Socket.IO client is dropped).
+    fn send(
+        &self,
+        sender: &EngineSender,
+        frame: &Utf8Bytes,
+        nsp: &str,
+    ) -> Result<(), crate::engineio::SendError> {
+        match self.outgoing(frame, nsp) {
+            Some(payloads) => sender.send_all(payloads.iter().cloned()),
+            None => Ok(()),
+        }
+    }
 }
 
 type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
@@ -331,12 +345,9 @@ impl Session {
             let (sender, nsp, translation) =
                 (self.sender.clone(), nsp.to_owned(), translation.clone());
             socket.set_direct(Box::new(move |frame| {
-                match translation.outgoing(&frame, &nsp) {
-                    Some(payloads) => sender
-                        .send_all(payloads.iter().cloned())
-                        .map_err(|_| crate::socket::SendError::Closed),
-                    None => Ok(()),
-                }
+                translation
+                    .send(&sender, &frame, &nsp)
+                    .map_err(|_| crate::socket::SendError::Closed)
             }));
         }
         // The CONNECT answer goes before anything the connection hooks emit.
@@ -391,13 +402,10 @@ fn translating_sink(
         (sender, nsp, translation),
         |(sender, nsp, translation), message: Message| async move {
             match message {
-                Message::Text(frame) => {
-                    if let Some(payloads) = translation.outgoing(&frame, &nsp) {
-                        sender
-                            .send_all(payloads.iter().cloned())
-                            .map_err(axum::Error::new)?;
-                    }
-                }
+                // Text frames normally go straight to the session (`Socket::set_direct`).
+                Message::Text(frame) => translation
+                    .send(&sender, &frame, &nsp)
+                    .map_err(axum::Error::new)?,
                 Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
                     // The server is shutting down: close the whole session, as socket.io's
                     // `io.close()` does, so that clients reconnect by themselves (a DISCONNECT
