@@ -249,11 +249,6 @@ impl Failure<Reject> {
             },
         }
     }
-
-    /// A rejection already made (a panic, a built-in check).
-    pub(crate) fn ready(reject: Reject) -> Self {
-        Failure::reject(reject)
-    }
 }
 
 fn into_exception<E: Into<WsException> + 'static>(error: Box<dyn Any + Send>) -> WsException {

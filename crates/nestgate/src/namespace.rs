@@ -109,7 +109,7 @@ impl Namespace {
                 Ok(Err(failure)) => failure,
                 Err(_) => {
                     tracing::error!(gateway = gateway.name(), "the on_connection hook panicked");
-                    Failure::ready(Reject::new(
+                    Failure::reject(Reject::new(
                         crate::close::INTERNAL,
                         crate::error::INTERNAL_SERVER_ERROR,
                     ))
