@@ -351,21 +351,25 @@ impl App {
                     .await;
             }
         }
-        let mut engine_io = Router::new();
-        if let Some(config) = socket_io {
-            let engine = crate::socketio::engine(runtime.clone(), &config);
-            engine_io = engine.router(&config.path);
-        }
+        let mut engine_io = socket_io.map(|config| {
+            crate::socketio::engine(runtime.clone(), &config).router(&config.path)
+        });
         if let Some(check) = hosts {
             // Before anything else a gateway route does, the origin check included.
             let check = Arc::new(check);
             let layer = |engine_io| {
                 axum::middleware::from_fn_with_state((check.clone(), engine_io), check_host)
             };
-            gateways = gateways.route_layer(layer(false));
-            engine_io = engine_io.route_layer(layer(true));
+            if !(runtime.dynamic.is_empty() && runtime.namespaces.is_empty()) {
+                gateways = gateways.route_layer(layer(false));
+            }
+            engine_io = engine_io.map(|router| router.route_layer(layer(true)));
         }
-        Ok(routes.merge(engine_io).merge(gateways))
+        let mut router = routes.merge(gateways);
+        if let Some(engine_io) = engine_io {
+            router = router.merge(engine_io);
+        }
+        Ok(router)
     }
 
     /// Binds `addr` and builds the app; [`Listening::run`] then serves it.

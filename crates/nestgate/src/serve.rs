@@ -194,9 +194,6 @@ impl DescriptorLimit {
     }
 }
 
-/// hyper's smallest allowed `max_buf_size` (it panics below it).
-const MIN_BUF_SIZE: usize = 8 * 1024;
-
 /// `400` for a request with two `Host` headers, or an HTTP/1.1 one with none (RFC 9112 §3.2):
 /// the origin and host checks need one unambiguous `Host`. HTTP/1.0 may omit it.
 fn host_refusal<B>(request: &hyper::Request<B>) -> Option<axum::response::Response> {
@@ -243,10 +240,10 @@ async fn serve_connection(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.handshake_timeout)
-        // hyper checks `max_header_size` only once a head is complete, and buffers a partial one
-        // up to `max_buf_size` (about 400 KB by default, at least 8 KiB): bound both.
+        // hyper answers 431 past it, for a complete head and for a partial one as it grows
+        // (hyper 1.12 `proto/h1/io.rs` `parse`), so an unfinished head is not buffered up to
+        // `max_buf_size` (about 400 KB) until the handshake timeout.
         .max_header_size(settings.max_header_size)
-        .max_buf_size(settings.max_header_size.max(MIN_BUF_SIZE))
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
     tokio::pin!(connection);
