@@ -244,6 +244,10 @@ async fn serve_connection(
         // (hyper 1.12 `proto/h1/io.rs` `parse`), so an unfinished head is not buffered up to
         // `max_buf_size` (about 400 KB) until the handshake timeout.
         .max_header_size(settings.max_header_size)
+        // hyper's read buffer grows by doubling its next read: without this, a 15 KB head
+        // reserves about 60 KB (measured by `tests/tests/head_memory.rs`). Bodies are read in
+        // pieces of at most this size; hyper's minimum is 8 KiB.
+        .max_buf_size(settings.max_header_size.max(8 * 1024))
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
     tokio::pin!(connection);
