@@ -126,10 +126,17 @@ async fn a_request_head_over_max_header_size_gets_431() {
         .await
         .expect("refused before the handshake timeout")
         .unwrap();
-    assert!(head[..n].starts_with(b"HTTP/1.1 431"), "{:?}", String::from_utf8_lossy(&head[..n]));
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 431"),
+        "{:?}",
+        String::from_utf8_lossy(&head[..n])
+    );
 
     let cookies = format!("Cookie: session={}\r\n", "c".repeat(8 * 1024));
-    assert_eq!(exchange(&server, &upgrade("/", &host, &cookies)).await.0, 101);
+    assert_eq!(
+        exchange(&server, &upgrade("/", &host, &cookies)).await.0,
+        101
+    );
 
     // The bound moves.
     let roomy = serve(App::bare().gateway::<Door>().max_header_size(64 * 1024)).await;
@@ -144,7 +151,10 @@ async fn a_request_needs_exactly_one_host() {
     let host = server.addr().to_string();
     let none = "GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-    assert_eq!(exchange(&server, none).await, (400, "no Host header".into()));
+    assert_eq!(
+        exchange(&server, none).await,
+        (400, "no Host header".into())
+    );
     let two = upgrade("/", &host, "Host: other.example\r\n");
     assert_eq!(
         exchange(&server, &two).await,
@@ -246,9 +256,8 @@ async fn on_loopback_a_rebinding_host_gets_403_on_ws_json_and_engine_io() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("host not allowed"), "{body}");
 
-    let polling = format!(
-        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {evil}\r\n{origin}\r\n"
-    );
+    let polling =
+        format!("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {evil}\r\n{origin}\r\n");
     assert_eq!(
         exchange(&server, &polling).await,
         (403, r#"{"code":4,"message":"Host not allowed"}"#.into())
@@ -286,7 +295,10 @@ async fn allowed_hosts_and_allow_any_host_let_other_names_in() {
     let listed = serve(rebinding_app().allowed_hosts(["rebind.evil.example"])).await;
     let evil = format!("rebind.evil.example:{}", listed.addr().port());
     let origin = format!("Origin: http://{evil}\r\n");
-    assert_eq!(exchange(&listed, &upgrade("/", &evil, &origin)).await.0, 101);
+    assert_eq!(
+        exchange(&listed, &upgrade("/", &evil, &origin)).await.0,
+        101
+    );
     let other = format!("other.example:{}", listed.addr().port());
     assert_eq!(exchange(&listed, &upgrade("/", &other, "")).await.0, 403);
 
@@ -304,7 +316,10 @@ async fn an_origin_with_an_explicit_port_must_have_this_servers_scheme() {
     assert_eq!(exchange(&server, &upgrade("/", &host, &https)).await.0, 403);
     // Behind a TLS-terminating proxy that says so.
     let proxied = format!("{https}X-Forwarded-Proto: https\r\n");
-    assert_eq!(exchange(&server, &upgrade("/", &host, &proxied)).await.0, 101);
+    assert_eq!(
+        exchange(&server, &upgrade("/", &host, &proxied)).await.0,
+        101
+    );
     let http = format!("Origin: http://{host}\r\n");
     assert_eq!(exchange(&server, &upgrade("/", &host, &http)).await.0, 101);
 }
@@ -324,8 +339,7 @@ async fn a_socket_is_in_at_most_max_rooms_per_socket_rooms() {
     let (event, data) = ask("try_join", "c", 1);
     let refused = client.request(3, event, data).await;
     assert_eq!(
-        refused["error"]["message"],
-        "a socket may be in 100 rooms; this join would make it 101",
+        refused["error"]["message"], "a socket may be in 100 rooms; this join would make it 101",
         "{refused}"
     );
     let answer = client.request(4, "in_room", "b39".into()).await;
@@ -339,14 +353,15 @@ async fn a_socket_is_in_at_most_max_rooms_per_socket_rooms() {
     let mut client = roomy.client("/").await;
     let started = std::time::Instant::now();
     for batch in 0..20 {
-        let (event, data) = (
-            "join",
-            serde_json::json!([format!("r{batch}-"), 1_000]),
-        );
+        let (event, data) = ("join", serde_json::json!([format!("r{batch}-"), 1_000]));
         let answer = client.request(batch, event, data).await;
         assert_eq!(answer["data"], (batch + 1) * 1_000);
     }
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     let (event, data) = ask("try_join", "over", 1);
     assert!(client.request(99, event, data).await.get("error").is_some());
 }

@@ -80,7 +80,10 @@ async fn a_head_pins_about_its_size_and_no_more_than_max_header_size() {
         assert!(response[..n].starts_with(b"HTTP/1.1 101"));
     }
     let idle = (settled().await.saturating_sub(baseline)) / CLIENTS as u64;
-    println!("an idle WebSocket after a {} B head pins {idle} B", head.len());
+    println!(
+        "an idle WebSocket after a {} B head pins {idle} B",
+        head.len()
+    );
 
     // hyper's read buffer holds the unfinished head; the socket keeps a copy of its headers.
     assert!(partial < 40 * 1024, "{partial} B per unfinished head");

@@ -351,14 +351,13 @@ impl App {
                     .await;
             }
         }
-        let mut engine_io = socket_io.map(|config| {
-            crate::socketio::engine(runtime.clone(), &config).router(&config.path)
-        });
+        let mut engine_io = socket_io
+            .map(|config| crate::socketio::engine(runtime.clone(), &config).router(&config.path));
         if let Some(check) = hosts {
             // Before anything else a gateway route does, the origin check included.
             let check = Arc::new(check);
             let layer = |engine_io| {
-                axum::middleware::from_fn_with_state((check.clone(), engine_io), check_host)
+                axum::middleware::from_fn_with_state((check.clone(), engine_io), crate::host::check)
             };
             if !(runtime.dynamic.is_empty() && runtime.namespaces.is_empty()) {
                 gateways = gateways.route_layer(layer(false));
@@ -674,23 +673,6 @@ impl Listening {
         handle.wait_closed().await;
         Ok(())
     }
-}
-
-/// Refuses a request whose `Host` the check does not allow (403); the state is the check and
-/// whether the route is Engine.IO's.
-async fn check_host(
-    axum::extract::State((check, engine_io)): axum::extract::State<(
-        Arc<crate::host::HostCheck>,
-        bool,
-    )>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if check.allows(request.headers()) {
-        return next.run(request).await;
-    }
-    tracing::debug!(host = ?request.headers().get(axum::http::header::HOST), "request refused: host not allowed");
-    crate::host::HostCheck::refusal(engine_io)
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

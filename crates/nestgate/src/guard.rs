@@ -533,9 +533,9 @@ fn request_scheme(headers: &HeaderMap) -> &'static str {
         .and_then(|value| value.split(',').next())
         .is_some_and(|first| {
             first.split(';').any(|pair| {
-                pair.trim()
-                    .split_once('=')
-                    .is_some_and(|(key, value)| key.eq_ignore_ascii_case("proto") && says_https(value))
+                pair.trim().split_once('=').is_some_and(|(key, value)| {
+                    key.eq_ignore_ascii_case("proto") && says_https(value)
+                })
             })
         });
     if forwarded_proto || forwarded {

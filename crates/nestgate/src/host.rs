@@ -9,10 +9,13 @@
 //! IP literals, `localhost` and `*.localhost` are always allowed: a rebinding page is served
 //! under a DNS name, and browsers resolve `*.localhost` to loopback themselves (RFC 6761).
 
+use axum::extract::{Request, State};
 use axum::http::header::HOST;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// What the app was told about hosts.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +86,20 @@ impl HostCheck {
     }
 }
 
+/// The middleware in front of every gateway route: refuses a request whose `Host` the check
+/// does not allow (403). The state is the check, and whether the route is Engine.IO's.
+pub(crate) async fn check(
+    State((check, engine_io)): State<(Arc<HostCheck>, bool)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if check.allows(request.headers()) {
+        return next.run(request).await;
+    }
+    tracing::debug!(host = ?request.headers().get(HOST), "request refused: host not allowed");
+    HostCheck::refusal(engine_io)
+}
+
 /// `name[:port]` or `[v6][:port]`, lowercased and without a trailing dot; `None` if malformed.
 fn split_host(host: &str) -> Option<(String, Option<u16>)> {
     let host = host.trim();
@@ -149,14 +166,23 @@ mod tests {
         ] {
             assert!(check.allows(&host(ok)), "{ok}");
         }
-        for refused in ["rebind.evil.example:3000", "evil.example", "localhost.evil:3000", "[::1"] {
+        for refused in [
+            "rebind.evil.example:3000",
+            "evil.example",
+            "localhost.evil:3000",
+            "[::1",
+        ] {
             assert!(!check.allows(&host(refused)), "{refused}");
         }
         assert!(check.allows(&HeaderMap::new()));
 
-        let listed = HostSetting::List(vec!["Example.com".into(), ".corp.test".into(), "api.test:8443".into()])
-            .resolve(None)
-            .unwrap();
+        let listed = HostSetting::List(vec![
+            "Example.com".into(),
+            ".corp.test".into(),
+            "api.test:8443".into(),
+        ])
+        .resolve(None)
+        .unwrap();
         assert!(listed.allows(&host("example.com:3000")));
         assert!(listed.allows(&host("a.corp.test")));
         assert!(listed.allows(&host("corp.test")));

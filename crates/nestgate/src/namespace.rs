@@ -7,12 +7,12 @@ use crate::filter::{BoxedFilter, ErrorHost, Failure};
 use crate::gateway::ErasedGateway;
 use crate::guard::BoxedHandshakeGuard;
 use crate::reply::Reply;
+use crate::runtime::Children;
 use crate::socket::{DisconnectReason, Socket};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use crate::runtime::Children;
 use std::sync::{Arc, Weak};
 
 /// A handler, erased: takes the message, returns the reply.

@@ -80,7 +80,11 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let permit = match settings.limits.as_ref().map(|limits| limits.admit(remote.ip())) {
+        let permit = match settings
+            .limits
+            .as_ref()
+            .map(|limits| limits.admit(remote.ip()))
+        {
             None => None,
             Some(Ok(permit)) => Some(permit),
             Some(Err(cap)) => {

@@ -6,7 +6,6 @@ mod membership;
 pub use membership::TooManyRooms;
 
 use crate::adapter::{BroadcastOptions, Room, SocketInfo};
-use membership::Membership;
 use crate::close;
 use crate::error::truncate_reason;
 use crate::namespace::Namespace;
@@ -18,6 +17,7 @@ use crate::server::Server;
 use crate::signal::Signal;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use axum::http::{Extensions, HeaderMap, Uri};
+use membership::Membership;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -73,7 +73,6 @@ pub(crate) struct SocketInner {
     namespace: Arc<Namespace>,
     runtime: Arc<Runtime>,
 }
-
 
 /// Why and how a socket is closing.
 #[derive(Debug, Clone)]

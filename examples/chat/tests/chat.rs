@@ -414,6 +414,10 @@ async fn a_socket_is_in_at_most_twenty_rooms() {
     assert_eq!(recv_skipping_online(&mut alice).await["event"], "my_rooms");
     alice.emit("join_room", json!({"room": "one-more"})).await;
     let rooms = recv_skipping_online(&mut alice).await;
-    assert_eq!(rooms["data"]["rooms"].as_array().map(Vec::len), Some(20), "{rooms}");
+    assert_eq!(
+        rooms["data"]["rooms"].as_array().map(Vec::len),
+        Some(20),
+        "{rooms}"
+    );
     assert_eq!(rooms["data"]["rooms"][19], "one-more", "{rooms}");
 }

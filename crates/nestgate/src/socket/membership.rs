@@ -108,7 +108,13 @@ mod tests {
         // All or nothing: two new rooms do not fit in the one slot left.
         let (added, refusal) = membership.add(&rooms(&["c", "d", "a"]), 3, true);
         assert!(added.is_empty());
-        assert_eq!(refusal, Some(TooManyRooms { max: 3, would_be: 4 }));
+        assert_eq!(
+            refusal,
+            Some(TooManyRooms {
+                max: 3,
+                would_be: 4
+            })
+        );
         // What fits.
         let (added, refusal) = membership.add(&rooms(&["c", "d"]), 3, false);
         assert_eq!(added, rooms(&["c"]));
@@ -118,7 +124,10 @@ mod tests {
         assert!(membership.contains("c") && !membership.contains("a"));
         assert!(membership.first_refusal() && !membership.first_refusal());
         assert_eq!(membership.close(), rooms(&["b", "c"]));
-        assert_eq!(membership.add(&rooms(&["z"]), 3, false).0, Vec::<Room>::new());
+        assert_eq!(
+            membership.add(&rooms(&["z"]), 3, false).0,
+            Vec::<Room>::new()
+        );
     }
 
     /// 20,000 joins, then 20,000 membership checks: with a set each is O(1), so this is
