@@ -8,7 +8,7 @@ impl App {
     /// The largest HTTP request head (request line and headers) a client may send, in bytes
     /// (default 16 KiB, Node.js's limit, so what a NestJS or socket.io server accepts;
     /// browsers send 1–8 KiB with their cookies). A larger one is answered
-    /// `431 Request Header Fields Too Large`.
+    /// `431 Request Header Fields Too Large` (at least 1 KiB is allowed, whatever is set).
     ///
     /// Each ws-json socket and Engine.IO session keeps a copy of its request's headers for
     /// [`Handshake`](crate::Handshake), so this also bounds what an idle client pins. Under
@@ -88,6 +88,8 @@ impl App {
     ///
     /// By default the check applies when the app is bound to a loopback address (a local dev
     /// server or tool: the usual rebinding target), with no names beside the loopback ones.
+    /// Under [`App::into_router`] the bound address is unknown, so it applies only when this
+    /// method has been called.
     /// Behind a reverse proxy that forwards the public `Host` to a loopback-bound app (Caddy
     /// does by default; nginx with `proxy_set_header Host $host`), list the public names, or
     /// call [`App::allow_any_host`].
