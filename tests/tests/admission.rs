@@ -53,7 +53,11 @@ impl Door {
 
 /// Sends a raw request and returns the status and the body (or what came of it).
 async fn exchange(server: &TestServer, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(server.addr()).await.expect("connects");
+    exchange_at(server.addr(), request).await
+}
+
+async fn exchange_at(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
     stream
         .write_all(request.as_bytes())
         .await
@@ -364,4 +368,33 @@ async fn a_socket_is_in_at_most_max_rooms_per_socket_rooms() {
     );
     let (event, data) = ask("try_join", "over", 1);
     assert!(client.request(99, event, data).await.get("error").is_some());
+}
+
+/// Under `App::into_router` another server parses the head: nestgate still refuses to keep
+/// more header bytes than `max_header_size`, and checks `Host` only when told which.
+#[tokio::test]
+async fn under_into_router_the_header_bound_holds_and_the_host_check_is_opt_in() {
+    async fn serve_router(app: App) -> std::net::SocketAddr {
+        let router = app.into_router().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        addr
+    }
+    let addr = serve_router(App::bare().gateway::<Door>()).await;
+    let host = addr.to_string();
+    let big = format!("X-Filler: {}\r\n", "a".repeat(20 * 1024));
+    assert_eq!(exchange_at(addr, &upgrade("/", &host, &big)).await.0, 431);
+    assert_eq!(exchange_at(addr, &upgrade("/", &host, "")).await.0, 101);
+    // The bound address is not known here: no Host check unless asked for.
+    let evil = format!("rebind.evil.example:{}", addr.port());
+    assert_eq!(exchange_at(addr, &upgrade("/", &evil, "")).await.0, 101);
+    let checked = serve_router(App::bare().gateway::<Door>().allowed_hosts(["app.example"])).await;
+    let evil = format!("rebind.evil.example:{}", checked.port());
+    assert_eq!(exchange_at(checked, &upgrade("/", &evil, "")).await.0, 403);
+    let listed = format!("app.example:{}", checked.port());
+    assert_eq!(
+        exchange_at(checked, &upgrade("/", &listed, "")).await.0,
+        101
+    );
 }

@@ -207,6 +207,9 @@ async fn no_socket_lands_in_a_namespace_that_is_gone() {
         let mut newcomer = tenant(&server, &id).await.unwrap();
         leave.await.unwrap();
         let mut later = tenant(&server, &id).await.unwrap();
+        // A socket is in its namespace once it is answered (the 101 comes a moment before).
+        assert_alive(&mut newcomer).await;
+        assert_alive(&mut later).await;
         // (`request` skips the shout that reaches the shouter before its answer.)
         let answer = newcomer.request(1, "shout", Value::Null).await;
         assert_eq!(answer["data"], 2, "round {round}: {answer}");

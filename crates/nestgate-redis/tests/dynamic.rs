@@ -14,6 +14,11 @@ struct Tenant;
 
 #[websocket_gateway]
 impl Tenant {
+    #[subscribe_message("ping")]
+    fn ping(&self) -> &'static str {
+        "pong"
+    }
+
     /// Tells every socket of this tenant, on every node.
     #[subscribe_message("shout")]
     fn shout(&self, server: Server, Data(text): Data<String>) -> Result<(), WsException> {
@@ -36,6 +41,10 @@ async fn a_tenant_made_again_on_each_node_still_reaches_the_other() {
     for round in 0..3 {
         let mut here = nodes[0].client("/tenant/acme").await;
         let mut there = nodes[1].client("/tenant/acme").await;
+        // Each socket is in its namespace once it is answered (the 101 comes a moment before).
+        for client in [&mut here, &mut there] {
+            assert_eq!(client.request(1, "ping", Value::Null).await["data"], "pong");
+        }
         let text = format!("round {round}");
         here.emit("shout", json!(text)).await;
         assert_eq!(here.recv().await, json!({"event": "shouted", "data": text}));
@@ -45,6 +54,7 @@ async fn a_tenant_made_again_on_each_node_still_reaches_the_other() {
         );
         // Another tenant hears nothing of it.
         let mut other = nodes[1].client("/tenant/other").await;
+        assert_eq!(other.request(1, "ping", Value::Null).await["data"], "pong");
         here.emit("shout", Value::from("again")).await;
         assert_eq!(there.recv().await["data"], "again");
         assert!(

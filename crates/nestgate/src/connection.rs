@@ -53,9 +53,9 @@ pub(crate) enum Target {
 
 /// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
 ///
-/// The checks run in order, cheapest first, and nothing is allocated for the client before
-/// they all pass: the upgrade headers, the size of the request's headers, the origin, the
-/// handshake guards; then the namespace is found (for a dynamic path, made).
+/// The checks run in order, cheapest first: the upgrade headers, the size of the request's
+/// headers, the origin, the handshake guards. Only then is the namespace found (for a dynamic
+/// path, made), so a request that fails any check leaves nothing behind.
 pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Request) -> Response {
     if runtime.shutdown.is_fired() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
