@@ -355,7 +355,10 @@ async fn a_session_that_never_connects_is_closed_and_oversized_payloads_are_refu
         .await;
     assert_eq!(status, 200, "{url}");
     let status = server
-        .http_status("GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        .http_status(&format!(
+            "GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: {}\r\n\r\n",
+            server.addr()
+        ))
         .await;
     assert_eq!(status, 400);
 }

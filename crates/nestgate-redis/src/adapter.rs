@@ -28,6 +28,13 @@ pub struct RedisAdapter {
     _alive: Arc<Alive>,
 }
 
+impl Drop for RedisAdapter {
+    fn drop(&mut self) {
+        // Dynamic namespaces come and go: the node forgets this one's store with it.
+        self.node.unregister(&self.path, &self.store);
+    }
+}
+
 impl RedisAdapter {
     pub(crate) fn new(node: Arc<Node>, store: Arc<LocalStore>, alive: Arc<Alive>) -> Self {
         let path = store.path().to_owned();

@@ -103,6 +103,19 @@ impl Node {
         write(&self.namespaces).insert(path.to_owned(), store);
     }
 
+    /// Stops serving the namespace at `path`, if `store` is still the one registered there (a
+    /// dynamic namespace dropped with its last socket; a new one at the same path may have
+    /// registered its own store meanwhile).
+    pub(crate) fn unregister(&self, path: &str, store: &Arc<LocalStore>) {
+        let mut namespaces = write(&self.namespaces);
+        if namespaces
+            .get(path)
+            .is_some_and(|registered| Arc::ptr_eq(registered, store))
+        {
+            namespaces.remove(path);
+        }
+    }
+
     /// Sets the handler of server-side event `event`.
     pub(crate) fn on(&self, event: &str, handler: ServerHandler) {
         write(&self.handlers).insert(event.to_owned(), handler);

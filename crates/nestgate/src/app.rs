@@ -15,7 +15,6 @@ use crate::signal::Signal;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::Request;
-use axum::response::IntoResponse as _;
 use axum::routing::get;
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -27,6 +26,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::task::TaskTracker;
+
+mod limits;
 
 /// A nestgate application: its gateways, state and limits.
 ///
@@ -310,43 +311,62 @@ impl App {
     ///     .merge(app.into_router().await?);
     /// # Ok(()) }
     /// ```
-    pub async fn into_router(mut self) -> Result<Router> {
-        let mut router = std::mem::take(&mut self.routes);
+    pub async fn into_router(self) -> Result<Router> {
+        self.into_router_at(None).await
+    }
+
+    /// [`App::into_router`] for an app bound to `bound` (under [`App::bind`]), which decides
+    /// whether the `Host` check applies by default.
+    async fn into_router_at(mut self, bound: Option<SocketAddr>) -> Result<Router> {
+        let routes = std::mem::take(&mut self.routes);
         let socket_io = self.pipeline.socket_io.take();
+        let hosts = self.config.admission.hosts.resolve(bound);
         let runtime = self.build()?;
-        if let Some(config) = socket_io {
-            let engine = crate::socketio::engine(runtime.clone(), &config);
-            router = router.merge(engine.router(&config.path));
-        }
-        for (pattern, _) in &runtime.dynamic {
-            // One route per dynamic path; the namespace of the concrete path is made on demand.
+        let mut gateways = Router::new();
+        for (index, (pattern, _)) in runtime.dynamic.iter().enumerate() {
+            // One route per dynamic path; the namespace of the concrete path is made once the
+            // request has passed its checks.
             let runtime_for_route = runtime.clone();
-            let handler = move |request: Request| {
-                let runtime = runtime_for_route.clone();
-                async move {
-                    match runtime.namespace(request.uri().path()) {
-                        Some(namespace) => connection::upgrade(runtime, namespace, request).await,
-                        None => axum::http::StatusCode::NOT_FOUND.into_response(),
-                    }
-                }
-            };
-            router = router.route(pattern.path(), get(handler));
-        }
-        for namespace in runtime.namespaces.values() {
-            let (runtime_for_route, namespace_for_route) = (runtime.clone(), namespace.clone());
             let handler = move |request: Request| {
                 connection::upgrade(
                     runtime_for_route.clone(),
-                    namespace_for_route.clone(),
+                    connection::Target::Dynamic(index),
                     request,
                 )
             };
-            router = router.route(namespace.path(), get(handler));
+            gateways = gateways.route(pattern.path(), get(handler));
+        }
+        for namespace in runtime.namespaces.values() {
+            let (runtime_for_route, target) = (
+                runtime.clone(),
+                connection::Target::Static(namespace.clone()),
+            );
+            let handler = move |request: Request| {
+                connection::upgrade(runtime_for_route.clone(), target.clone(), request)
+            };
+            gateways = gateways.route(namespace.path(), get(handler));
             for gateway in namespace.gateways() {
                 gateway
                     .after_init(Server::new(namespace.clone(), runtime.clone()))
                     .await;
             }
+        }
+        let mut engine_io = socket_io
+            .map(|config| crate::socketio::engine(runtime.clone(), &config).router(&config.path));
+        if let Some(check) = hosts {
+            // Before anything else a gateway route does, the origin check included.
+            let check = Arc::new(check);
+            let layer = |engine_io| {
+                axum::middleware::from_fn_with_state((check.clone(), engine_io), crate::host::check)
+            };
+            if !(runtime.dynamic.is_empty() && runtime.namespaces.is_empty()) {
+                gateways = gateways.route_layer(layer(false));
+            }
+            engine_io = engine_io.map(|router| router.route_layer(layer(true)));
+        }
+        let mut router = routes.merge(gateways);
+        if let Some(engine_io) = engine_io {
+            router = router.merge(engine_io);
         }
         Ok(router)
     }
@@ -361,14 +381,22 @@ impl App {
             })?;
         let local_addr = listener.local_addr()?;
         let handle = self.handle.clone();
-        let handshake_timeout = self.config.handshake_timeout;
-        let router = self.into_router().await?;
+        let admission = &self.config.admission;
+        let settings = crate::serve::ServeSettings {
+            handshake_timeout: self.config.handshake_timeout,
+            max_header_size: admission.max_header_size,
+            limits: crate::conn_limit::ConnectionLimits::new(
+                admission.max_connections,
+                admission.max_connections_per_ip,
+            ),
+        };
+        let router = self.into_router_at(Some(local_addr)).await?;
         Ok(Listening {
             listener,
             local_addr,
             router,
             handle,
-            handshake_timeout,
+            settings,
         })
     }
 
@@ -490,7 +518,7 @@ impl App {
         let runtime = Arc::new(Runtime {
             namespaces,
             dynamic,
-            children: dashmap::DashMap::new(),
+            children: Arc::default(),
             adapter_builder,
             state,
             config,
@@ -564,7 +592,16 @@ impl AppHandle {
         self.connections.len()
     }
 
-    /// The server of a gateway path, once the app is built.
+    /// How many namespaces dynamic gateways (`path = "/tenant/{id}"`) have made and are still
+    /// in use (see [`App::max_dynamic_namespaces`]).
+    pub fn dynamic_namespaces(&self) -> usize {
+        self.runtime
+            .get()
+            .map_or(0, |runtime| runtime.dynamic_namespaces())
+    }
+
+    /// The server of a gateway path, once the app is built. For a dynamic gateway's path the
+    /// namespace is made if needed, and kept while the returned `Server` (or a clone) is.
     pub fn server(&self, path: &str) -> Option<Server> {
         let runtime = self.runtime.get()?;
         let namespace = runtime.namespace(path)?;
@@ -587,7 +624,7 @@ pub struct Listening {
     local_addr: SocketAddr,
     router: Router,
     handle: AppHandle,
-    handshake_timeout: Duration,
+    settings: crate::serve::ServeSettings,
 }
 
 impl Listening {
@@ -614,7 +651,7 @@ impl Listening {
             listener,
             router,
             handle,
-            handshake_timeout,
+            settings,
             ..
         } = self;
         let token = handle.shutdown.clone();
@@ -628,7 +665,7 @@ impl Listening {
         let accepting = crate::serve::serve(
             listener,
             router,
-            handshake_timeout,
+            settings,
             handle.shutdown.clone(),
             handle.connections.clone(),
         );

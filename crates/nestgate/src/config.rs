@@ -23,6 +23,41 @@ pub(crate) struct Config {
     pub(crate) handshake_timeout: Duration,
     /// How long `emit_with_ack` waits by default.
     pub(crate) ack_timeout: Duration,
+    /// Admission: what a client may open and keep before any handler runs (see `app/limits.rs`).
+    pub(crate) admission: Admission,
+}
+
+/// The bounds on connections, request heads, rooms and dynamic namespaces.
+#[derive(Debug, Clone)]
+pub(crate) struct Admission {
+    /// The largest request head (request line and headers), in bytes; larger ones get 431.
+    pub(crate) max_header_size: usize,
+    /// Open TCP connections at once; past it, new ones get 503.
+    pub(crate) max_connections: Option<usize>,
+    /// Open TCP connections from one address (an IPv6 /64) at once; past it, 503.
+    pub(crate) max_connections_per_ip: Option<usize>,
+    /// Rooms one socket may be in (not counting its own).
+    pub(crate) max_rooms_per_socket: usize,
+    /// Namespaces dynamic gateways may have at once.
+    pub(crate) max_dynamic_namespaces: usize,
+    /// Which `Host` names gateway requests may carry.
+    pub(crate) hosts: crate::host::HostSetting,
+}
+
+/// 16 KiB, as Node.js's `--max-http-header-size`: what a NestJS or socket.io server accepts.
+pub(crate) const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission {
+            max_header_size: DEFAULT_MAX_HEADER_SIZE,
+            max_connections: None,
+            max_connections_per_ip: None,
+            max_rooms_per_socket: 1_000,
+            max_dynamic_namespaces: 10_000,
+            hosts: crate::host::HostSetting::default(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -37,6 +72,7 @@ impl Default for Config {
             read_buffer_size: 2 * 1024,
             handshake_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
+            admission: Admission::default(),
         }
     }
 }

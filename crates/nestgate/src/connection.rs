@@ -42,12 +42,21 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// earlier would reset it, and the client would see no close code at all.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a gateway route serves: one namespace, or the namespaces of a dynamic gateway's path.
+#[derive(Clone)]
+pub(crate) enum Target {
+    Static(Arc<Namespace>),
+    /// The index of the pattern in `Runtime::dynamic`: the namespace of the request's path is
+    /// made (or found) only once the request has passed every check.
+    Dynamic(usize),
+}
+
 /// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
-pub(crate) async fn upgrade(
-    runtime: Arc<Runtime>,
-    namespace: Arc<Namespace>,
-    request: Request,
-) -> Response {
+///
+/// The checks run in order, cheapest first: the upgrade headers, the size of the request's
+/// headers, the origin, the handshake guards. Only then is the namespace found (for a dynamic
+/// path, made), so a request that fails any check leaves nothing behind.
+pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Request) -> Response {
     if runtime.shutdown.is_fired() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
@@ -56,14 +65,29 @@ pub(crate) async fn upgrade(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    let path = parts.uri.path();
+    // Under `App::listen` hyper has refused larger heads already; this bounds what a socket
+    // keeps when the app is served by another server (`App::into_router`).
+    if header_bytes(&parts.headers) > runtime.config.admission.max_header_size {
+        tracing::debug!(path, "handshake refused: request headers too large");
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request header fields too large",
+        )
+            .into_response();
+    }
     let remote_addr = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     if !runtime.origins.allows(&parts.headers) {
-        tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path = namespace.path(), "handshake refused: origin not allowed");
+        tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path, "handshake refused: origin not allowed");
         return HandshakeRejection::forbidden("origin not allowed").into_response();
     }
+    let guards = match &target {
+        Target::Static(namespace) => namespace.handshake_guards(),
+        Target::Dynamic(index) => &runtime.dynamic[*index].1.handshake_guards,
+    };
     let mut request = HandshakeRequest {
         headers: detach_headers(&parts.headers),
         uri: detach_uri(&parts.uri),
@@ -72,17 +96,24 @@ pub(crate) async fn upgrade(
         runtime: Some(runtime.clone()),
         auth: None,
     };
-    if let Err(rejection) =
-        crate::guard::check_all(namespace.handshake_guards(), &mut request).await
-    {
+    if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
         tracing::debug!(
             status = rejection.status().as_u16(),
             reason = rejection.message(),
-            path = namespace.path(),
+            path,
             "handshake refused by a guard"
         );
         return rejection.into_response();
     }
+    let namespace = match target {
+        Target::Static(namespace) => namespace,
+        Target::Dynamic(_) => match runtime.namespace(path) {
+            Some(namespace) => namespace,
+            None => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "too many namespaces").into_response();
+            }
+        },
+    };
     let HandshakeRequest {
         headers,
         uri,
@@ -112,6 +143,14 @@ pub(crate) async fn upgrade(
                 drop(guard);
             }
         })
+}
+
+/// The bytes of the headers' names and values (what [`detach_headers`] copies).
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
 }
 
 /// A copy of the request headers that owns its bytes.

@@ -495,19 +495,54 @@ fn same_host(origin: &str, headers: &HeaderMap) -> bool {
         "https" => "443",
         _ => return false,
     };
-    let with_port = |authority: &str| -> String {
-        // `[::1]:3000`, `host:3000`, `host`.
-        let has_port = authority
+    // `[::1]:3000`, `host:3000`, `host`.
+    let has_port = |authority: &str| {
+        authority
             .rsplit_once(':')
             .is_some_and(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
-            && !authority.ends_with(']');
-        if has_port {
+            && !authority.ends_with(']')
+    };
+    // With an explicit port the scheme is all that tells `https://host:3000` from this plain
+    // HTTP server on `host:3000`; with none, the scheme's default port already must match.
+    if has_port(authority) && scheme != request_scheme(headers) {
+        return false;
+    }
+    let with_port = |authority: &str| -> String {
+        if has_port(authority) {
             authority.to_ascii_lowercase()
         } else {
             format!("{}:{default_port}", authority.to_ascii_lowercase())
         }
     };
     with_port(authority) == with_port(host)
+}
+
+/// The scheme the client used: `http` (nestgate serves no TLS), or what a TLS-terminating proxy
+/// says in `X-Forwarded-Proto` or `Forwarded: proto=` (only `https` is believed: the answer
+/// is used to refuse, never to let in).
+fn request_scheme(headers: &HeaderMap) -> &'static str {
+    let says_https = |value: &str| value.trim().trim_matches('"').eq_ignore_ascii_case("https");
+    let forwarded_proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .is_some_and(says_https);
+    let forwarded = headers
+        .get("forwarded")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .is_some_and(|first| {
+            first.split(';').any(|pair| {
+                pair.trim().split_once('=').is_some_and(|(key, value)| {
+                    key.eq_ignore_ascii_case("proto") && says_https(value)
+                })
+            })
+        });
+    if forwarded_proto || forwarded {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 #[cfg(test)]
@@ -539,6 +574,24 @@ mod tests {
         assert!(policy.allows(&default_port));
         assert!(policy.allows(&none));
         assert!(!policy.allows(&cross));
+        // An explicit port: the scheme must be this server's (http, or https behind a proxy).
+        let other_scheme = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://127.0.0.1:3000"),
+        ]);
+        assert!(!policy.allows(&other_scheme));
+        let proxied = headers(&[
+            ("host", "example.com:8443"),
+            ("origin", "https://example.com:8443"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        assert!(policy.allows(&proxied));
+        let forwarded = headers(&[
+            ("host", "example.com:8443"),
+            ("origin", "https://example.com:8443"),
+            ("forwarded", "for=1.2.3.4;proto=https"),
+        ]);
+        assert!(policy.allows(&forwarded));
         let list = OriginPolicy::AllowList(vec!["https://evil.example/".into()]);
         assert!(list.allows(&cross));
         assert!(OriginPolicy::Any.allows(&cross));

@@ -220,8 +220,10 @@ pub mod testing;
 
 mod app;
 mod config;
+mod conn_limit;
 mod connection;
 mod error;
+mod host;
 mod namespace;
 mod outbound;
 mod pattern;
@@ -241,7 +243,7 @@ pub use error::{Error, Reject, Result, WsException};
 pub use operators::Operators;
 pub use reply::{Reply, WsResponse};
 pub use server::Server;
-pub use socket::{DisconnectReason, Handshake, SendError, Socket};
+pub use socket::{DisconnectReason, Handshake, SendError, Socket, TooManyRooms};
 pub use state::AppState;
 
 #[cfg(feature = "macros")]

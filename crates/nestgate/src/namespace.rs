@@ -7,12 +7,13 @@ use crate::filter::{BoxedFilter, ErrorHost, Failure};
 use crate::gateway::ErasedGateway;
 use crate::guard::BoxedHandshakeGuard;
 use crate::reply::Reply;
+use crate::runtime::Children;
 use crate::socket::{DisconnectReason, Socket};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// A handler, erased: takes the message, returns the reply.
 pub(crate) type BoxedHandler = Box<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync>;
@@ -36,14 +37,22 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    pub(crate) fn instantiate(&self, path: &str, adapter: Arc<dyn Adapter>) -> Namespace {
-        Namespace::new(
+    /// A namespace for `path` that removes its entry from `children` when it is dropped.
+    pub(crate) fn instantiate(
+        &self,
+        path: &str,
+        adapter: Arc<dyn Adapter>,
+        children: Weak<Children>,
+    ) -> Namespace {
+        let mut namespace = Namespace::new(
             path,
             self.routes.clone(),
             self.gateways.clone(),
             adapter,
             self.handshake_guards.clone(),
-        )
+        );
+        namespace.children = Some(children);
+        namespace
     }
 }
 
@@ -55,6 +64,19 @@ pub(crate) struct Namespace {
     adapter: Arc<dyn Adapter>,
     /// The app's handshake guards, then each gateway's.
     handshake_guards: Vec<BoxedHandshakeGuard>,
+    /// For a dynamic gateway's namespace: the table it is listed in.
+    children: Option<Weak<Children>>,
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        // Nothing holds a lock of the table while it drops a namespace (the table holds them
+        // weakly), so this cannot deadlock. A child made meanwhile at the same path has a live
+        // entry, which stays.
+        if let Some(children) = self.children.as_ref().and_then(Weak::upgrade) {
+            children.dropped(&self.path);
+        }
+    }
 }
 
 impl Namespace {
@@ -71,6 +93,7 @@ impl Namespace {
             gateways,
             adapter,
             handshake_guards,
+            children: None,
         }
     }
 

@@ -3,26 +3,42 @@
 use crate::adapter::{AdapterBuilder, LocalStore};
 use crate::config::Config;
 use crate::filter::BoxedFilter;
-use crate::guard::OriginPolicy;
+use crate::guard::{BoxedHandshakeGuard, OriginPolicy};
 use crate::namespace::{Namespace, Template};
 use crate::pattern::Pattern;
 use crate::signal::Signal;
 use crate::state::AppState;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use tokio_util::task::TaskTracker;
 
-/// The most namespaces dynamic gateways may make: each client could otherwise make one.
-pub(crate) const MAX_DYNAMIC_NAMESPACES: usize = 10_000;
+/// The namespaces dynamic gateways have made, by path. The table holds them weakly: a child
+/// lives as long as something uses it (a socket, a `Server` handle) and its entry goes when it
+/// is dropped (see [`Namespace`]'s `Drop`), so a socket can only ever join a namespace that is
+/// in the table.
+#[derive(Default)]
+pub(crate) struct Children {
+    pub(crate) map: dashmap::DashMap<Box<str>, Weak<Namespace>>,
+    /// Children made and not yet dropped (`map.len()` would take every shard's lock).
+    pub(crate) live: AtomicUsize,
+}
+
+impl Children {
+    /// Called by a child's `Drop`: forgets it, unless a new child has taken its path.
+    pub(crate) fn dropped(&self, path: &str) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.map.remove_if(path, |_, weak| weak.strong_count() == 0);
+    }
+}
 
 /// What every socket and `Server` handle shares. Built once by `App`, immutable afterwards.
 pub(crate) struct Runtime {
     pub(crate) namespaces: HashMap<Box<str>, Arc<Namespace>>,
     /// Gateways whose path has `{param}` segments: their namespaces are made on demand.
     pub(crate) dynamic: Vec<(Pattern, Template)>,
-    /// The namespaces made from `dynamic` so far.
-    pub(crate) children: dashmap::DashMap<Box<str>, Arc<Namespace>>,
+    /// The namespaces made from `dynamic` and still in use.
+    pub(crate) children: Arc<Children>,
     /// Builds the adapters of dynamic namespaces.
     pub(crate) adapter_builder: Box<dyn AdapterBuilder>,
     pub(crate) state: AppState,
@@ -41,7 +57,10 @@ pub(crate) struct Runtime {
 
 impl Runtime {
     /// The namespace of `path`: a static one, or one of a dynamic gateway (made on first use,
-    /// up to [`MAX_DYNAMIC_NAMESPACES`]).
+    /// up to `App::max_dynamic_namespaces` at once).
+    ///
+    /// Call it for a dynamic path only once the request has passed its checks (see
+    /// [`Runtime::handshake_guards`]): each call may make a namespace.
     pub(crate) fn namespace(&self, path: &str) -> Option<Arc<Namespace>> {
         if let Some(namespace) = self.namespaces.get(path) {
             return Some(namespace.clone());
@@ -49,27 +68,52 @@ impl Runtime {
         if self.dynamic.is_empty() {
             return None;
         }
-        if let Some(child) = self.children.get(path) {
-            return Some(child.clone());
+        if let Some(child) = self.children.map.get(path).and_then(|weak| weak.upgrade()) {
+            return Some(child);
         }
         let (_, template) = self
             .dynamic
             .iter()
             .find(|(pattern, _)| pattern.matches(path))?;
-        if self.children.len() >= MAX_DYNAMIC_NAMESPACES {
-            tracing::warn!(path, "too many dynamic namespaces: refusing a new one");
+        let max = self.config.admission.max_dynamic_namespaces;
+        // Under the entry's lock: a child found alive here is returned; a dead one (dropped,
+        // its entry not yet removed) is replaced, and its `Drop` then leaves the new entry be.
+        let mut entry = self.children.map.entry(path.into()).or_default();
+        if let Some(child) = entry.upgrade() {
+            return Some(child);
+        }
+        if self.children.live.fetch_add(1, Ordering::Relaxed) >= max {
+            self.children.live.fetch_sub(1, Ordering::Relaxed);
+            drop(entry);
+            // Removes the empty entry just added, unless a child has been made there meanwhile.
+            self.children
+                .map
+                .remove_if(path, |_, weak| weak.strong_count() == 0);
+            tracing::warn!(path, max, "too many dynamic namespaces: refusing a new one");
             return None;
         }
-        let child = self
-            .children
-            .entry(path.into())
-            .or_insert_with(|| {
-                let store = Arc::new(LocalStore::new(path));
-                let adapter = self.adapter_builder.build(path, store);
-                Arc::new(template.instantiate(path, adapter))
-            })
-            .clone();
+        let store = Arc::new(LocalStore::new(path));
+        let adapter = self.adapter_builder.build(path, store);
+        let child = Arc::new(template.instantiate(path, adapter, Arc::downgrade(&self.children)));
+        *entry = Arc::downgrade(&child);
         Some(child)
+    }
+
+    /// The handshake guards of `path`: its namespace's, or its dynamic gateway's (without
+    /// making a namespace); `None` if no gateway serves the path.
+    pub(crate) fn handshake_guards(&self, path: &str) -> Option<&[BoxedHandshakeGuard]> {
+        if let Some(namespace) = self.namespaces.get(path) {
+            return Some(namespace.handshake_guards());
+        }
+        self.dynamic
+            .iter()
+            .find(|(pattern, _)| pattern.matches(path))
+            .map(|(_, template)| template.handshake_guards.as_slice())
+    }
+
+    /// How many namespaces dynamic gateways have made and are still in use.
+    pub(crate) fn dynamic_namespaces(&self) -> usize {
+        self.children.live.load(Ordering::Relaxed)
     }
 
     /// A fresh id for a server emit that expects an acknowledgement.

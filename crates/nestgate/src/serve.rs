@@ -3,8 +3,12 @@
 //! nestgate serves HTTP itself (hyper, as axum's `serve` does) for three things axum's `serve`
 //! does not give: a deadline for a client to send its request head (so an idle TCP connection
 //! cannot hold a slot forever), `TCP_NODELAY` on every socket, and an accept loop that pauses
-//! instead of spinning when the process runs out of file descriptors.
+//! instead of spinning when the process runs out of file descriptors. It also bounds what a
+//! client may open before any handler runs: the size of a request head (431), connections in
+//! all and per address (503, see [`conn_limit`](crate::conn_limit)), and requests must carry
+//! exactly one `Host` (400).
 
+use crate::conn_limit::{ConnectionLimits, Counted};
 use crate::signal::Signal;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -14,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
@@ -23,16 +28,40 @@ use tower_service::Service as _;
 /// spare one.
 const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 
+/// The answer to a client refused for lack of room (descriptors or a connection cap).
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
+    Content-Length: 20\r\nRetry-After: 1\r\n\r\ntoo many connections";
+
+/// Refused connections whose request is read and discarded at once, so that closing them
+/// sends a FIN and not a reset that could destroy the 503 before the client reads it. Past
+/// this many, a refused connection is closed at once.
+const MAX_LINGERING: usize = 64;
+
+/// How long a refused connection lingers at most.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// How the accept loop and each HTTP connection are bounded.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeSettings {
+    /// The deadline for a request head.
+    pub(crate) handshake_timeout: Duration,
+    /// The largest request head, in bytes (431 past it).
+    pub(crate) max_header_size: usize,
+    /// The connection caps, if any is set.
+    pub(crate) limits: Option<Arc<ConnectionLimits>>,
+}
+
 /// Accepts connections until `shutdown` is cancelled; each connection runs in a task that
 /// `connections` tracks.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    handshake_timeout: Duration,
+    settings: ServeSettings,
     shutdown: Arc<Signal>,
     connections: TaskTracker,
 ) {
     let mut limit = DescriptorLimit::new();
+    let lingering = Arc::new(AtomicUsize::new(0));
     loop {
         let accepted = tokio::select! {
             biased;
@@ -51,15 +80,59 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        let permit = match settings
+            .limits
+            .as_ref()
+            .map(|limits| limits.admit(remote.ip()))
+        {
+            None => None,
+            Some(Ok(permit)) => Some(permit),
+            Some(Err(cap)) => {
+                tracing::debug!(%remote, ?cap, "connection cap reached: refusing with 503");
+                refuse(tcp, &lingering);
+                continue;
+            }
+        };
         let (router, shutdown) = (router.clone(), shutdown.clone());
         connections.spawn(serve_connection(
-            tcp,
+            Counted::new(tcp, permit),
             remote,
             router,
-            handshake_timeout,
+            settings.clone(),
             shutdown,
         ));
     }
+}
+
+/// Answers `503 too many connections` and closes, after reading what the client sent.
+fn refuse(tcp: TcpStream, lingering: &Arc<AtomicUsize>) {
+    if lingering.fetch_add(1, Ordering::Relaxed) >= MAX_LINGERING {
+        lingering.fetch_sub(1, Ordering::Relaxed);
+        // Best effort: a fresh socket's send buffer takes this at once.
+        let _ = tcp.try_write(BUSY);
+        return;
+    }
+    let lingering = lingering.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut tcp = tcp;
+        let _ = tokio::time::timeout(LINGER, async {
+            tcp.write_all(BUSY).await?;
+            tcp.shutdown().await?;
+            // Discard the request (up to 64 KiB) until the client closes.
+            let mut sink = [0u8; 4096];
+            let mut left = 64 * 1024;
+            while left > 0 {
+                match tcp.read(&mut sink).await? {
+                    0 => break,
+                    n => left -= n.min(left),
+                }
+            }
+            Ok::<_, io::Error>(())
+        })
+        .await;
+        lingering.fetch_sub(1, Ordering::Relaxed);
+    });
 }
 
 /// Whether an accept error means the process (or system) has no descriptor or memory left.
@@ -108,9 +181,6 @@ impl DescriptorLimit {
                 // waiting: take a client only if one is there right now, never wait for one.
                 match listener.accept().now_or_never() {
                     Some(Ok((tcp, _))) => {
-                        const BUSY: &[u8] =
-                            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
-                            Content-Length: 20\r\nRetry-After: 1\r\n\r\ntoo many connections";
                         // Best effort: a fresh socket's send buffer takes this at once.
                         let _ = tcp.try_write(BUSY);
                     }
@@ -128,31 +198,60 @@ impl DescriptorLimit {
     }
 }
 
+/// `400` for a request with two `Host` headers, or an HTTP/1.1 one with none (RFC 9112 §3.2):
+/// the origin and host checks need one unambiguous `Host`. HTTP/1.0 may omit it.
+fn host_refusal<B>(request: &hyper::Request<B>) -> Option<axum::response::Response> {
+    let mut hosts = request.headers().get_all(axum::http::header::HOST).iter();
+    let reason = match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => "more than one Host header",
+        (None, _) if request.version() >= axum::http::Version::HTTP_11 => "no Host header",
+        _ => return None,
+    };
+    tracing::debug!(reason, "request refused");
+    let mut response = axum::response::Response::new(axum::body::Body::from(reason));
+    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    Some(response)
+}
+
 /// Opens the spare descriptor. Opening `/dev/null` does not block.
 fn open_spare() -> Option<std::fs::File> {
     std::fs::File::open("/dev/null").ok()
 }
 
 async fn serve_connection(
-    tcp: TcpStream,
+    tcp: Counted,
     remote: SocketAddr,
     router: Router,
-    handshake_timeout: Duration,
+    settings: ServeSettings,
     shutdown: Arc<Signal>,
 ) {
     // Small frames must not wait for the client's delayed ACK (Nagle's algorithm).
-    if let Err(err) = tcp.set_nodelay(true) {
+    if let Err(err) = tcp.tcp().set_nodelay(true) {
         tracing::debug!(error = %err, "cannot set TCP_NODELAY");
     }
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let mut request = request.map(axum::body::Body::new);
-        request.extensions_mut().insert(ConnectInfo(remote));
-        // A `Router` is always ready, so `call` needs no `poll_ready` first.
-        router.clone().call(request)
+        let router = router.clone();
+        async move {
+            if let Some(refusal) = host_refusal(&request) {
+                return Ok(refusal);
+            }
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            // A `Router` is always ready, so `call` needs no `poll_ready` first.
+            router.clone().call(request).await
+        }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(handshake_timeout)
+        .header_read_timeout(settings.handshake_timeout)
+        // hyper answers 431 past it, for a complete head and for a partial one as it grows
+        // (hyper 1.12 `proto/h1/io.rs` `parse`), so an unfinished head is not buffered up to
+        // `max_buf_size` (about 400 KB) until the handshake timeout.
+        .max_header_size(settings.max_header_size)
+        // hyper's read buffer grows by doubling its next read: without this, a 15 KB head
+        // reserves about 60 KB (measured by `tests/tests/head_memory.rs`). Bodies are read in
+        // pieces of at most this size; hyper's minimum is 8 KiB.
+        .max_buf_size(settings.max_header_size.max(8 * 1024))
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
     tokio::pin!(connection);

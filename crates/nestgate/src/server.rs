@@ -46,7 +46,9 @@ impl Server {
         self.namespace.path()
     }
 
-    /// The server of another gateway path, if one is registered there.
+    /// The server of another gateway path, if one is registered there. For a dynamic
+    /// gateway's path (`/tenant/{id}`) the namespace is made if needed and kept while the
+    /// returned `Server` is; `None` past `App::max_dynamic_namespaces`.
     pub fn of(&self, path: &str) -> Option<Server> {
         let namespace = self.runtime.namespace(path)?;
         Some(Server::new(namespace, self.runtime.clone()))

@@ -1,6 +1,10 @@
 //! [`Socket`]: one connected client, as handlers see it.
 
 use crate::ack::{AckError, AckResponse, AckSender, decode_answer};
+mod membership;
+
+pub use membership::TooManyRooms;
+
 use crate::adapter::{BroadcastOptions, Room, SocketInfo};
 use crate::close;
 use crate::error::truncate_reason;
@@ -13,6 +17,7 @@ use crate::server::Server;
 use crate::signal::Signal;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use axum::http::{Extensions, HeaderMap, Uri};
+use membership::Membership;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -67,13 +72,6 @@ pub(crate) struct SocketInner {
     pending_acks: Mutex<Vec<(u64, AckSender)>>,
     namespace: Arc<Namespace>,
     runtime: Arc<Runtime>,
-}
-
-/// The rooms a socket is in; once closed it can join no more.
-#[derive(Default)]
-struct Membership {
-    rooms: Vec<Room>,
-    closed: bool,
 }
 
 /// Why and how a socket is closing.
@@ -308,15 +306,44 @@ impl Socket {
         }
     }
 
-    /// The rooms this socket is in (not counting the implicit room named by its id). In an
-    /// `#[on_disconnect]` hook: the rooms it was in when it left.
+    /// The rooms this socket is in, in join order (not counting the implicit room named by its
+    /// id). In an `#[on_disconnect]` hook: the rooms it was in when it left. To test one room,
+    /// [`Socket::in_room`] does not copy the list.
     pub fn rooms(&self) -> Vec<Room> {
-        lock(&self.inner.membership).rooms.clone()
+        lock(&self.inner.membership).rooms()
+    }
+
+    /// Whether this socket is in `room` (O(1)).
+    pub fn in_room(&self, room: &str) -> bool {
+        lock(&self.inner.membership).contains(room)
     }
 
     /// Joins one room or many: `socket.join("lobby")`, `socket.join(["a", "b"])`.
+    ///
+    /// A socket is in at most [`App::max_rooms_per_socket`](crate::App::max_rooms_per_socket)
+    /// rooms (default 1,000): past it, the rooms that fit are joined and the others are not
+    /// (logged as a warning, once per socket). Use [`Socket::try_join`] to tell the client.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.inner.namespace.store().join(self, &rooms.into_rooms());
+    }
+
+    /// Joins these rooms, or none of them when the socket would then be in more than
+    /// [`App::max_rooms_per_socket`](crate::App::max_rooms_per_socket).
+    ///
+    /// ```
+    /// use nestgate::prelude::*;
+    ///
+    /// fn enter(socket: &Socket, room: String) -> Result<(), WsException> {
+    ///     socket
+    ///         .try_join(room)
+    ///         .map_err(|refused| WsException::new(refused.to_string()))
+    /// }
+    /// ```
+    pub fn try_join(&self, rooms: impl IntoRooms) -> Result<(), TooManyRooms> {
+        self.inner
+            .namespace
+            .store()
+            .try_join(self, &rooms.into_rooms())
     }
 
     /// Leaves one room or many.
@@ -532,37 +559,29 @@ impl Socket {
         self.close(reason, Some((code, Cow::Owned(truncate_reason(text)))));
     }
 
-    /// Adds rooms; returns those newly joined (none once the socket is closed).
-    pub(crate) fn add_membership(&self, rooms: &[Room]) -> Vec<Room> {
+    /// Adds rooms, up to the cap; returns those newly joined (none once the socket is
+    /// closed), and the refusal if some did not fit. With `whole`, all or nothing.
+    pub(crate) fn add_membership(
+        &self,
+        rooms: &[Room],
+        whole: bool,
+    ) -> (Vec<Room>, Option<TooManyRooms>) {
+        let max = self.inner.runtime.config.admission.max_rooms_per_socket;
         let mut membership = lock(&self.inner.membership);
-        if membership.closed {
-            return Vec::new();
-        }
-        let mut added = Vec::new();
-        for room in rooms {
-            if !membership.rooms.contains(room) {
-                membership.rooms.push(room.clone());
-                added.push(room.clone());
+        let (added, refusal) = membership.add(rooms, max, whole);
+        if let Some(refusal) = &refusal {
+            if membership.first_refusal() {
+                tracing::warn!(socket = %self.id(), max, would_be = refusal.would_be, "a join past max_rooms_per_socket was refused (logged once per socket)");
+            } else {
+                tracing::debug!(socket = %self.id(), max, "a join past max_rooms_per_socket was refused");
             }
         }
-        added
+        (added, refusal)
     }
 
     /// Removes rooms; returns those actually left.
     pub(crate) fn remove_membership(&self, rooms: &[Room]) -> Vec<Room> {
-        let mut membership = lock(&self.inner.membership);
-        if membership.closed {
-            return Vec::new();
-        }
-        let mut removed = Vec::new();
-        membership.rooms.retain(|room| {
-            let leave = rooms.contains(room);
-            if leave {
-                removed.push(room.clone());
-            }
-            !leave
-        });
-        removed
+        lock(&self.inner.membership).remove(rooms)
     }
 
     /// Closes the membership: returns every room, and no room can be joined afterwards.
@@ -570,9 +589,7 @@ impl Socket {
     /// The list itself is kept, so that `#[on_disconnect]` hooks can still read which rooms the
     /// socket was in (socket.io's `disconnecting`), though it is no longer in any of them.
     pub(crate) fn close_membership(&self) -> Vec<Room> {
-        let mut membership = lock(&self.inner.membership);
-        membership.closed = true;
-        membership.rooms.clone()
+        lock(&self.inner.membership).close()
     }
 
     /// Registers where the answer to ack `id` goes.

@@ -8,7 +8,8 @@
 //!   the sender gets `welcome` `{"id","name","online","rooms"}`, everyone gets `online`
 //!   `{"count"}`, and room `general` gets `joined` `{"id","name","room"}`.
 //! - `{"event":"join_room","data":{"room":"rust"}}` joins a room (1 to 32 characters among
-//!   `a-z`, `0-9`, `-` and `_`): the sender gets `my_rooms` `{"rooms"}`, the room gets `joined`.
+//!   `a-z`, `0-9`, `-` and `_`; at most 20 rooms per socket, `general` included): the sender
+//!   gets `my_rooms` `{"rooms"}`, the room gets `joined`.
 //! - `{"event":"leave_room","data":{"room":"rust"}}` leaves it: the sender gets `my_rooms`, the
 //!   room's remaining members get `left` `{"id","name","room"}`.
 //! - `{"event":"message","data":{"room":"rust","text":"hi"}}` sends `message`
@@ -40,6 +41,9 @@ const MAX_TEXT: usize = 2000;
 const MAX_ROOM: usize = 32;
 /// The room every socket joins along with its name.
 const GENERAL: &str = "general";
+/// The most rooms one socket may be in (`App::max_rooms_per_socket`). It also bounds the
+/// `my_rooms` answer to each join: at most 20 names of at most 32 characters.
+const MAX_ROOMS: usize = 20;
 
 /// The name a socket joined with, kept on the socket itself as a typed extension.
 #[derive(Debug, Clone)]
@@ -186,7 +190,7 @@ impl ChatGateway {
                 "a room name has 1 to {MAX_ROOM} characters among a-z, 0-9, - and _"
             )));
         }
-        let already_in = is_in(&socket.rooms(), &room);
+        let already_in = socket.in_room(&room);
         let rooms = enter(&socket, &room)?;
         // The sender learns its rooms before the room hears of it, as with `welcome`.
         let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
@@ -211,7 +215,7 @@ impl ChatGateway {
     ) -> Result<(), WsException> {
         let name = joined_name(&socket)?;
         let room = request.room;
-        let was_in = is_in(&socket.rooms(), &room);
+        let was_in = socket.in_room(&room);
         socket.leave(&room);
         let rooms = socket.rooms();
         let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
@@ -235,7 +239,7 @@ impl ChatGateway {
         Data(say): Data<Say>,
     ) -> Result<(), WsException> {
         let name = joined_name(&socket)?;
-        if !is_in(&socket.rooms(), &say.room) {
+        if !socket.in_room(&say.room) {
             return Err(WsException::new("join the room first"));
         }
         let text = say.text.trim();
@@ -310,7 +314,9 @@ impl ChatGateway {
 /// Joins `room` and returns the socket's rooms; fails if the socket is closing (a closing
 /// socket can join no room, and its disconnect hook may have run already).
 fn enter(socket: &Socket, room: &str) -> Result<Vec<Room>, WsException> {
-    socket.join(room);
+    socket
+        .try_join(room)
+        .map_err(|_| WsException::new(format!("a socket can be in at most {MAX_ROOMS} rooms")))?;
     let rooms = socket.rooms();
     if is_in(&rooms, room) {
         Ok(rooms)
@@ -363,6 +369,7 @@ async fn main() -> nestgate::Result<()> {
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let listening = nestgate::App::new()
+        .max_rooms_per_socket(MAX_ROOMS)
         .merge(axum::Router::new().route("/", get(page)))
         .bind(format!("127.0.0.1:{port}"))
         .await?;

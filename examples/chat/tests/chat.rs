@@ -382,3 +382,42 @@ fn unix_millis() -> u64 {
     let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     u64::try_from(elapsed.as_millis()).unwrap()
 }
+
+/// A socket is in at most 20 rooms (`general` included): the 20th `join_room` is refused with
+/// an exception and changes nothing; leaving a room makes room for another.
+#[tokio::test]
+async fn a_socket_is_in_at_most_twenty_rooms() {
+    let server =
+        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
+    let mut alice = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
+    let alice_id = join(&mut alice, "alice", 1).await;
+    for n in 1..20 {
+        let room = format!("r{n}");
+        alice.emit("join_room", json!({ "room": room })).await;
+        let rooms = recv_skipping_online(&mut alice).await;
+        assert_eq!(rooms["event"], "my_rooms", "{rooms}");
+        assert_eq!(rooms["data"]["rooms"].as_array().map(Vec::len), Some(n + 1));
+        assert_eq!(
+            recv_skipping_online(&mut alice).await,
+            who("joined", &alice_id, "alice", &room)
+        );
+    }
+    alice.emit("join_room", json!({"room": "one-more"})).await;
+    assert_exception(
+        &recv_skipping_online(&mut alice).await,
+        "a socket can be in at most 20 rooms",
+    );
+    // Joining a room it is in already is no new room.
+    alice.emit("join_room", json!({"room": "r1"})).await;
+    assert_eq!(recv_skipping_online(&mut alice).await["event"], "my_rooms");
+    alice.emit("leave_room", json!({"room": "r1"})).await;
+    assert_eq!(recv_skipping_online(&mut alice).await["event"], "my_rooms");
+    alice.emit("join_room", json!({"room": "one-more"})).await;
+    let rooms = recv_skipping_online(&mut alice).await;
+    assert_eq!(
+        rooms["data"]["rooms"].as_array().map(Vec::len),
+        Some(20),
+        "{rooms}"
+    );
+    assert_eq!(rooms["data"]["rooms"][19], "one-more", "{rooms}");
+}

@@ -192,12 +192,16 @@ impl RoomsGateway {
     ///
     /// `socket.join(rooms)` puts this socket in one room (`"red"`) or many (a `Vec`, an array).
     /// Joining a room it is in already does nothing. socket.io: `socket.join(["red", "blue"])`.
+    /// A socket is in at most `App::max_rooms_per_socket` rooms (1,000 by default);
+    /// `socket.try_join` joins all or none and says so, where `socket.join` joins what fits.
     #[subscribe_message("join")]
     fn join(&self, socket: Socket, Data(list): Data<RoomList>) -> Result<MyRooms, WsException> {
         if list.rooms.iter().any(String::is_empty) {
             return Err(WsException::new("a room name cannot be empty"));
         }
-        socket.join(list.rooms);
+        socket
+            .try_join(list.rooms)
+            .map_err(|refused| WsException::new(refused.to_string()))?;
         // `socket.rooms()`: the rooms it is in, without the room named by its id (socket.io's
         // `socket.rooms` includes that one).
         Ok(MyRooms {

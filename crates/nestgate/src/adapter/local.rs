@@ -2,7 +2,7 @@
 
 use super::{Adapter, AdapterError, BroadcastOptions, Frame, Room, SocketInfo};
 use crate::ack::AckStream;
-use crate::socket::{DisconnectReason, Socket};
+use crate::socket::{DisconnectReason, Socket, TooManyRooms};
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet};
@@ -68,9 +68,22 @@ impl LocalStore {
         self.rooms.iter().map(|entry| entry.key().clone()).collect()
     }
 
-    /// Makes a local socket join rooms (ignored once the socket is closing).
+    /// Makes a local socket join rooms (ignored once the socket is closing); past
+    /// [`App::max_rooms_per_socket`](crate::App::max_rooms_per_socket), only those that fit.
     pub fn join(&self, socket: &Socket, rooms: &[Room]) {
-        for room in socket.add_membership(rooms) {
+        let (added, _) = socket.add_membership(rooms, false);
+        self.add_members(socket, added);
+    }
+
+    /// Joins all these rooms, or none if they do not all fit under the cap.
+    pub(crate) fn try_join(&self, socket: &Socket, rooms: &[Room]) -> Result<(), TooManyRooms> {
+        let (added, refusal) = socket.add_membership(rooms, true);
+        self.add_members(socket, added);
+        refusal.map_or(Ok(()), Err)
+    }
+
+    fn add_members(&self, socket: &Socket, rooms: Vec<Room>) {
+        for room in rooms {
             self.rooms
                 .entry(room)
                 .or_default()

@@ -299,7 +299,9 @@ impl Session {
     /// CONNECT to a namespace: guards, then a socket served by the core.
     async fn connect(&mut self, nsp: &str, auth: &str, engine_socket: &EngineSocket) {
         let runtime = self.runtime.clone();
-        let Some(namespace) = runtime.namespace(nsp) else {
+        // The guards run before the namespace is looked up: for a dynamic gateway's path that
+        // lookup makes a namespace, which only a client that passed them may do.
+        let Some(guards) = runtime.handshake_guards(nsp) else {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
@@ -320,13 +322,16 @@ impl Session {
             runtime: Some(runtime.clone()),
             auth: auth.clone(),
         };
-        if let Err(rejection) =
-            crate::guard::check_all(namespace.handshake_guards(), &mut request).await
-        {
+        if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
             let data = serde_json::json!({"status": rejection.status().as_u16()});
             self.connect_error(nsp, rejection.message(), Some(data));
             return;
         }
+        let Some(namespace) = runtime.namespace(nsp) else {
+            // Too many dynamic namespaces.
+            self.connect_error(nsp, "Invalid namespace", None);
+            return;
+        };
         handshake.headers = request.headers;
         handshake.auth = auth.map(Box::new);
         let socket = Socket::new(

@@ -1,0 +1,93 @@
+//! What a request head pins, measured with a counting allocator (dhat in testing mode): an
+//! unfinished head, and an idle WebSocket whose head was as large as `App::max_header_size`
+//! allows. Server and clients share this process; the clients are raw TCP streams, which
+//! allocate nothing per byte, so the growth is the server's.
+
+use nestgate::App;
+use nestgate::prelude::*;
+use nestgate_tests::serve;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+#[websocket_gateway(path = "/")]
+#[derive(Debug, Default)]
+struct Idle;
+
+#[websocket_gateway]
+impl Idle {
+    #[subscribe_message("ping")]
+    fn ping(&self) -> &'static str {
+        "pong"
+    }
+}
+
+const CLIENTS: usize = 50;
+
+fn live_bytes() -> u64 {
+    dhat::HeapStats::get().curr_bytes as u64
+}
+
+/// Waits until live bytes stop changing (tasks settling), and returns them.
+async fn settled() -> u64 {
+    let mut last = live_bytes();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = live_bytes();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_pins_about_its_size_and_no_more_than_max_header_size() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let server = serve(App::bare().gateway::<Idle>()).await;
+    let host = server.addr().to_string();
+    // Just under the 16 KiB default, as a cookie.
+    let cookie = format!("Cookie: s={}\r\n", "c".repeat(15 * 1024));
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{cookie}\r\n"
+    );
+    let baseline = settled().await;
+    let mut streams = Vec::new();
+    for _ in 0..CLIENTS {
+        streams.push(TcpStream::connect(server.addr()).await.unwrap());
+    }
+    let silent = (settled().await.saturating_sub(baseline)) / CLIENTS as u64;
+    println!("a connection that sent nothing pins {silent} B");
+
+    // Unfinished heads: all but the final blank line.
+    let unfinished = head.trim_end_matches("\r\n");
+    for stream in &mut streams {
+        stream.write_all(unfinished.as_bytes()).await.unwrap();
+    }
+    let partial = (settled().await.saturating_sub(baseline)) / CLIENTS as u64;
+    println!("an unfinished {} B head pins {partial} B", unfinished.len());
+
+    // Finished: each becomes an idle WebSocket.
+    for stream in &mut streams {
+        stream.write_all(b"\r\n\r\n").await.unwrap();
+        let mut response = [0; 256];
+        let n = stream.read(&mut response).await.unwrap();
+        assert!(response[..n].starts_with(b"HTTP/1.1 101"));
+    }
+    let idle = (settled().await.saturating_sub(baseline)) / CLIENTS as u64;
+    println!(
+        "an idle WebSocket after a {} B head pins {idle} B",
+        head.len()
+    );
+
+    // hyper's read buffer holds the unfinished head; the socket keeps a copy of its headers.
+    assert!(partial < 40 * 1024, "{partial} B per unfinished head");
+    assert!(idle < 40 * 1024, "{idle} B per idle WebSocket");
+    drop(streams);
+    server.shutdown().await.unwrap();
+}
