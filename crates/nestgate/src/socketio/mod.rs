@@ -86,15 +86,14 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         engine.read_buffer_size = runtime.config.read_buffer_size;
         engine
     });
-    let connect_timeout = config.connect_timeout;
+    let limits = Limits {
+        connect_timeout: config.connect_timeout,
+        max_payload: engine_config.max_payload,
+        attachment_timeout: engine_config.ping_timeout,
+    };
     let translations = Arc::new(dashmap::DashMap::new());
     EngineIo::new(engine_config, move |socket| {
-        session(
-            runtime.clone(),
-            translations.clone(),
-            socket,
-            connect_timeout,
-        )
+        session(runtime.clone(), translations.clone(), socket, limits)
     })
 }
 
@@ -141,11 +140,26 @@ impl Translation {
 
 type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
 
+/// The bounds of one session's Socket.IO layer.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// How long a session may go without a CONNECT.
+    connect_timeout: Duration,
+    /// The most one packet may hold: its header and all its binary attachments.
+    max_payload: usize,
+    /// How long a packet may wait for its attachments (the Engine.IO `ping_timeout`).
+    attachment_timeout: Duration,
+}
+
 /// A BINARY_EVENT or BINARY_ACK waiting for its attachments.
 struct PendingBinary {
     header: String,
     expected: usize,
     attachments: Vec<Bytes>,
+    /// The header's and the attachments' bytes so far.
+    bytes: usize,
+    /// When the packet is dropped (and its session closed) if still incomplete.
+    deadline: tokio::time::Instant,
 }
 
 /// The namespaces one Engine.IO session is connected to.
@@ -162,7 +176,7 @@ async fn session(
     runtime: Arc<Runtime>,
     translations: Translations,
     mut socket: EngineSocket,
-    connect_timeout: Duration,
+    limits: Limits,
 ) {
     let mut session = Session {
         runtime,
@@ -173,13 +187,19 @@ async fn session(
     let mut pending: Option<PendingBinary> = None;
     let mut invalid = false;
     let mut connected_once = false;
-    let deadline = tokio::time::sleep(connect_timeout);
+    let deadline = tokio::time::sleep(limits.connect_timeout);
     tokio::pin!(deadline);
     loop {
+        let attachments_due = pending.as_ref().map(|pending| pending.deadline);
         let payload = tokio::select! {
             payload = socket.recv() => payload,
             () = &mut deadline, if !connected_once => {
                 tracing::debug!(sid = socket.id(), "no Socket.IO CONNECT in time: closing the session");
+                break;
+            }
+            () = sleep_until(attachments_due) => {
+                tracing::debug!(sid = socket.id(), "binary attachments not sent in time: closing the session");
+                invalid = true;
                 break;
             }
         };
@@ -190,12 +210,16 @@ async fn session(
                     Err("a text packet while binary attachments were expected")
                 } else {
                     session
-                        .text(&text, &socket, &mut pending, &mut connected_once)
+                        .text(&text, &socket, &mut pending, &mut connected_once, limits)
                         .await
                 }
             }
             Some(Payload::Binary(bytes)) => match pending.as_mut() {
+                Some(waiting) if waiting.bytes + bytes.len() > limits.max_payload => {
+                    Err("binary attachments over maxPayload")
+                }
                 Some(waiting) => {
+                    waiting.bytes += bytes.len();
                     waiting.attachments.push(bytes);
                     if waiting.attachments.len() == waiting.expected {
                         let PendingBinary {
@@ -233,6 +257,14 @@ async fn session(
     }
 }
 
+/// Completes at `deadline`; never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The last item of a namespace socket's stream when its Engine.IO session ended.
 #[derive(Debug, thiserror::Error)]
 #[error("the Engine.IO session ended: {0:?}")]
@@ -245,6 +277,7 @@ impl Session {
         socket: &EngineSocket,
         pending: &mut Option<PendingBinary>,
         connected_once: &mut bool,
+        limits: Limits,
     ) -> Result<(), &'static str> {
         let packet = packet::decode(text).map_err(|_| "not a Socket.IO packet")?;
         match packet.kind {
@@ -263,6 +296,8 @@ impl Session {
                     header: text.to_owned(),
                     expected: packet.attachments,
                     attachments: Vec::with_capacity(packet.attachments),
+                    bytes: text.len(),
+                    deadline: tokio::time::Instant::now() + limits.attachment_timeout,
                 });
                 Ok(())
             }
@@ -352,7 +387,7 @@ impl Session {
         }
         // The CONNECT answer goes before anything the connection hooks emit.
         let reply = serde_json::json!({"sid": socket.id()}).to_string();
-        let _ = self.sender.send(Payload::Text(packet::encode(
+        let _ = self.sender.send(Payload::text(packet::encode(
             Kind::Connect,
             nsp,
             None,
@@ -381,7 +416,7 @@ impl Session {
             body["data"] = data;
         }
         let packet = packet::encode(Kind::ConnectError, nsp, None, 0, &body.to_string());
-        let _ = self.sender.send(Payload::Text(packet));
+        let _ = self.sender.send(Payload::text(packet));
     }
 }
 
@@ -415,7 +450,7 @@ fn translating_sink(
                 Message::Close(Some(_)) => {
                     // The server closed this namespace's socket: tell the client.
                     let packet = packet::encode(Kind::Disconnect, &nsp, None, 0, "");
-                    let _ = sender.send(Payload::Text(packet));
+                    let _ = sender.send(Payload::text(packet));
                 }
                 Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
                 Message::Binary(_) => {}

@@ -174,7 +174,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
     }
     array.push(']');
     if !array.contains("\"$binary\"") {
-        return Some(vec![Payload::Text(packet::encode(
+        return Some(vec![Payload::text(packet::encode(
             kind, nsp, id, 0, &array,
         ))]);
     }
@@ -187,7 +187,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
         _ => Kind::BinaryEvent,
     };
     let json = serde_json::to_string(&value).ok()?;
-    let mut payloads = vec![Payload::Text(packet::encode(
+    let mut payloads = vec![Payload::text(packet::encode(
         kind,
         nsp,
         id,
