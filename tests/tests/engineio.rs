@@ -306,3 +306,30 @@ async fn a_session_holding_more_packets_than_max_buffered_is_closed() {
     .await;
     assert_eq!(reasons.lock().unwrap()[..], [CloseReason::SlowClient]);
 }
+
+#[tokio::test]
+async fn a_write_stuck_longer_than_the_ping_timeout_drops_the_transport() {
+    let config = EngineConfig::default()
+        .heartbeat(Duration::from_secs(60), Duration::from_millis(500))
+        .max_payload(4_000_000);
+    let (server, engine, reasons) = echo_server_with_reasons(config).await;
+    let mut ws = ws_session(server.addr()).await;
+    // 5 echoes of 3 MB, never read: more than the socket buffers take, less than the 16 MB
+    // the session may queue. The writer blocks, and gives up after the ping timeout.
+    let message = frame(1, format!("4{}", "x".repeat(3_000_000)).as_bytes());
+    let writer = tokio::spawn(async move {
+        for _ in 0..5 {
+            if ws.write_all(&message).await.is_err() {
+                break;
+            }
+        }
+        ws
+    });
+    eventually("the session is closed", async || engine.sessions() == 0).await;
+    eventually("its reason is known", async || {
+        !reasons.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(reasons.lock().unwrap()[..], [CloseReason::TransportClose]);
+    writer.abort();
+}

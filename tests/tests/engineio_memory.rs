@@ -176,3 +176,93 @@ async fn a_websocket_client_that_stops_reading_is_dropped_and_its_memory_comes_b
     .await;
     println!("live heap after the slow client: +{grown} B");
 }
+
+/// What one idle session holds on the server: abandoned polling handshakes (with a small head
+/// and with one near `max_handshake_bytes`), and idle WebSocket sessions, of a Socket.IO app.
+#[tokio::test]
+async fn what_an_idle_session_holds() {
+    let _turn = TURN.lock().await;
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let server = nestgate_tests::serve(
+        App::bare()
+            .gateway::<Lobby>()
+            .socket_io(SocketIoConfig::default()),
+    )
+    .await;
+    let addr = server.addr();
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    // Warm up (lazy statics, first-use growth).
+    request(addr, &format!("GET {polling} HTTP/1.1"), b"").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let per_session = async |count: i64, head: &str| {
+        let before = live();
+        for _ in 0..count {
+            let open = request(addr, head, b"").await;
+            assert_eq!(open.status, 200, "{open:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (live() - before) / count
+    };
+    let small = per_session(500, &format!("GET {polling} HTTP/1.1")).await;
+    println!("an abandoned polling handshake (small head): {small} B");
+    assert!(small < 8_000, "{small} B per abandoned handshake");
+    let filler = "a".repeat(15 * 1024);
+    let big = per_session(
+        200,
+        &format!("GET {polling} HTTP/1.1\r\nX-Filler: {filler}"),
+    )
+    .await;
+    println!("an abandoned polling handshake (15 KiB head): {big} B");
+    assert!(big < 8_000 + 16 * 1024, "{big} B per abandoned handshake");
+
+    // Idle WebSocket sessions, CONNECTed to `/`, from a client that holds almost nothing.
+    let before = live();
+    let mut sockets = Vec::new();
+    for _ in 0..200 {
+        let mut ws = websocket(addr, "/socket.io/?EIO=4&transport=websocket").await;
+        read_frame(&mut ws).await.expect("the open packet");
+        ws.write_all(&frame(1, b"40")).await.unwrap();
+        read_frame(&mut ws).await.expect("the CONNECT answer");
+        sockets.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle = (live() - before) / 200;
+    println!("an idle Socket.IO WebSocket session: {idle} B");
+    assert!(idle < 32_000, "{idle} B per idle WebSocket session");
+}
+
+/// The client's messages waiting for an application that does not read them are bounded in
+/// bytes (`max_buffered_bytes`), not only in count: past it, the server stops reading.
+#[tokio::test]
+async fn messages_waiting_for_the_application_are_bounded_in_bytes() {
+    let _turn = TURN.lock().await;
+    let _profiler = dhat::Profiler::builder().testing().build();
+    // An application that takes no message.
+    let engine = nestgate::engineio::EngineIo::new(EngineConfig::default(), |socket| async move {
+        socket.sender().closed().await;
+        drop(socket);
+    });
+    let server = nestgate_tests::serve(App::bare().merge(engine.router("/engine.io/"))).await;
+    let mut ws = websocket(server.addr(), "/engine.io/?EIO=4&transport=websocket").await;
+    read_frame(&mut ws).await.expect("the open packet");
+    let before = live();
+    // 40 messages of 500 KB (20 MB), written by a task that blocks once the server stops
+    // reading; the frame is built once (the client's own memory stays one frame).
+    let message = frame(1, format!("4{}", "x".repeat(500_000)).as_bytes());
+    let writer = tokio::spawn(async move {
+        for _ in 0..40 {
+            if ws.write_all(&message).await.is_err() {
+                break;
+            }
+        }
+        ws
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let grown = live() - before;
+    println!("20 MB sent to an application that does not read: live heap +{grown} B");
+    // At most 4 MB wait (plus the message being read and tungstenite's buffers); with only a
+    // count (256 messages), all 20 MB would.
+    assert!(grown < 7 * MB, "+{grown} B");
+    writer.abort();
+}

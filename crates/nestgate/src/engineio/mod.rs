@@ -96,6 +96,19 @@ impl EngineIo {
         self.inner.sessions.len()
     }
 
+    /// A new session's sender, as if a client had opened one (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn test_session(&self) -> EngineSender {
+        let admission = self
+            .inner
+            .admissions
+            .admit(None, usize::MAX, None)
+            .expect("no cap");
+        let handshake = handshake_of(&HeaderMap::new(), &axum::http::Uri::default(), None);
+        let session = self.inner.open(handshake, false, admission);
+        EngineSender::of(session)
+    }
+
     /// A router serving the engine at `path` (e.g. `/socket.io/`).
     pub fn router(&self, path: &str) -> Router {
         let engine = self.inner.clone();

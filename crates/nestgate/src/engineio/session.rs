@@ -164,6 +164,22 @@ impl EngineSocket {
 }
 
 impl EngineSender {
+    #[cfg(test)]
+    pub(crate) fn of(session: Arc<Session>) -> Self {
+        EngineSender { session }
+    }
+
+    /// The messages queued for the client (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> Vec<Payload> {
+        let state = self.session.state();
+        let messages = state.packets.iter().filter_map(|packet| match packet {
+            Packet::Message(payload) => Some(payload.clone()),
+            _ => None,
+        });
+        messages.collect()
+    }
+
     /// The session id.
     pub fn id(&self) -> &str {
         &self.session.sid

@@ -477,6 +477,28 @@ pub(crate) fn fuzz(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A broadcast reaches every session as the same bytes: each queue holds a reference to
+    /// one translated text, not a copy of it.
+    #[tokio::test]
+    async fn one_translation_is_shared_by_every_recipient() {
+        let engine = EngineIo::new(EngineConfig::default(), |_socket| async {});
+        let (a, b) = (engine.test_session(), engine.test_session());
+        let translation = Translation::default();
+        let frame = Utf8Bytes::from(format!(
+            r#"{{"event":"said","data":"{}"}}"#,
+            "x".repeat(10_000)
+        ));
+        translation.send(&a, &frame, "/").unwrap();
+        translation.send(&b, &frame, "/").unwrap();
+        let (queued_a, queued_b) = (a.queued(), b.queued());
+        let (Payload::Text(text_a), Payload::Text(text_b)) = (&queued_a[0], &queued_b[0]) else {
+            panic!("text payloads: {queued_a:?}");
+        };
+        assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
+        assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
+    }
     /// Seeds from both protocols, mutated at random (a fixed seed, so failures reproduce): no
     /// input makes a parser or translator panic. `cargo fuzz run protocols` goes further.
     #[test]
