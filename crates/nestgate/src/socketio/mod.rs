@@ -45,7 +45,8 @@ pub struct SocketIoConfig {
     /// The Engine.IO settings (heartbeat, `maxPayload`, CORS origins). Its origin policy
     /// defaults to the app's.
     pub engine: Option<EngineConfig>,
-    /// How long a new session may go without connecting to a namespace (default 45 s).
+    /// How long a new session may go without connecting to a namespace, over either transport
+    /// (default 45 s, socket.io's `connectTimeout`); the session is then closed.
     pub connect_timeout: Duration,
 }
 
