@@ -163,13 +163,37 @@ fn refusal(status: StatusCode, code: u8, message: &'static str) -> Response {
         .into_response()
 }
 
-/// A refused WebSocket handshake: engine.io's `abortUpgrade` answers 400 whatever the cause
-/// (the JSON body stays, for the reason).
-fn websocket_refusal(mut response: Response) -> Response {
-    if response.status() == StatusCode::FORBIDDEN {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
+/// Why a handshake was refused before a session was made.
+#[derive(Debug)]
+enum Refusal {
+    /// Headers and URI over `max_handshake_bytes`.
+    HeadTooLarge,
+    /// A session cap.
+    Capped(Refused),
+}
+
+impl Refusal {
+    /// engine.io's answer: 403 with its FORBIDDEN code over polling (as when `allowRequest`
+    /// refuses), 400 for a WebSocket (its `abortUpgrade`); the JSON body says why.
+    fn response(self, websocket: bool) -> Response {
+        let message = match self {
+            Refusal::HeadTooLarge => {
+                return refusal(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    3,
+                    "Request header fields too large",
+                );
+            }
+            Refusal::Capped(Refused::Full) => "Too many sessions",
+            Refusal::Capped(Refused::FullForIp) => "Too many sessions from this address",
+        };
+        let status = if websocket {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        refusal(status, 4, message)
     }
-    response
 }
 
 impl Engine {
@@ -207,8 +231,7 @@ impl Engine {
                     None => {
                         let (handshake, admission) = match self.admit(&parts, remote_addr) {
                             Ok(admitted) => admitted,
-                            // engine.io answers a refused WebSocket handshake with a plain 400.
-                            Err(response) => return websocket_refusal(response),
+                            Err(refused) => return refused.response(true),
                         };
                         let engine = self.clone();
                         upgrade.on_upgrade(move |ws| async move {
@@ -236,7 +259,7 @@ impl Engine {
                             Packet::Open(self.open_json(&session, true)).encode_text(&mut open);
                             text(open)
                         }
-                        Err(response) => response,
+                        Err(refused) => refused.response(false),
                     },
                     (Method::GET, Some(sid)) => match self.live(&sid) {
                         Some(session) => session.poll().await,
@@ -255,12 +278,11 @@ impl Engine {
 
     /// Checks a handshake against the caps (sessions, sessions per address, handshake
     /// bytes) before anything is allocated for it; the copy of its request it may keep.
-    #[allow(clippy::result_large_err)] // The error is the response, built once per refusal.
     fn admit(
         &self,
         parts: &axum::http::request::Parts,
         remote_addr: Option<SocketAddr>,
-    ) -> Result<(Handshake, Admission), Response> {
+    ) -> Result<(Handshake, Admission), Refusal> {
         let size = parts.uri.to_string().len()
             + parts
                 .headers
@@ -268,11 +290,7 @@ impl Engine {
                 .map(|(name, value)| name.as_str().len() + value.len() + 2)
                 .sum::<usize>();
         if size > self.config.max_handshake_bytes {
-            return Err(refusal(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                3,
-                "Request header fields too large",
-            ));
+            return Err(Refusal::HeadTooLarge);
         }
         let admission = self
             .admissions
@@ -283,11 +301,7 @@ impl Engine {
             )
             .map_err(|refused| {
                 tracing::debug!(?refused, "Engine.IO handshake refused");
-                let message = match refused {
-                    Refused::Full => "Too many sessions",
-                    Refused::FullForIp => "Too many sessions from this address",
-                };
-                refusal(StatusCode::FORBIDDEN, 4, message)
+                Refusal::Capped(refused)
             })?;
         Ok((
             handshake_of(&parts.headers, &parts.uri, remote_addr),
