@@ -311,19 +311,17 @@ impl Engine {
 
     /// A polling POST: its body (bounded in bytes and time), then its packets.
     async fn post(&self, session: &Arc<Session>, headers: &HeaderMap, body: Body) -> Response {
-        if !session.begin_post() {
+        let Some(_posting) = session.begin_post() else {
             return bad_request("data request overlap from client");
-        }
+        };
         let (limit, deadline) = (self.config.max_payload, self.config.post_timeout);
-        let response = match polling::read_body(headers, body, limit, deadline).await {
+        match polling::read_body(headers, body, limit, deadline).await {
             Ok(bytes) => session.push(&bytes).await,
             Err(error) => {
                 tracing::debug!(sid = %session.sid, ?error, "Engine.IO POST body refused");
                 polling::refuse_body(session, &error)
             }
-        };
-        session.end_post();
-        response
+        }
     }
 
     /// Creates a session and starts the application's task for it.

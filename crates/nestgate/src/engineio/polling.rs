@@ -93,20 +93,26 @@ pub(super) fn refuse_body(session: &Session, error: &BodyError) -> Response {
         .into_response()
 }
 
+/// A POST under way on a session.
+pub(super) struct Posting<'a>(&'a Session);
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        self.0.posting.store(false, Ordering::Release);
+    }
+}
+
 impl Session {
-    /// Marks a POST as reading its body; `false` (and the session closed, as engine.io does
-    /// on "data request overlap from client") when one already is.
-    pub(super) fn begin_post(&self) -> bool {
+    /// Marks a POST as under way until the guard is dropped (also when its request is); `None`
+    /// (and the session closed, as engine.io does on "data request overlap from client") when
+    /// one already is.
+    pub(super) fn begin_post(&self) -> Option<Posting<'_>> {
         if self.posting.swap(true, Ordering::AcqRel) {
             tracing::debug!(sid = %self.sid, "two Engine.IO POSTs at once: closing the session");
             self.close(CloseReason::InvalidPacket);
-            return false;
+            return None;
         }
-        true
-    }
-
-    pub(super) fn end_post(&self) {
-        self.posting.store(false, Ordering::Release);
+        Some(Posting(self))
     }
 
     /// A polling GET: waits for packets and returns them as one payload.

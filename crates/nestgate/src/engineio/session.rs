@@ -412,14 +412,22 @@ impl Session {
         }
     }
 
-    /// Queues a ping whose pong is due at `due`.
+    /// Queues a ping whose pong is due at `due`. Under the same lock as the queue: a transport
+    /// that takes packets after `pong_due` is set takes this ping too.
     fn ping(&self, due: tokio::time::Instant) -> Result<(), SendError> {
         {
             let mut state = self.state();
+            if state.closed {
+                return Err(SendError::Closed);
+            }
             state.pong_due = Some(due);
             state.ping_delivered = false;
+            let ping = Packet::Ping(None);
+            state.bytes += ping.size();
+            state.packets.push_back(ping);
         }
-        self.queue(Packet::Ping(None))
+        self.ready.notify_waiters();
+        Ok(())
     }
 }
 
