@@ -9,7 +9,7 @@ use engineio_client::*;
 use futures_util::{SinkExt as _, StreamExt as _};
 use nestgate::engineio::{CloseReason, EngineConfig};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
@@ -83,14 +83,22 @@ async fn a_stalled_post_body_times_out_and_a_second_post_at_once_is_refused() {
     assert_eq!(answer.status, 408, "{answer:?}");
     assert_eq!(get(addr, &sid).await.status, 400, "the session is closed");
 
-    // Two POSTs at once on one sid: the second is refused and the session closed.
+    // Two POSTs at once on one sid: the second is refused and the session closed. The first
+    // asks for `100 Continue`, which the server sends once it reads the body: it is then
+    // under way for sure.
+    // (On a server with the default `post_timeout`: the first POST must outlast the second.)
+    let (patient, patient_engine) = echo_server(EngineConfig::default()).await;
+    let addr = patient.addr();
     let sid = handshake(addr).await;
     let mut first = TcpStream::connect(addr).await.unwrap();
     let head = format!(
-        "POST {POLLING}&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n4"
+        "POST {POLLING}&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\
+         Expect: 100-continue\r\n\r\n"
     );
     first.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut continue_line = [0; 25];
+    first.read_exact(&mut continue_line).await.unwrap();
+    assert_eq!(&continue_line, b"HTTP/1.1 100 Continue\r\n\r\n");
     let second = post(addr, &sid, "4hello").await;
     assert_eq!(second.status, 400, "{second:?}");
     assert!(second.body.contains("overlap"), "{second:?}");
@@ -101,7 +109,11 @@ async fn a_stalled_post_body_times_out_and_a_second_post_at_once_is_refused() {
     let sid = handshake(addr).await;
     let huge = "4".repeat(1_000_001);
     assert_eq!(post(addr, &sid, &huge).await.status, 413);
-    eventually("every session is gone", async || engine.sessions() == 0).await;
+    eventually("every session is gone", async || {
+        engine.sessions() == 0 && patient_engine.sessions() == 0
+    })
+    .await;
+    drop(server);
 }
 
 #[tokio::test]
@@ -111,10 +123,14 @@ async fn an_aborted_post_closes_the_session() {
     let sid = handshake(addr).await;
     let mut aborted = TcpStream::connect(addr).await.unwrap();
     let head = format!(
-        "POST {POLLING}&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n4abc"
+        "POST {POLLING}&sid={sid} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\
+         Expect: 100-continue\r\n\r\n"
     );
     aborted.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The server reads the body (it said `100 Continue`); the client goes away after 4 bytes.
+    let mut continue_line = [0; 25];
+    aborted.read_exact(&mut continue_line).await.unwrap();
+    aborted.write_all(b"4abc").await.unwrap();
     drop(aborted);
     eventually("the session is closed", async || engine.sessions() == 0).await;
     eventually("its reason is known", async || {
@@ -130,8 +146,9 @@ async fn an_aborted_post_closes_the_session() {
 
 #[tokio::test]
 async fn unsolicited_pongs_do_not_keep_a_session_nobody_collects_from() {
+    // A ping every 100 ms, a second to answer it (generous for the client that does answer).
     let config =
-        EngineConfig::default().heartbeat(Duration::from_millis(100), Duration::from_millis(100));
+        EngineConfig::default().heartbeat(Duration::from_millis(100), Duration::from_secs(1));
     let (server, engine, reasons) = echo_server_with_reasons(config).await;
     let addr = server.addr();
     let sid = handshake(addr).await;

@@ -40,9 +40,16 @@ async fn connected(server: &TestServer) -> Ws {
     let open = ws.next().await.unwrap().unwrap();
     assert!(open.to_text().unwrap().starts_with("0{"), "{open:?}");
     ws.send(Message::text("40")).await.unwrap();
-    let connect = ws.next().await.unwrap().unwrap();
-    assert!(connect.to_text().unwrap().starts_with("40{"), "{connect:?}");
-    ws
+    loop {
+        let frame = ws.next().await.unwrap().unwrap();
+        match frame.to_text().unwrap() {
+            "2" => ws.send(Message::text("3")).await.unwrap(),
+            connect => {
+                assert!(connect.starts_with("40{"), "{connect:?}");
+                return ws;
+            }
+        }
+    }
 }
 
 /// Reads until the server ends the session (pings answered), at most `within`; whether it did.
