@@ -25,11 +25,12 @@ mod config;
 mod packet;
 mod polling;
 mod session;
+mod socket;
 mod websocket;
 
 pub use config::EngineConfig;
 pub use packet::Payload;
-pub use session::{CloseReason, EngineSender, EngineSocket, SendError};
+pub use socket::{CloseReason, EngineSender, EngineSocket, SendError};
 
 use crate::socket::Handshake;
 use admission::{Admission, Admissions, Refused};

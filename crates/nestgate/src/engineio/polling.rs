@@ -5,7 +5,8 @@
 //! would pin about 4 KB per byte of a body trickled one byte per write.
 
 use super::packet::Packet;
-use super::session::{CloseReason, Session, State};
+use super::session::{Session, State};
+use super::socket::CloseReason;
 use super::{bad_request, text};
 use axum::body::Body;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH};

@@ -9,7 +9,8 @@
 
 use super::Engine;
 use super::packet::{Packet, Payload};
-use super::session::{CloseReason, Session};
+use super::session::Session;
+use super::socket::CloseReason;
 use crate::close;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};

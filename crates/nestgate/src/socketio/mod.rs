@@ -28,13 +28,14 @@ use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineS
 use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::Message;
 use bytes::Bytes;
 use packet::Kind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use translate::Translation;
 
 /// Socket.IO settings.
 #[derive(Debug, Clone)]
@@ -96,47 +97,6 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
     EngineIo::new(engine_config, move |socket| {
         session(runtime.clone(), translations.clone(), socket, limits)
     })
-}
-
-/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
-/// broadcast reaches every recipient's sink as the same bytes, so it is translated once.
-#[derive(Default)]
-struct Translation {
-    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
-}
-
-impl Translation {
-    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The cache holds its frame, so an equal address is the same frame, not a new one
-        // allocated where a freed one was.
-        if let Some((cached, payloads)) = &*last
-            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
-            && cached.len() == frame.len()
-        {
-            return Some(payloads.clone());
-        }
-        let payloads: Arc<[Payload]> = translate::outgoing(frame.as_str(), nsp)?.into();
-        *last = Some((frame.clone(), payloads.clone()));
-        Some(payloads)
-    }
-
-    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
-    /// Socket.IO client is dropped).
-    fn send(
-        &self,
-        sender: &EngineSender,
-        frame: &Utf8Bytes,
-        nsp: &str,
-    ) -> Result<(), crate::engineio::SendError> {
-        match self.outgoing(frame, nsp) {
-            Some(payloads) => sender.send_all(payloads.iter().cloned()),
-            None => Ok(()),
-        }
-    }
 }
 
 type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
@@ -478,28 +438,6 @@ pub(crate) fn fuzz(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// A broadcast reaches every session as the same bytes: each queue holds a reference to
-    /// one translated text, not a copy of it.
-    #[tokio::test]
-    async fn one_translation_is_shared_by_every_recipient() {
-        let engine = EngineIo::new(EngineConfig::default(), |_socket| async {});
-        let (a, b) = (engine.test_session(), engine.test_session());
-        let translation = Translation::default();
-        let frame = Utf8Bytes::from(format!(
-            r#"{{"event":"said","data":"{}"}}"#,
-            "x".repeat(10_000)
-        ));
-        translation.send(&a, &frame, "/").unwrap();
-        translation.send(&b, &frame, "/").unwrap();
-        let (queued_a, queued_b) = (a.queued(), b.queued());
-        let (Payload::Text(text_a), Payload::Text(text_b)) = (&queued_a[0], &queued_b[0]) else {
-            panic!("text payloads: {queued_a:?}");
-        };
-        assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
-        assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
-    }
     /// Seeds from both protocols, mutated at random (a fixed seed, so failures reproduce): no
     /// input makes a parser or translator panic. `cargo fuzz run protocols` goes further.
     #[test]
