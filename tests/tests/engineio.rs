@@ -297,6 +297,22 @@ async fn every_close_the_server_starts_sends_its_code() {
     let mut bad = ws_session(addr).await;
     bad.write_all(&frame(1, b"abc")).await.unwrap();
     assert_eq!(close_code(&mut bad).await, Some(1002));
+
+    // The application closes the session: what it sent, the close packet, then 1000.
+    let engine =
+        nestgate::engineio::EngineIo::new(EngineConfig::default(), |mut socket| async move {
+            if socket.recv().await.is_some() {
+                let _ = socket.send(nestgate::engineio::Payload::text("bye"));
+                socket.close();
+            }
+        });
+    let server =
+        nestgate_tests::serve(nestgate::App::bare().merge(engine.router("/engine.io/"))).await;
+    let mut closed = ws_session(server.addr()).await;
+    closed.write_all(&frame(1, b"4hi")).await.unwrap();
+    assert_eq!(read_frame(&mut closed).await, Some((1, b"4bye".to_vec())));
+    assert_eq!(read_frame(&mut closed).await, Some((1, b"1".to_vec())));
+    assert_eq!(close_code(&mut closed).await, Some(1000));
 }
 
 #[tokio::test]
