@@ -20,14 +20,20 @@
 //! let router: axum::Router = engine.router("/engine.io/");
 //! ```
 
+mod admission;
+mod config;
 mod packet;
+mod polling;
 mod session;
+mod socket;
+mod websocket;
 
+pub use config::EngineConfig;
 pub use packet::Payload;
-pub use session::{CloseReason, EngineSender, EngineSocket, SendError};
+pub use socket::{CloseReason, EngineSender, EngineSocket, SendError};
 
-use crate::guard::OriginPolicy;
 use crate::socket::Handshake;
+use admission::{Admission, Admissions, Refused};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
@@ -44,60 +50,6 @@ use session::Session;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Engine.IO settings.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct EngineConfig {
-    /// How often the server pings (default 25 s).
-    pub ping_interval: Duration,
-    /// How long a pong may take before the session is closed (default 20 s).
-    pub ping_timeout: Duration,
-    /// The largest message, and the largest polling request body, in bytes (default 1,000,000).
-    pub max_payload: usize,
-    /// Packets waiting for a client before it is dropped as a slow consumer (default 4096).
-    pub max_buffered: usize,
-    /// Browser origins allowed for polling (CORS) and WebSocket requests.
-    pub origins: OriginPolicy,
-    /// The WebSocket read buffer, in bytes (default 4 KiB). tungstenite's own default, 128 KiB,
-    /// is zero-filled before every read: it was 94 % of a Socket.IO echo's instructions.
-    pub read_buffer_size: usize,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            ping_interval: Duration::from_secs(25),
-            ping_timeout: Duration::from_secs(20),
-            max_payload: 1_000_000,
-            max_buffered: 4096,
-            origins: OriginPolicy::default(),
-            read_buffer_size: 4 * 1024,
-        }
-    }
-}
-
-impl EngineConfig {
-    /// Sets the ping interval and timeout.
-    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.ping_interval = interval;
-        self.ping_timeout = timeout;
-        self
-    }
-
-    /// Sets `maxPayload`.
-    pub fn max_payload(mut self, bytes: usize) -> Self {
-        self.max_payload = bytes;
-        self
-    }
-
-    /// Sets which browser origins may connect.
-    pub fn origins(mut self, origins: OriginPolicy) -> Self {
-        self.origins = origins;
-        self
-    }
-}
 
 type OnConnect = Arc<dyn Fn(EngineSocket) -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -110,6 +62,7 @@ pub struct EngineIo {
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
     sessions: DashMap<Arc<str>, Arc<Session>>,
+    admissions: Arc<Admissions>,
     on_connect: OnConnect,
 }
 
@@ -133,6 +86,7 @@ impl EngineIo {
             inner: Arc::new(Engine {
                 config,
                 sessions: DashMap::new(),
+                admissions: Arc::default(),
                 on_connect: Arc::new(move |socket| Box::pin(on_connect(socket))),
             }),
         }
@@ -141,6 +95,19 @@ impl EngineIo {
     /// The number of open sessions.
     pub fn sessions(&self) -> usize {
         self.inner.sessions.len()
+    }
+
+    /// A new session's sender, as if a client had opened one (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn test_session(&self) -> EngineSender {
+        let admission = self
+            .inner
+            .admissions
+            .admit(None, usize::MAX, None)
+            .expect("no cap");
+        let handshake = handshake_of(&HeaderMap::new(), &axum::http::Uri::default(), None);
+        let session = self.inner.open(handshake, false, admission);
+        EngineSender::of(session)
     }
 
     /// A router serving the engine at `path` (e.g. `/socket.io/`).
@@ -184,12 +151,50 @@ fn parse_query(query: Option<&str>) -> Option<Query> {
 }
 
 fn bad_request(message: &'static str) -> Response {
+    refusal(StatusCode::BAD_REQUEST, 3, message)
+}
+
+/// engine.io's error answer: `{"code": n, "message"}` (its `abortRequest`).
+fn refusal(status: StatusCode, code: u8, message: &'static str) -> Response {
     (
-        StatusCode::BAD_REQUEST,
+        status,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        format!(r#"{{"code":3,"message":"{message}"}}"#),
+        format!(r#"{{"code":{code},"message":"{message}"}}"#),
     )
         .into_response()
+}
+
+/// Why a handshake was refused before a session was made.
+#[derive(Debug)]
+enum Refusal {
+    /// Headers and URI over `max_handshake_bytes`.
+    HeadTooLarge,
+    /// A session cap.
+    Capped(Refused),
+}
+
+impl Refusal {
+    /// engine.io's answer: 403 with its FORBIDDEN code over polling (as when `allowRequest`
+    /// refuses), 400 for a WebSocket (its `abortUpgrade`); the JSON body says why.
+    fn response(self, websocket: bool) -> Response {
+        let message = match self {
+            Refusal::HeadTooLarge => {
+                return refusal(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    3,
+                    "Request header fields too large",
+                );
+            }
+            Refusal::Capped(Refused::Full) => "Too many sessions",
+            Refusal::Capped(Refused::FullForIp) => "Too many sessions from this address",
+        };
+        let status = if websocket {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        refusal(status, 4, message)
+    }
 }
 
 impl Engine {
@@ -211,78 +216,123 @@ impl Engine {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
-        let mut response = if query.websocket {
-            let upgrade = match axum::extract::ws::WebSocketUpgrade::from_request_parts(
-                &mut parts,
-                &(),
-            )
-            .await
-            {
-                Ok(upgrade) => upgrade,
-                Err(_) => return bad_request("Bad request"),
-            };
-            match query.sid {
-                None => {
-                    let handshake = handshake_of(&parts.headers, &parts.uri, remote_addr);
-                    let engine = self.clone();
-                    upgrade
-                        .read_buffer_size(self.config.read_buffer_size)
-                        .max_message_size(self.config.max_payload)
-                        .on_upgrade(move |ws| async move {
-                            let session = engine.open(handshake, true);
-                            session::run_websocket(engine, session, ws, true).await;
-                        })
-                }
-                Some(sid) => {
-                    let Some(session) = self.live(&sid) else {
-                        return bad_request("Session ID unknown");
+        let mut response =
+            if query.websocket {
+                let upgrade =
+                    match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &())
+                        .await
+                    {
+                        Ok(upgrade) => upgrade
+                            .read_buffer_size(self.config.read_buffer_size)
+                            .max_message_size(self.config.max_payload)
+                            .max_frame_size(self.config.max_payload),
+                        Err(_) => return bad_request("Bad request"),
                     };
-                    let engine = self.clone();
-                    let accepted = session.begin_upgrade();
-                    upgrade
-                        .read_buffer_size(self.config.read_buffer_size)
-                        .max_message_size(self.config.max_payload)
-                        .on_upgrade(move |ws| async move {
-                            session::upgrade(engine, session, ws, accepted).await;
+                match query.sid {
+                    None => {
+                        let (handshake, admission) = match self.admit(&parts, remote_addr) {
+                            Ok(admitted) => admitted,
+                            Err(refused) => return refused.response(true),
+                        };
+                        let engine = self.clone();
+                        upgrade.on_upgrade(move |ws| async move {
+                            let session = engine.open(handshake, true, admission);
+                            websocket::run(engine, session, ws, true).await;
                         })
-                }
-            }
-        } else {
-            match (parts.method.clone(), query.sid) {
-                (Method::GET, None) => {
-                    let handshake = handshake_of(&parts.headers, &parts.uri, remote_addr);
-                    let session = self.open(handshake, false);
-                    let mut open = String::new();
-                    Packet::Open(self.open_json(&session, true)).encode_text(&mut open);
-                    text(open)
-                }
-                (Method::GET, Some(sid)) => match self.live(&sid) {
-                    Some(session) => session.poll().await,
-                    None => bad_request("Session ID unknown"),
-                },
-                (Method::POST, Some(sid)) => match self.live(&sid) {
-                    Some(session) => {
-                        let limit = self.config.max_payload;
-                        match axum::body::to_bytes(Body::new(body), limit).await {
-                            Ok(bytes) => session.push(&bytes).await,
-                            Err(_) => {
-                                session.close(CloseReason::TooLarge);
-                                (StatusCode::PAYLOAD_TOO_LARGE, "payload too large").into_response()
-                            }
-                        }
                     }
-                    None => bad_request("Session ID unknown"),
-                },
-                _ => bad_request("Bad handshake method"),
-            }
-        };
+                    Some(sid) => {
+                        let Some(session) = self.live(&sid) else {
+                            return bad_request("Session ID unknown");
+                        };
+                        let engine = self.clone();
+                        let accepted = session.begin_upgrade();
+                        upgrade.on_upgrade(move |ws| async move {
+                            websocket::upgrade(engine, session, ws, accepted).await;
+                        })
+                    }
+                }
+            } else {
+                match (parts.method.clone(), query.sid) {
+                    (Method::GET, None) => match self.admit(&parts, remote_addr) {
+                        Ok((handshake, admission)) => {
+                            let session = self.open(handshake, false, admission);
+                            let mut open = String::new();
+                            Packet::Open(self.open_json(&session, true)).encode_text(&mut open);
+                            text(open)
+                        }
+                        Err(refused) => refused.response(false),
+                    },
+                    (Method::GET, Some(sid)) => match self.live(&sid) {
+                        Some(session) => session.poll().await,
+                        None => bad_request("Session ID unknown"),
+                    },
+                    (Method::POST, Some(sid)) => match self.live(&sid) {
+                        Some(session) => self.post(&session, &parts.headers, body).await,
+                        None => bad_request("Session ID unknown"),
+                    },
+                    _ => bad_request("Bad handshake method"),
+                }
+            };
         response.headers_mut().extend(cors);
         response
     }
 
+    /// Checks a handshake against the caps (sessions, sessions per address, handshake
+    /// bytes) before anything is allocated for it; the copy of its request it may keep.
+    fn admit(
+        &self,
+        parts: &axum::http::request::Parts,
+        remote_addr: Option<SocketAddr>,
+    ) -> Result<(Handshake, Admission), Refusal> {
+        let size = parts.uri.to_string().len()
+            + parts
+                .headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 2)
+                .sum::<usize>();
+        if size > self.config.max_handshake_bytes {
+            return Err(Refusal::HeadTooLarge);
+        }
+        let admission = self
+            .admissions
+            .admit(
+                remote_addr.map(|addr| addr.ip()),
+                self.config.max_sessions,
+                self.config.max_sessions_per_ip,
+            )
+            .map_err(|refused| {
+                tracing::debug!(?refused, "Engine.IO handshake refused");
+                Refusal::Capped(refused)
+            })?;
+        Ok((
+            handshake_of(&parts.headers, &parts.uri, remote_addr),
+            admission,
+        ))
+    }
+
+    /// A polling POST: its body (bounded in bytes and time), then its packets.
+    async fn post(&self, session: &Arc<Session>, headers: &HeaderMap, body: Body) -> Response {
+        let Some(_posting) = session.begin_post() else {
+            return bad_request("data request overlap from client");
+        };
+        let (limit, deadline) = (self.config.max_payload, self.config.post_timeout);
+        match polling::read_body(headers, body, limit, deadline).await {
+            Ok(bytes) => session.push(&bytes).await,
+            Err(error) => {
+                tracing::debug!(sid = %session.sid, ?error, "Engine.IO POST body refused");
+                polling::refuse_body(session, &error)
+            }
+        }
+    }
+
     /// Creates a session and starts the application's task for it.
-    fn open(self: &Arc<Self>, handshake: Handshake, websocket: bool) -> Arc<Session> {
-        let (session, socket) = Session::new(self.clone(), handshake, websocket);
+    fn open(
+        self: &Arc<Self>,
+        handshake: Handshake,
+        websocket: bool,
+        admission: Admission,
+    ) -> Arc<Session> {
+        let (session, socket) = Session::new(self.clone(), handshake, websocket, admission);
         self.sessions.insert(session.sid.clone(), session.clone());
         tokio::spawn(session::heartbeat(self.clone(), session.clone()));
         tokio::spawn((self.on_connect)(socket));

@@ -2,6 +2,7 @@
 //! `6` noop; a binary message is a binary WebSocket frame, or `b` + base64 inside a polling
 //! payload, whose packets are separated by `\x1e`.
 
+use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -10,12 +11,46 @@ use bytes::Bytes;
 pub(crate) const SEPARATOR: char = '\x1e';
 
 /// What an Engine.IO message carries.
+///
+/// Both kinds share their bytes: cloning a payload (to send one message to many sessions, as a
+/// broadcast does) counts a reference instead of copying the text.
+///
+/// ```
+/// use nestgate::engineio::Payload;
+///
+/// let hello = Payload::text("hello");
+/// let copy = hello.clone();
+/// if let (Payload::Text(a), Payload::Text(b)) = (&hello, &copy) {
+///     assert_eq!(a.as_str(), "hello");
+///     assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     /// A text message (`4…`).
-    Text(String),
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
+}
+
+impl Payload {
+    /// A text message (from a `String`, a `&str` or shared [`Utf8Bytes`]).
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Payload::Text(text.into())
+    }
+
+    /// The message's size in bytes (its text, or its binary data).
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Text(text) => text.len(),
+            Payload::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One Engine.IO packet.
@@ -35,6 +70,17 @@ pub(crate) enum Packet {
 pub(crate) struct InvalidPacket;
 
 impl Packet {
+    /// Decodes a WebSocket text frame; a message's text stays a slice of the frame.
+    pub(crate) fn decode_frame(frame: Utf8Bytes) -> Result<Packet, InvalidPacket> {
+        if frame.starts_with('4') {
+            let bytes = Bytes::from(frame).slice(1..);
+            // A valid string minus its first (ASCII) byte is still valid: this cannot fail.
+            let text = Utf8Bytes::try_from(bytes).map_err(|_| InvalidPacket)?;
+            return Ok(Packet::Message(Payload::Text(text)));
+        }
+        Packet::decode_text(frame.as_str())
+    }
+
     /// Decodes a text packet (a WebSocket text frame, or one packet of a polling payload).
     pub(crate) fn decode_text(text: &str) -> Result<Packet, InvalidPacket> {
         let mut chars = text.chars();
@@ -45,7 +91,7 @@ impl Packet {
             '1' => Packet::Close,
             '2' => Packet::Ping(probe()),
             '3' => Packet::Pong(probe()),
-            '4' => Packet::Message(Payload::Text(rest.to_owned())),
+            '4' => Packet::Message(Payload::Text(rest.into())),
             '5' => Packet::Upgrade,
             '6' => Packet::Noop,
             'b' => Packet::Message(Payload::Binary(
@@ -89,6 +135,16 @@ impl Packet {
         body.split(SEPARATOR).map(Packet::decode_text).collect()
     }
 
+    /// The bytes this packet holds, for the session's buffer limit.
+    pub(crate) fn size(&self) -> usize {
+        match self {
+            Packet::Message(payload) => payload.len() + 1,
+            Packet::Open(json) => json.len() + 1,
+            Packet::Ping(probe) | Packet::Pong(probe) => probe.as_ref().map_or(0, String::len) + 1,
+            Packet::Close | Packet::Upgrade | Packet::Noop => 1,
+        }
+    }
+
     /// Encodes packets as one polling payload.
     pub(crate) fn encode_payload(packets: &[Packet]) -> String {
         let mut out = String::new();
@@ -116,6 +172,23 @@ mod tests {
         );
         assert_eq!(packets[3], Packet::Ping(Some("probe".into())));
         assert_eq!(Packet::encode_payload(&packets), body);
+    }
+
+    #[test]
+    fn a_frame_s_message_shares_the_frame() {
+        let frame = Utf8Bytes::from(String::from("4hello"));
+        let start = frame.as_ptr();
+        match Packet::decode_frame(frame).unwrap() {
+            Packet::Message(Payload::Text(text)) => {
+                assert_eq!(text.as_str(), "hello");
+                assert_eq!(text.as_ptr(), start.wrapping_add(1), "a slice, not a copy");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Packet::decode_frame(Utf8Bytes::from_static("2probe")).unwrap(),
+            Packet::Ping(Some("probe".into()))
+        );
     }
 
     #[test]

@@ -1,39 +1,52 @@
 //! One Engine.IO session: its outbound packets (drained by a polling GET or a WebSocket), the
-//! client's messages on their way to the application, the heartbeat, and the upgrade.
+//! client's messages on their way to the application, the heartbeat, and the upgrade's state.
+//! The transports are in `polling.rs` and `websocket.rs`.
 
+use super::Engine;
+use super::admission::Admission;
 use super::packet::{Packet, Payload};
-use super::{Engine, bad_request, text};
+use super::socket::{CloseReason, EngineSender, EngineSocket, SendError};
 use crate::signal::Signal;
 use crate::socket::Handshake;
-use axum::extract::ws::{Message, WebSocket};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt as _, StreamExt as _};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// Messages from the client waiting for the application.
 const INCOMING: usize = 256;
-
-/// How long a GET that arrives during an upgrade waits for it to complete.
-const UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How long a session closed by the client over polling keeps its sid for one last GET.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The session's state under one lock.
 #[derive(Default)]
-struct State {
-    packets: VecDeque<Packet>,
+pub(super) struct State {
+    pub(super) packets: VecDeque<Packet>,
+    /// The bytes of `packets` (see [`Packet::size`]).
+    bytes: usize,
     /// The WebSocket transport is in use (from the start, or after the upgrade).
-    websocket: bool,
+    pub(super) websocket: bool,
     /// A WebSocket probe succeeded: polling requests get `6` until the upgrade completes.
-    upgrading: bool,
+    pub(super) upgrading: bool,
     /// A WebSocket with this sid was accepted and has not finished (or failed) its upgrade.
-    probing: bool,
-    closed: bool,
+    pub(super) probing: bool,
+    pub(super) closed: bool,
+    /// When the unanswered ping's pong is due.
+    pong_due: Option<tokio::time::Instant>,
+    /// The unanswered ping has been handed to a transport: only then can a pong answer it.
+    ping_delivered: bool,
+}
+
+impl State {
+    /// Takes every queued packet, for a transport to write.
+    pub(super) fn take(&mut self) -> Vec<Packet> {
+        self.bytes = 0;
+        if self.pong_due.is_some() {
+            self.ping_delivered = true;
+        }
+        self.packets.drain(..).collect()
+    }
 }
 
 pub(crate) struct Session {
@@ -41,147 +54,22 @@ pub(crate) struct Session {
     engine: std::sync::Weak<Engine>,
     state: Mutex<State>,
     /// Packets queued or the state changed.
-    ready: Notify,
+    pub(super) ready: Notify,
     incoming: Mutex<Option<mpsc::Sender<Payload>>>,
-    polling: AtomicBool,
+    /// Bytes the client's messages may hold while they wait for the application.
+    incoming_budget: Arc<Semaphore>,
+    /// A polling GET is waiting.
+    pub(super) polling: AtomicBool,
+    /// A polling POST is reading its body.
+    pub(super) posting: AtomicBool,
     pong: Notify,
-    /// When the unanswered ping's pong is due.
-    pong_due: Mutex<Option<tokio::time::Instant>>,
-    closed: Signal,
+    pub(super) closed: Signal,
     /// Why it closed (the first cause).
     reason: Mutex<Option<CloseReason>>,
     max_buffered: usize,
-}
-
-/// Why an Engine.IO session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client sent a close packet.
-    ClientClose,
-    /// The transport ended without one (the client went away, or a write failed).
-    TransportClose,
-    /// The client did not answer a ping in time.
-    PingTimeout,
-    /// The client broke the protocol (an invalid packet, two polls at once).
-    InvalidPacket,
-    /// A message or request body over `maxPayload`.
-    TooLarge,
-    /// Packets piled up for a client that does not read.
-    SlowClient,
-    /// The server closed it.
-    ServerClose,
-}
-
-/// Why a message was not queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// The session is closed.
-    #[error("the session is closed")]
-    Closed,
-}
-
-/// A session as the application sees it: the client's messages, and a way to answer.
-#[derive(Debug)]
-pub struct EngineSocket {
-    sender: EngineSender,
-    incoming: mpsc::Receiver<Payload>,
-    handshake: Handshake,
-}
-
-/// Sends to one session; cheap to clone.
-#[derive(Clone)]
-pub struct EngineSender {
-    session: Arc<Session>,
-}
-
-impl std::fmt::Debug for EngineSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineSender")
-            .field("sid", &self.session.sid)
-            .finish()
-    }
-}
-
-impl EngineSocket {
-    /// The session id.
-    pub fn id(&self) -> &str {
-        &self.sender.session.sid
-    }
-
-    /// The request that opened the session.
-    pub fn handshake(&self) -> &Handshake {
-        &self.handshake
-    }
-
-    /// The next message from the client; `None` once the session is closed.
-    pub async fn recv(&mut self) -> Option<Payload> {
-        self.incoming.recv().await
-    }
-
-    /// Queues a message for the client.
-    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
-        self.sender.send(payload)
-    }
-
-    /// A sender for this session.
-    pub fn sender(&self) -> EngineSender {
-        self.sender.clone()
-    }
-
-    /// Closes the session.
-    pub fn close(&self) {
-        self.sender.close();
-    }
-
-    /// Why the session closed, once it has.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        self.sender.close_reason()
-    }
-}
-
-impl EngineSender {
-    /// The session id.
-    pub fn id(&self) -> &str {
-        &self.session.sid
-    }
-
-    /// Queues a message for the client. A client that lets `max_buffered` packets pile up is
-    /// disconnected.
-    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
-        self.session.queue(Packet::Message(payload))
-    }
-
-    /// Queues several messages at once (they are written together).
-    pub fn send_all(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
-        self.session
-            .queue_all(payloads.into_iter().map(Packet::Message))
-    }
-
-    /// Closes the session (the client gets a close packet where it can).
-    pub fn close(&self) {
-        let _ = self.session.queue(Packet::Close);
-        self.session.close(CloseReason::ServerClose);
-    }
-
-    /// Why the session closed, once it has.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        *self
-            .session
-            .reason
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Completes when the session is closed.
-    pub async fn closed(&self) {
-        self.session.closed.fired().await;
-    }
-
-    /// Whether the session is closed.
-    pub fn is_closed(&self) -> bool {
-        self.session.closed.is_fired()
-    }
+    max_buffered_bytes: usize,
+    /// Its place under `max_sessions`, given back when the session is dropped.
+    _admission: Admission,
 }
 
 impl Session {
@@ -189,8 +77,14 @@ impl Session {
         engine: Arc<Engine>,
         handshake: Handshake,
         websocket: bool,
+        admission: Admission,
     ) -> (Arc<Session>, EngineSocket) {
         let (tx, rx) = mpsc::channel(INCOMING);
+        let max_buffered_bytes = engine
+            .config
+            .buffered_bytes_limit()
+            .min(Semaphore::MAX_PERMITS);
+        let incoming_budget = Arc::new(Semaphore::new(max_buffered_bytes));
         let session = Arc::new(Session {
             sid: crate::socket::new_id(),
             engine: Arc::downgrade(&engine),
@@ -200,40 +94,58 @@ impl Session {
             }),
             ready: Notify::new(),
             incoming: Mutex::new(Some(tx)),
+            incoming_budget: incoming_budget.clone(),
             polling: AtomicBool::new(false),
+            posting: AtomicBool::new(false),
             pong: Notify::new(),
-            pong_due: Mutex::new(None),
             closed: Signal::default(),
             reason: Mutex::new(None),
             max_buffered: engine.config.max_buffered,
+            max_buffered_bytes,
+            _admission: admission,
         });
         let socket = EngineSocket {
             sender: EngineSender {
                 session: session.clone(),
             },
             incoming: rx,
+            incoming_budget,
+            max_incoming: max_buffered_bytes,
             handshake,
         };
         (session, socket)
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         // Every critical section leaves the state consistent, so a poisoned lock is usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn queue(&self, packet: Packet) -> Result<(), SendError> {
+    /// Why the session closed, once it has.
+    pub(super) fn reason(&self) -> Option<CloseReason> {
+        *self.reason.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn queue(&self, packet: Packet) -> Result<(), SendError> {
         self.queue_all(std::iter::once(packet))
     }
 
-    /// Queues packets together; a client that lets more than `max_buffered` pile up is dropped.
-    fn queue_all(&self, packets: impl IntoIterator<Item = Packet>) -> Result<(), SendError> {
+    /// Queues packets together; a client that lets more than `max_buffered` packets, or more
+    /// than `max_buffered_bytes`, pile up is dropped.
+    pub(super) fn queue_all(
+        &self,
+        packets: impl IntoIterator<Item = Packet>,
+    ) -> Result<(), SendError> {
         let mut state = self.state();
         if state.closed {
             return Err(SendError::Closed);
         }
-        state.packets.extend(packets);
-        let overflow = state.packets.len() > self.max_buffered;
+        for packet in packets {
+            state.bytes += packet.size();
+            state.packets.push_back(packet);
+        }
+        let overflow =
+            state.packets.len() > self.max_buffered || state.bytes > self.max_buffered_bytes;
         drop(state);
         if overflow {
             tracing::warn!(sid = %self.sid, "Engine.IO client too slow: closing its session");
@@ -242,6 +154,12 @@ impl Session {
         }
         self.ready.notify_waiters();
         Ok(())
+    }
+
+    /// Takes what is queued, and whether the session is closed (nothing more will come).
+    pub(super) fn take_packets(&self) -> (Vec<Packet>, bool) {
+        let mut state = self.state();
+        (state.take(), state.closed)
     }
 
     /// Closes the session: the application's `recv` ends, waiting transports return, and the
@@ -261,7 +179,7 @@ impl Session {
         });
     }
 
-    fn forget(&self) {
+    pub(super) fn forget(&self) {
         if let Some(engine) = self.engine.upgrade() {
             engine.remove(&self.sid);
         }
@@ -274,12 +192,19 @@ impl Session {
                 return;
             }
             state.closed = true;
+            // What a client that is too slow, silent or broken did not collect is dropped at
+            // once; a server's or the client's own close still delivers what was sent before.
+            if !matches!(reason, CloseReason::ServerClose | CloseReason::ClientClose) {
+                state.packets.clear();
+                state.bytes = 0;
+            }
         }
         *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
         self.incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        self.incoming_budget.close();
         if forget {
             self.forget();
         }
@@ -290,7 +215,7 @@ impl Session {
     /// Whether the client missed its pong deadline; such a session is closed at once, whether
     /// or not the heartbeat task has woken up yet.
     pub(crate) fn expired(&self) -> bool {
-        let due = *self.pong_due.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = self.state().pong_due;
         if due.is_some_and(|due| tokio::time::Instant::now() >= due) {
             tracing::debug!(sid = %self.sid, "Engine.IO ping timeout: closing the session");
             self.close(CloseReason::PingTimeout);
@@ -299,25 +224,37 @@ impl Session {
         false
     }
 
-    /// A client's message, for the application (waits while the application is behind).
+    /// A client's message, for the application. Waits while the application is behind (by
+    /// messages, or by bytes: at most `max_buffered_bytes` wait for it).
     async fn deliver(&self, payload: Payload) {
         let sender = self
             .incoming
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if let Some(sender) = sender {
-            let _ = sender.send(payload).await;
-        }
+        let Some(sender) = sender else { return };
+        let budget = budget(&payload, self.max_buffered_bytes);
+        let Ok(permit) = self.incoming_budget.acquire_many(budget).await else {
+            return; // The session closed meanwhile.
+        };
+        // `recv` gives the bytes back.
+        permit.forget();
+        let _ = sender.send(payload).await;
     }
 
     /// Handles a packet from the client (either transport).
-    async fn receive(self: &Arc<Self>, packet: Packet) {
+    pub(super) async fn receive(self: &Arc<Self>, packet: Packet) {
         match packet {
             Packet::Message(payload) => self.deliver(payload).await,
             Packet::Pong(_) => {
-                *self.pong_due.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                self.pong.notify_one();
+                let mut state = self.state();
+                // Only a ping the client was given can be answered: a pong sent ahead of time
+                // (or one for a ping still waiting to be collected) does not count.
+                if state.pong_due.is_some() && state.ping_delivered {
+                    state.pong_due = None;
+                    drop(state);
+                    self.pong.notify_one();
+                }
             }
             Packet::Close => {
                 let _ = self.queue(Packet::Noop);
@@ -331,91 +268,29 @@ impl Session {
         }
     }
 
-    /// A polling GET: waits for packets and returns them as one payload.
-    pub(crate) async fn poll(&self) -> Response {
-        if self.closed.is_fired() && self.state().packets.is_empty() {
-            self.forget();
-            return bad_request("Session ID unknown");
-        }
-        let upgrade_under_way = |state: &State| {
-            (state.probing || state.upgrading) && state.packets.is_empty() && !state.closed
-        };
-        if upgrade_under_way(&self.state()) {
-            // A GET that arrives while a WebSocket is taking the session over: its `2probe`
-            // and `5` may be moments from being read (a client sends them back to back), and
-            // after them this GET is refused. A GET with nothing to collect waits anyway.
-            let _ = tokio::time::timeout(UPGRADE_WAIT, async {
-                loop {
-                    let notified = self.ready.notified();
-                    tokio::pin!(notified);
-                    notified.as_mut().enable();
-                    if !upgrade_under_way(&self.state()) {
-                        return;
-                    }
-                    notified.await;
-                }
-            })
-            .await;
-        }
-        if self.state().websocket {
-            return bad_request("Transport mismatch");
-        }
-        if self.polling.swap(true, Ordering::AcqRel) {
-            // Two GETs at once break the protocol: the first learns the session is closed.
-            let _ = self.queue(Packet::Close);
-            self.close(CloseReason::InvalidPacket);
-            return bad_request("Overlap from client");
-        }
-        let response = loop {
-            let notified = self.ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut state = self.state();
-                if !state.packets.is_empty() {
-                    let packets: Vec<Packet> = state.packets.drain(..).collect();
-                    break text(Packet::encode_payload(&packets));
-                }
-                if state.upgrading || state.websocket {
-                    break text("6".to_owned());
-                }
-                if state.closed {
-                    break text("1".to_owned());
-                }
+    /// Queues a ping whose pong is due at `due`. Under the same lock as the queue: a transport
+    /// that takes packets after `pong_due` is set takes this ping too.
+    fn ping(&self, due: tokio::time::Instant) -> Result<(), SendError> {
+        {
+            let mut state = self.state();
+            if state.closed {
+                return Err(SendError::Closed);
             }
-            notified.await;
-            // Let the application answer what arrived with this wake-up before writing, so that
-            // replies to one POST go out in one payload.
-            tokio::task::yield_now().await;
-        };
-        self.polling.store(false, Ordering::Release);
-        if self.closed.is_fired() {
-            self.forget();
+            state.pong_due = Some(due);
+            state.ping_delivered = false;
+            let ping = Packet::Ping(None);
+            state.bytes += ping.size();
+            state.packets.push_back(ping);
         }
-        response
+        self.ready.notify_waiters();
+        Ok(())
     }
+}
 
-    /// A polling POST: one payload of packets from the client.
-    pub(crate) async fn push(self: &Arc<Self>, body: &[u8]) -> Response {
-        if self.closed.is_fired() {
-            return bad_request("Session ID unknown");
-        }
-        if self.state().websocket {
-            return bad_request("Transport mismatch");
-        }
-        let packets = std::str::from_utf8(body)
-            .ok()
-            .and_then(|body| Packet::decode_payload(body).ok());
-        let Some(packets) = packets else {
-            tracing::debug!(sid = %self.sid, "invalid Engine.IO payload: closing the session");
-            self.close(CloseReason::InvalidPacket);
-            return (StatusCode::BAD_REQUEST, "invalid payload").into_response();
-        };
-        for packet in packets {
-            self.receive(packet).await;
-        }
-        text("ok".to_owned())
-    }
+/// The bytes a client's message holds against the incoming budget (never more than all of it,
+/// `max`, so that any message fits).
+pub(super) fn budget(payload: &Payload, max: usize) -> u32 {
+    u32::try_from(payload.len().min(max)).unwrap_or(u32::MAX)
 }
 
 /// Pings the client every interval; closes the session when a pong is late. Deadlines are
@@ -430,11 +305,7 @@ pub(crate) async fn heartbeat(engine: Arc<Engine>, session: Arc<Session>) {
             () = tokio::time::sleep_until(next_ping) => {}
         }
         let due = next_ping + timeout;
-        *session
-            .pong_due
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(due);
-        if session.queue(Packet::Ping(None)).is_err() {
+        if session.ping(due).is_err() {
             return;
         }
         tokio::select! {
@@ -462,159 +333,25 @@ impl Session {
         state.probing = true;
         true
     }
-}
 
-/// A WebSocket that asks to take over a polling session: `2probe` → `3probe`, then `5`.
-/// `accepted` is what [`Session::begin_upgrade`] said.
-pub(crate) async fn upgrade(
-    engine: Arc<Engine>,
-    session: Arc<Session>,
-    mut ws: WebSocket,
-    accepted: bool,
-) {
-    if !accepted {
-        let _ = ws.close().await;
-        return;
+    /// The probe was answered: polling requests now get `6`.
+    pub(super) fn probed(&self) {
+        self.state().upgrading = true;
+        self.ready.notify_waiters();
     }
-    let probed = loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => match Packet::decode_text(text.as_str()) {
-                Ok(Packet::Ping(Some(probe))) if probe == "probe" => {
-                    if ws.send(Message::text("3probe")).await.is_err() {
-                        break false;
-                    }
-                    session.state().upgrading = true;
-                    session.ready.notify_waiters();
-                }
-                Ok(Packet::Upgrade) if is_upgrading(&session) => break true,
-                Ok(_) => {}
-                Err(_) => break false,
-            },
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            _ => break false,
-        }
-    };
-    if !probed {
+
+    pub(super) fn is_upgrading(&self) -> bool {
+        self.state().upgrading
+    }
+
+    /// The upgrade completed (the WebSocket takes over) or failed (polling goes on).
+    pub(super) fn end_upgrade(&self, upgraded: bool) {
         {
-            let mut state = session.state();
+            let mut state = self.state();
             state.upgrading = false;
             state.probing = false;
+            state.websocket |= upgraded;
         }
-        session.ready.notify_waiters();
-        let _ = ws.close().await;
-        return;
+        self.ready.notify_waiters();
     }
-    {
-        let mut state = session.state();
-        state.upgrading = false;
-        state.probing = false;
-        state.websocket = true;
-    }
-    session.ready.notify_waiters();
-    run_websocket(engine, session, ws, false).await;
-}
-
-fn is_upgrading(session: &Session) -> bool {
-    session.state().upgrading
-}
-
-/// Serves a session over a WebSocket until either side closes it.
-pub(crate) async fn run_websocket(
-    engine: Arc<Engine>,
-    session: Arc<Session>,
-    ws: WebSocket,
-    send_open: bool,
-) {
-    let (mut sink, mut stream) = ws.split();
-    if send_open {
-        let mut open = String::new();
-        Packet::Open(engine.open_json(&session, false)).encode_text(&mut open);
-        if sink.send(Message::Text(open.into())).await.is_err() {
-            session.close(CloseReason::TransportClose);
-            return;
-        }
-    }
-    drop(engine);
-    let writer = {
-        let session = session.clone();
-        async move {
-            loop {
-                let notified = session.ready.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                let (packets, closed) = {
-                    let mut state = session.state();
-                    (state.packets.drain(..).collect::<Vec<_>>(), state.closed)
-                };
-                for packet in packets {
-                    let message = match packet {
-                        Packet::Message(Payload::Binary(bytes)) => Message::Binary(bytes),
-                        Packet::Noop => continue,
-                        other => {
-                            let mut out = String::new();
-                            other.encode_text(&mut out);
-                            Message::Text(out.into())
-                        }
-                    };
-                    if sink.feed(message).await.is_err() {
-                        session.close(CloseReason::TransportClose);
-                        return sink;
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    session.close(CloseReason::TransportClose);
-                    return sink;
-                }
-                if closed {
-                    return sink;
-                }
-                notified.await;
-            }
-        }
-    };
-    let reader = {
-        let session = session.clone();
-        async move {
-            let mut reason = CloseReason::TransportClose;
-            loop {
-                let message = tokio::select! {
-                    message = stream.next() => message,
-                    () = session.closed.fired() => break,
-                };
-                let message = match message {
-                    Some(Ok(message)) => message,
-                    Some(Err(err)) => {
-                        if matches!(
-                            err.into_inner().downcast_ref::<tungstenite::Error>(),
-                            Some(tungstenite::Error::Capacity(_))
-                        ) {
-                            reason = CloseReason::TooLarge;
-                        }
-                        break;
-                    }
-                    None => break,
-                };
-                let packet = match message {
-                    Message::Text(text) => Packet::decode_text(text.as_str()),
-                    Message::Binary(bytes) => Ok(Packet::Message(Payload::Binary(bytes))),
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                    Message::Close(_) => break,
-                };
-                match packet {
-                    Ok(packet) => session.receive(packet).await,
-                    Err(_) => {
-                        tracing::debug!(sid = %session.sid, "invalid Engine.IO packet: closing the session");
-                        reason = CloseReason::InvalidPacket;
-                        break;
-                    }
-                }
-                if session.closed.is_fired() {
-                    break;
-                }
-            }
-            session.close(reason);
-        }
-    };
-    let (mut sink, ()) = tokio::join!(writer, reader);
-    let _ = sink.close().await;
 }

@@ -28,13 +28,14 @@ use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineS
 use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::Message;
 use bytes::Bytes;
 use packet::Kind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use translate::Translation;
 
 /// Socket.IO settings.
 #[derive(Debug, Clone)]
@@ -45,7 +46,8 @@ pub struct SocketIoConfig {
     /// The Engine.IO settings (heartbeat, `maxPayload`, CORS origins). Its origin policy
     /// defaults to the app's.
     pub engine: Option<EngineConfig>,
-    /// How long a new session may go without connecting to a namespace (default 45 s).
+    /// How long a new session may go without connecting to a namespace, over either transport
+    /// (default 45 s, socket.io's `connectTimeout`); the session is then closed.
     pub connect_timeout: Duration,
 }
 
@@ -86,66 +88,39 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         engine.read_buffer_size = runtime.config.read_buffer_size;
         engine
     });
-    let connect_timeout = config.connect_timeout;
+    let limits = Limits {
+        connect_timeout: config.connect_timeout,
+        max_payload: engine_config.max_payload,
+        attachment_timeout: engine_config.ping_timeout,
+    };
     let translations = Arc::new(dashmap::DashMap::new());
     EngineIo::new(engine_config, move |socket| {
-        session(
-            runtime.clone(),
-            translations.clone(),
-            socket,
-            connect_timeout,
-        )
+        session(runtime.clone(), translations.clone(), socket, limits)
     })
 }
 
-/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
-/// broadcast reaches every recipient's sink as the same bytes, so it is translated once.
-#[derive(Default)]
-struct Translation {
-    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
-}
-
-impl Translation {
-    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The cache holds its frame, so an equal address is the same frame, not a new one
-        // allocated where a freed one was.
-        if let Some((cached, payloads)) = &*last
-            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
-            && cached.len() == frame.len()
-        {
-            return Some(payloads.clone());
-        }
-        let payloads: Arc<[Payload]> = translate::outgoing(frame.as_str(), nsp)?.into();
-        *last = Some((frame.clone(), payloads.clone()));
-        Some(payloads)
-    }
-
-    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
-    /// Socket.IO client is dropped).
-    fn send(
-        &self,
-        sender: &EngineSender,
-        frame: &Utf8Bytes,
-        nsp: &str,
-    ) -> Result<(), crate::engineio::SendError> {
-        match self.outgoing(frame, nsp) {
-            Some(payloads) => sender.send_all(payloads.iter().cloned()),
-            None => Ok(()),
-        }
-    }
-}
-
 type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
+
+/// The bounds of one session's Socket.IO layer.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// How long a session may go without a CONNECT.
+    connect_timeout: Duration,
+    /// The most one packet may hold: its header and all its binary attachments.
+    max_payload: usize,
+    /// How long a packet may wait for its attachments (the Engine.IO `ping_timeout`).
+    attachment_timeout: Duration,
+}
 
 /// A BINARY_EVENT or BINARY_ACK waiting for its attachments.
 struct PendingBinary {
     header: String,
     expected: usize,
     attachments: Vec<Bytes>,
+    /// The header's and the attachments' bytes so far.
+    bytes: usize,
+    /// When the packet is dropped (and its session closed) if still incomplete.
+    deadline: tokio::time::Instant,
 }
 
 /// The namespaces one Engine.IO session is connected to.
@@ -162,7 +137,7 @@ async fn session(
     runtime: Arc<Runtime>,
     translations: Translations,
     mut socket: EngineSocket,
-    connect_timeout: Duration,
+    limits: Limits,
 ) {
     let mut session = Session {
         runtime,
@@ -173,13 +148,19 @@ async fn session(
     let mut pending: Option<PendingBinary> = None;
     let mut invalid = false;
     let mut connected_once = false;
-    let deadline = tokio::time::sleep(connect_timeout);
+    let deadline = tokio::time::sleep(limits.connect_timeout);
     tokio::pin!(deadline);
     loop {
+        let attachments_due = pending.as_ref().map(|pending| pending.deadline);
         let payload = tokio::select! {
             payload = socket.recv() => payload,
             () = &mut deadline, if !connected_once => {
                 tracing::debug!(sid = socket.id(), "no Socket.IO CONNECT in time: closing the session");
+                break;
+            }
+            () = sleep_until(attachments_due) => {
+                tracing::debug!(sid = socket.id(), "binary attachments not sent in time: closing the session");
+                invalid = true;
                 break;
             }
         };
@@ -190,12 +171,16 @@ async fn session(
                     Err("a text packet while binary attachments were expected")
                 } else {
                     session
-                        .text(&text, &socket, &mut pending, &mut connected_once)
+                        .text(&text, &socket, &mut pending, &mut connected_once, limits)
                         .await
                 }
             }
             Some(Payload::Binary(bytes)) => match pending.as_mut() {
+                Some(waiting) if waiting.bytes + bytes.len() > limits.max_payload => {
+                    Err("binary attachments over maxPayload")
+                }
                 Some(waiting) => {
+                    waiting.bytes += bytes.len();
                     waiting.attachments.push(bytes);
                     if waiting.attachments.len() == waiting.expected {
                         let PendingBinary {
@@ -233,6 +218,14 @@ async fn session(
     }
 }
 
+/// Completes at `deadline`; never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The last item of a namespace socket's stream when its Engine.IO session ended.
 #[derive(Debug, thiserror::Error)]
 #[error("the Engine.IO session ended: {0:?}")]
@@ -245,6 +238,7 @@ impl Session {
         socket: &EngineSocket,
         pending: &mut Option<PendingBinary>,
         connected_once: &mut bool,
+        limits: Limits,
     ) -> Result<(), &'static str> {
         let packet = packet::decode(text).map_err(|_| "not a Socket.IO packet")?;
         match packet.kind {
@@ -263,6 +257,8 @@ impl Session {
                     header: text.to_owned(),
                     expected: packet.attachments,
                     attachments: Vec::with_capacity(packet.attachments),
+                    bytes: text.len(),
+                    deadline: tokio::time::Instant::now() + limits.attachment_timeout,
                 });
                 Ok(())
             }
@@ -357,7 +353,7 @@ impl Session {
         }
         // The CONNECT answer goes before anything the connection hooks emit.
         let reply = serde_json::json!({"sid": socket.id()}).to_string();
-        let _ = self.sender.send(Payload::Text(packet::encode(
+        let _ = self.sender.send(Payload::text(packet::encode(
             Kind::Connect,
             nsp,
             None,
@@ -386,7 +382,7 @@ impl Session {
             body["data"] = data;
         }
         let packet = packet::encode(Kind::ConnectError, nsp, None, 0, &body.to_string());
-        let _ = self.sender.send(Payload::Text(packet));
+        let _ = self.sender.send(Payload::text(packet));
     }
 }
 
@@ -420,7 +416,7 @@ fn translating_sink(
                 Message::Close(Some(_)) => {
                     // The server closed this namespace's socket: tell the client.
                     let packet = packet::encode(Kind::Disconnect, &nsp, None, 0, "");
-                    let _ = sender.send(Payload::Text(packet));
+                    let _ = sender.send(Payload::text(packet));
                 }
                 Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
                 Message::Binary(_) => {}

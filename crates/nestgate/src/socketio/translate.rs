@@ -7,7 +7,8 @@
 //! ([`Binary`](super::Binary)); the placeholders of the wire replace them.
 
 use super::packet::{self, Kind, Packet};
-use crate::engineio::Payload;
+use crate::engineio::{EngineSender, Payload};
+use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -15,11 +16,53 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The key of an embedded binary value.
 pub(crate) const BINARY_KEY: &str = "$binary";
 /// The key of several arguments in one `data` value.
 pub(crate) const ARGS_KEY: &str = "$args";
+
+/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
+/// broadcast reaches every recipient's sink as the same bytes, so it is translated once.
+#[derive(Default)]
+pub(crate) struct Translation {
+    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
+}
+
+impl Translation {
+    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The cache holds its frame, so an equal address is the same frame, not a new one
+        // allocated where a freed one was.
+        if let Some((cached, payloads)) = &*last
+            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
+            && cached.len() == frame.len()
+        {
+            return Some(payloads.clone());
+        }
+        let payloads: Arc<[Payload]> = outgoing(frame.as_str(), nsp)?.into();
+        *last = Some((frame.clone(), payloads.clone()));
+        Some(payloads)
+    }
+
+    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
+    /// Socket.IO client is dropped).
+    pub(crate) fn send(
+        &self,
+        sender: &EngineSender,
+        frame: &Utf8Bytes,
+        nsp: &str,
+    ) -> Result<(), crate::engineio::SendError> {
+        match self.outgoing(frame, nsp) {
+            Some(payloads) => sender.send_all(payloads.iter().cloned()),
+            None => Ok(()),
+        }
+    }
+}
 
 /// A frame from the client that is not well-formed where it matters.
 #[derive(Debug)]
@@ -174,7 +217,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
     }
     array.push(']');
     if !array.contains("\"$binary\"") {
-        return Some(vec![Payload::Text(packet::encode(
+        return Some(vec![Payload::text(packet::encode(
             kind, nsp, id, 0, &array,
         ))]);
     }
@@ -187,7 +230,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
         _ => Kind::BinaryEvent,
     };
     let json = serde_json::to_string(&value).ok()?;
-    let mut payloads = vec![Payload::Text(packet::encode(
+    let mut payloads = vec![Payload::text(packet::encode(
         kind,
         nsp,
         id,
@@ -227,6 +270,28 @@ fn take_binaries(value: &mut Value, attachments: &mut Vec<Bytes>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engineio::{EngineConfig, EngineIo};
+
+    /// A broadcast reaches every session as the same bytes: each queue holds a reference to
+    /// one translated text, not a copy of it.
+    #[tokio::test]
+    async fn one_translation_is_shared_by_every_recipient() {
+        let engine = EngineIo::new(EngineConfig::default(), |_socket| async {});
+        let (a, b) = (engine.test_session(), engine.test_session());
+        let translation = Translation::default();
+        let frame = Utf8Bytes::from(format!(
+            r#"{{"event":"said","data":"{}"}}"#,
+            "x".repeat(10_000)
+        ));
+        translation.send(&a, &frame, "/").unwrap();
+        translation.send(&b, &frame, "/").unwrap();
+        let (queued_a, queued_b) = (a.queued(), b.queued());
+        let (Payload::Text(text_a), Payload::Text(text_b)) = (&queued_a[0], &queued_b[0]) else {
+            panic!("text payloads: {queued_a:?}");
+        };
+        assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
+        assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
+    }
 
     fn text(payloads: Option<Vec<Payload>>) -> Vec<Payload> {
         payloads.expect("translated")

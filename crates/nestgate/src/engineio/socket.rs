@@ -1,0 +1,157 @@
+//! A session as the application sees it: [`EngineSocket`] (the client's messages, and a way to
+//! answer), [`EngineSender`], and why a session ended.
+
+use super::packet::{Packet, Payload};
+use super::session::{Session, budget};
+use crate::socket::Handshake;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc};
+
+/// Why an Engine.IO session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client sent a close packet.
+    ClientClose,
+    /// The transport ended without one (the client went away, or a write failed).
+    TransportClose,
+    /// The client did not answer a ping in time.
+    PingTimeout,
+    /// The client broke the protocol (an invalid packet, two polls at once).
+    InvalidPacket,
+    /// A message or request body over `maxPayload`.
+    TooLarge,
+    /// Packets piled up for a client that does not read.
+    SlowClient,
+    /// The server closed it.
+    ServerClose,
+}
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The session is closed.
+    #[error("the session is closed")]
+    Closed,
+}
+
+/// A session as the application sees it: the client's messages, and a way to answer.
+#[derive(Debug)]
+pub struct EngineSocket {
+    pub(super) sender: EngineSender,
+    pub(super) incoming: mpsc::Receiver<Payload>,
+    /// Bytes given back to the session's incoming budget as messages are taken.
+    pub(super) incoming_budget: Arc<Semaphore>,
+    pub(super) max_incoming: usize,
+    pub(super) handshake: Handshake,
+}
+
+/// Sends to one session; cheap to clone.
+#[derive(Clone)]
+pub struct EngineSender {
+    pub(super) session: Arc<Session>,
+}
+
+impl std::fmt::Debug for EngineSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineSender")
+            .field("sid", &self.session.sid)
+            .finish()
+    }
+}
+
+impl EngineSocket {
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.sender.session.sid
+    }
+
+    /// The request that opened the session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// The next message from the client; `None` once the session is closed.
+    pub async fn recv(&mut self) -> Option<Payload> {
+        let payload = self.incoming.recv().await?;
+        self.incoming_budget
+            .add_permits(budget(&payload, self.max_incoming) as usize);
+        Some(payload)
+    }
+
+    /// Queues a message for the client.
+    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
+        self.sender.send(payload)
+    }
+
+    /// A sender for this session.
+    pub fn sender(&self) -> EngineSender {
+        self.sender.clone()
+    }
+
+    /// Closes the session.
+    pub fn close(&self) {
+        self.sender.close();
+    }
+
+    /// Why the session closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.sender.close_reason()
+    }
+}
+
+impl EngineSender {
+    #[cfg(test)]
+    pub(crate) fn of(session: Arc<Session>) -> Self {
+        EngineSender { session }
+    }
+
+    /// The messages queued for the client (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> Vec<Payload> {
+        let state = self.session.state();
+        let messages = state.packets.iter().filter_map(|packet| match packet {
+            Packet::Message(payload) => Some(payload.clone()),
+            _ => None,
+        });
+        messages.collect()
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.session.sid
+    }
+
+    /// Queues a message for the client. A client that lets `max_buffered` packets or
+    /// `max_buffered_bytes` pile up is disconnected.
+    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
+        self.session.queue(Packet::Message(payload))
+    }
+
+    /// Queues several messages at once (they are written together).
+    pub fn send_all(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
+        self.session
+            .queue_all(payloads.into_iter().map(Packet::Message))
+    }
+
+    /// Closes the session (the client gets a close packet where it can).
+    pub fn close(&self) {
+        let _ = self.session.queue(Packet::Close);
+        self.session.close(CloseReason::ServerClose);
+    }
+
+    /// Why the session closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.session.reason()
+    }
+
+    /// Completes when the session is closed.
+    pub async fn closed(&self) {
+        self.session.closed.fired().await;
+    }
+
+    /// Whether the session is closed.
+    pub fn is_closed(&self) -> bool {
+        self.session.closed.is_fired()
+    }
+}
