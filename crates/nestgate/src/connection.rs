@@ -197,7 +197,8 @@ pub(crate) async fn serve<S, K>(
     if let Err(reject) = namespace.connect(&socket).await {
         tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
         if let Some(exception) = reject.exception() {
-            let _ = socket.send_text(protocol::encode_exception(exception, None).into());
+            let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
+            let _ = socket.send_text(frame.into());
         }
         let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
         socket.close(DisconnectReason::Kicked, Some(frame));
@@ -235,6 +236,12 @@ pub(crate) async fn serve<S, K>(
             socket.close(
                 reason,
                 Some((close::TOO_BIG, Cow::Borrowed("message too large"))),
+            );
+        }
+        DisconnectReason::InvalidPayload => {
+            socket.close(
+                reason,
+                Some((close::INVALID_PAYLOAD, Cow::Borrowed("invalid UTF-8"))),
             );
         }
         // Kicked and slow consumers closed themselves already.
@@ -331,6 +338,7 @@ fn classify(err: axum::Error) -> DisconnectReason {
     }
     match err.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => DisconnectReason::MessageTooLarge,
+        Some(tungstenite::Error::Utf8(_)) => DisconnectReason::InvalidPayload,
         _ => {
             tracing::debug!(error = %err, "WebSocket read failed");
             DisconnectReason::TransportError
@@ -435,6 +443,8 @@ pub(crate) fn dispatch(
         return None;
     };
     let Some(route) = socket.namespace().route(&name) else {
+        // The name is the client's: repeat at most a short prefix of it.
+        let name = protocol::shown_name(&name);
         let exception = WsException::new(format!("unknown event '{name}'"));
         let data = protocol::data_text(frame.as_str(), &envelope.data);
         protocol_error(socket, envelope.id, exception, Some((&name, data)));
@@ -564,7 +574,9 @@ fn send_error(
 ) {
     let frame = match id {
         Some(id) => protocol::encode_ack_error(id, exception),
-        None => protocol::encode_exception(exception, cause),
+        None => {
+            protocol::encode_exception(exception, cause.map(|(event, data)| (event, Some(data))))
+        }
     };
     let _ = socket.send_text(frame.into());
 }

@@ -67,11 +67,15 @@
 //! | client asks for an ack | `{"event": "message", "data": ..., "id": 7}` |
 //! | the ack | `{"ack": 7, "data": <value>}` or `{"ack": 7, "error": {"status": "error", "message": "..."}}` |
 //! | error, no `id` | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": <event>, "data": <data>}}}` |
+//! | an error carrying an object | `{"event": "exception", "data": <the object>}` (as it is, no `cause`) |
+//! | a connection hook's error | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": "handleConnection"}}}` |
 //!
-//! Every frame with an `id` gets exactly one answer. Malformed JSON, unknown events and payloads
-//! of the wrong type are each answered with an exception frame saying what was wrong; the
-//! connection stays open. Close codes: 1000 normal, 1001 shutdown, 1008 policy (rejected,
-//! heartbeat timeout), 1009 message too large, 1011 internal error, 1013 slow consumer.
+//! Every frame with an `id` gets exactly one answer. A frame is a JSON object: malformed JSON,
+//! anything else (an array too), unknown events and payloads of the wrong type are each answered
+//! with an exception frame saying what was wrong (an unknown event's name is repeated cut to 64
+//! characters); the connection stays open. Close codes: 1000 normal, 1001 shutdown, 1007 invalid
+//! UTF-8 in a text frame, 1008 policy (rejected, heartbeat timeout), 1009 message too large, 1011
+//! internal error, 1013 slow consumer.
 //!
 //! # Extractors and their order
 //!

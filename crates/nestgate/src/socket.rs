@@ -102,6 +102,8 @@ pub enum DisconnectReason {
     MessageTooLarge,
     /// The client did not read fast enough and its outbound queue overflowed (close code 1013).
     SlowConsumer,
+    /// The client sent a text frame that is not valid UTF-8 (close code 1007).
+    InvalidPayload,
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -114,6 +116,7 @@ impl std::fmt::Display for DisconnectReason {
             DisconnectReason::Kicked => "kicked",
             DisconnectReason::MessageTooLarge => "message too large",
             DisconnectReason::SlowConsumer => "slow consumer",
+            DisconnectReason::InvalidPayload => "invalid payload",
         })
     }
 }
