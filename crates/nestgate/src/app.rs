@@ -248,6 +248,45 @@ impl App {
         self
     }
 
+    /// How long, and for how many bytes at most, a ws-json connection that the server closed
+    /// keeps reading (and discarding) what its client still sends (defaults: 2 s, 64 MiB).
+    ///
+    /// A server that drops a connection while the client is still sending (the rest of an
+    /// oversized message, a flood) makes the kernel answer with a TCP reset, and the client then
+    /// loses the close frame it had not read yet: it sees 1006 instead of 1009, 1013, 1008 or
+    /// 1001. So after its close frame the server half-closes the connection and drains it until
+    /// the client closes its side or one of these limits is reached; then it drops it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let app = nestgate::App::new().lingering_close(Duration::from_secs(5), 256 * 1024 * 1024);
+    /// # drop(app);
+    /// ```
+    pub fn lingering_close(mut self, timeout: Duration, max_bytes: usize) -> Self {
+        self.config.linger_timeout = timeout;
+        self.config.linger_bytes = max_bytes;
+        self
+    }
+
+    /// How many payload bytes may wait for one client (default 16 MiB), beside
+    /// [`outbound_queue`](App::outbound_queue)'s frame count: a client whose queued frames would
+    /// exceed it is closed with 1013 as a slow consumer. A single frame larger than this is still
+    /// queued when nothing else is, so one large emit does not by itself close a client.
+    ///
+    /// The default holds 16 messages of the default [`max_message_size`](App::max_message_size)
+    /// (an echo of each), and bounds what one client that stops reading can pin to 16 MiB rather
+    /// than 1,024 frames of any size.
+    ///
+    /// ```
+    /// let app = nestgate::App::new().outbound_queue_bytes(4 * 1024 * 1024);
+    /// # drop(app);
+    /// ```
+    pub fn outbound_queue_bytes(mut self, bytes: usize) -> Self {
+        self.config.outbound_queue_bytes = bytes.max(1);
+        self
+    }
+
     /// How many handlers of one connection may run at once (default 128); past it, the
     /// connection's reading pauses until one finishes.
     pub fn max_in_flight(mut self, handlers: usize) -> Self {

@@ -16,8 +16,9 @@ use crate::protocol;
 use crate::reply::{Reply, ReplyKind};
 use crate::runtime::Runtime;
 use crate::socket::{Closing, DisconnectReason, Handshake, Socket};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use crate::websocket::{Incoming, LingerLimits, Outgoing, Upgrade, Ws};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, FuturesUnordered};
@@ -52,9 +53,9 @@ pub(crate) async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
     let (mut parts, _body) = request.into_parts();
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+    let upgrade = match Upgrade::from_parts(&mut parts).await {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return rejection,
     };
     let remote_addr = parts
         .extensions
@@ -98,20 +99,23 @@ pub(crate) async fn upgrade(
     };
     let config = &runtime.config;
     let guard = runtime.connections.token();
-    upgrade
+    let ws_config = tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(config.read_buffer_size)
-        .max_message_size(config.max_message_size)
-        .max_frame_size(config.max_message_size)
-        .on_failed_upgrade(|err| tracing::debug!(error = %err, "WebSocket upgrade failed"))
-        .on_upgrade(move |ws| {
-            // Built before the task's future, so that the future holds only what the connection
-            // needs while it runs (an async block would keep `ws` and the rest as captures).
-            let connection = run(ws, handshake, extensions, runtime, namespace);
-            async move {
-                connection.await;
-                drop(guard);
-            }
-        })
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    let linger = LingerLimits {
+        timeout: config.linger_timeout,
+        max_bytes: config.linger_bytes,
+    };
+    upgrade.on_upgrade(ws_config, linger, move |ws| {
+        // Built before the task's future, so that the future holds only what the connection
+        // needs while it runs (an async block would keep `ws` and the rest as captures).
+        let connection = run(ws, handshake, extensions, runtime, namespace);
+        async move {
+            connection.await;
+            drop(guard);
+        }
+    })
 }
 
 /// A copy of the request headers that owns its bytes.
@@ -138,7 +142,7 @@ pub(crate) fn detach_uri(uri: &Uri) -> Uri {
 /// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept
 /// in the connection's future for its whole life (an idle connection's memory is a budget).
 fn run(
-    ws: WebSocket,
+    ws: Ws,
     handshake: Handshake,
     extensions: axum::http::Extensions,
     runtime: Arc<Runtime>,
@@ -155,8 +159,8 @@ fn run(
     }
     let (sink, stream) = ws.split();
     let transport = Transport {
-        stream,
-        sink,
+        stream: Incoming(stream),
+        sink: Outgoing(sink),
         heartbeat: true,
         close_handshake: true,
     };
@@ -388,6 +392,11 @@ impl<F: Future<Output = ()>> Running<F> {
 
 /// Waits for the writer to send the close frame, then for the client's close frame, each within
 /// a grace period; a client that does not cooperate has its transport dropped.
+///
+/// While the writer waits, what the client sends is read and dropped: a client blocked on
+/// writing (a flood, a large message) reads nothing, and would otherwise never get to read the
+/// close frame. What still arrives after the transport is dropped is drained by the transport
+/// itself (`websocket::Linger`).
 async fn finish<S>(
     socket: &Socket,
     stream: &mut S,
@@ -396,12 +405,27 @@ async fn finish<S>(
 ) where
     S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
-        socket.abort_signal().fire();
-        // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
-        let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+    let written = async {
+        if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
+            socket.abort_signal().fire();
+            // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
+            let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+        }
+    };
+    tokio::pin!(written);
+    // Whether the stream may still bring the client's close frame.
+    let mut open = close_handshake;
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut written => break,
+            message = stream.next(), if open => match message {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => open = false,
+                Some(Ok(_)) => {}
+            },
+        }
     }
-    if !close_handshake {
+    if !open {
         return;
     }
     // Read until the client's close frame so that the transport is not reset under it.

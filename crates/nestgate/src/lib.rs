@@ -239,6 +239,7 @@ mod socket;
 mod state;
 #[cfg(feature = "validation")]
 mod validate;
+mod websocket;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};

@@ -203,7 +203,7 @@ impl Socket {
         let inner = SocketInner {
             id: new_id(),
             handshake,
-            outbound: Outbound::new(outbound_capacity),
+            outbound: Outbound::new(outbound_capacity, runtime.config.outbound_queue_bytes),
             closing: Signal::default(),
             abort: Signal::default(),
             cause: Mutex::new(None),
