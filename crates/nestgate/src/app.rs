@@ -255,7 +255,8 @@ impl App {
     /// oversized message, a flood) makes the kernel answer with a TCP reset, and the client then
     /// loses the close frame it had not read yet: it sees 1006 instead of 1009, 1013, 1008 or
     /// 1001. So after its close frame the server half-closes the connection and drains it until
-    /// the client closes its side or one of these limits is reached; then it drops it.
+    /// the client closes its side or one of these limits is reached; then it drops it. A zero
+    /// timeout drops it at once, as before this setting existed.
     ///
     /// ```
     /// use std::time::Duration;
@@ -284,6 +285,41 @@ impl App {
     /// ```
     pub fn outbound_queue_bytes(mut self, bytes: usize) -> Self {
         self.config.outbound_queue_bytes = bytes.max(1);
+        self
+    }
+
+    /// How many messages one ws-json connection may send per second on average (default 100),
+    /// and at once after a quiet period (`burst`, default 200). Past it the connection's reading
+    /// pauses until the next message is due: the client is slowed down by TCP backpressure, not
+    /// answered with an error or closed. Every frame counts (text, binary, ping).
+    ///
+    /// This is what keeps one client that floods a fan-out event (`server.emit` of what it
+    /// sends) from filling every other client's outbound queue: each recipient then gets at
+    /// most this rate from it. Turn it off with [`App::without_message_rate_limit`] where clients
+    /// are trusted or a layer limits them (the benchmarks' echo server does). Socket.IO sockets
+    /// are not limited by it.
+    ///
+    /// ```
+    /// // A game: 60 position updates per second and some room for bursts.
+    /// let app = nestgate::App::new().max_messages_per_second(120, 240);
+    /// # drop(app);
+    /// ```
+    pub fn max_messages_per_second(mut self, per_second: u32, burst: u32) -> Self {
+        self.config.message_rate = Some(crate::rate::Rate {
+            per_second: per_second.max(1),
+            burst: burst.max(1),
+        });
+        self
+    }
+
+    /// Removes the inbound message rate limit (see [`App::max_messages_per_second`]).
+    ///
+    /// ```
+    /// let app = nestgate::App::new().without_message_rate_limit();
+    /// # drop(app);
+    /// ```
+    pub fn without_message_rate_limit(mut self) -> Self {
+        self.config.message_rate = None;
         self
     }
 

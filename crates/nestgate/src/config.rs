@@ -11,6 +11,9 @@ pub(crate) struct Config {
     pub(crate) outbound_queue: usize,
     /// Payload bytes queued for one client before it is dropped as a slow consumer.
     pub(crate) outbound_queue_bytes: usize,
+    /// Messages one ws-json connection may send per second (and at once); past it, reading
+    /// pauses. `None`: no limit.
+    pub(crate) message_rate: Option<crate::rate::Rate>,
     /// Handlers of one connection running at once; past it, reading pauses.
     pub(crate) max_in_flight: usize,
     /// How often an idle client is pinged.
@@ -37,6 +40,10 @@ impl Default for Config {
             max_message_size: 1024 * 1024,
             outbound_queue: 1024,
             outbound_queue_bytes: 16 * 1024 * 1024,
+            message_rate: Some(crate::rate::Rate {
+                per_second: 100,
+                burst: 200,
+            }),
             max_in_flight: 128,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),

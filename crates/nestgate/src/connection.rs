@@ -13,6 +13,7 @@ use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::namespace::Namespace;
 use crate::outbound::Outbound;
 use crate::protocol;
+use crate::rate::Bucket;
 use crate::reply::{Reply, ReplyKind};
 use crate::runtime::Runtime;
 use crate::socket::{Closing, DisconnectReason, Handshake, Socket};
@@ -103,10 +104,7 @@ pub(crate) async fn upgrade(
         .read_buffer_size(config.read_buffer_size)
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
-    let linger = LingerLimits {
-        timeout: config.linger_timeout,
-        max_bytes: config.linger_bytes,
-    };
+    let linger = LingerLimits::new(config.linger_timeout, config.linger_bytes);
     upgrade.on_upgrade(ws_config, linger, move |ws| {
         // Built before the task's future, so that the future holds only what the connection
         // needs while it runs (an async block would keep `ws` and the rest as captures).
@@ -163,6 +161,7 @@ fn run(
         sink: Outgoing(sink),
         heartbeat: true,
         close_handshake: true,
+        rate_limit: true,
     };
     serve(socket, transport, runtime, namespace)
 }
@@ -177,6 +176,8 @@ pub(crate) struct Transport<S, K> {
     pub(crate) heartbeat: bool,
     /// Wait for the client's close frame after sending ours.
     pub(crate) close_handshake: bool,
+    /// Read at most [`App::max_messages_per_second`](crate::App::max_messages_per_second).
+    pub(crate) rate_limit: bool,
 }
 
 /// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
@@ -195,6 +196,7 @@ pub(crate) async fn serve<S, K>(
         sink,
         heartbeat,
         close_handshake,
+        rate_limit,
     } = transport;
     let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
 
@@ -214,7 +216,15 @@ pub(crate) async fn serve<S, K>(
     namespace.store().insert(socket.clone());
 
     let mut running = Running::default();
-    let reason = read_loop(&socket, &mut stream, &mut running, dispatch, heartbeat).await;
+    let reason = read_loop(
+        &socket,
+        &mut stream,
+        &mut running,
+        dispatch,
+        heartbeat,
+        rate_limit,
+    )
+    .await;
     namespace.store().remove(&socket);
     socket.fail_pending_acks();
     let config = &runtime.config;
@@ -271,6 +281,7 @@ async fn read_loop<S, F, D>(
     running: &mut Running<F>,
     dispatch: D,
     heartbeat_on: bool,
+    rate_limit: bool,
 ) -> DisconnectReason
 where
     S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -282,13 +293,21 @@ where
     let runtime = socket.runtime().clone();
     let config = &runtime.config;
     let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
-    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is never polled.
+    // Past the message rate, reading pauses until the next message is due (backpressure).
+    // Made at the first frame: a connection that never sends holds only the empty box.
+    let rate = config.message_rate.filter(|_| rate_limit);
+    let mut bucket: Option<Box<Bucket>> = None;
+    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is only polled
+    // to end a pause of the rate limit.
     let timer = sleep_until(heartbeat.deadline());
     // Created once: a wait created per iteration would register with its signal on every frame.
     let closing = socket.closing_signal().fired();
     let shutdown = runtime.shutdown.fired();
     tokio::pin!(timer, closing, shutdown);
     loop {
+        let throttled = bucket
+            .as_deref()
+            .is_some_and(|bucket| bucket.pause_until(Instant::now()).is_some());
         tokio::select! {
             biased;
             () = &mut closing => {
@@ -296,16 +315,27 @@ where
             }
             () = &mut shutdown => return DisconnectReason::ServerShutdown,
             Some(()) = running.next(), if !running.is_empty() => {}
-            () = &mut timer, if heartbeat_on => {
-                match heartbeat.on_timer(Instant::now()) {
-                    Beat::Ping => socket.send_ping(),
-                    Beat::Wait => {}
-                    Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+            () = &mut timer, if heartbeat_on || throttled => {
+                let now = Instant::now();
+                if heartbeat_on {
+                    match heartbeat.on_timer(now) {
+                        Beat::Ping => socket.send_ping(),
+                        Beat::Wait => {}
+                        Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+                    }
                 }
-                timer.as_mut().reset(heartbeat.deadline());
+                timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, bucket.as_deref(), now));
             }
-            frame = stream.next(), if running.len() < config.max_in_flight => {
-                heartbeat.seen(Instant::now());
+            frame = stream.next(), if running.len() < config.max_in_flight && !throttled => {
+                let now = Instant::now();
+                heartbeat.seen(now);
+                if let Some(rate) = rate {
+                    let bucket = bucket.get_or_insert_with(|| Box::new(Bucket::new(rate, now)));
+                    bucket.take(now);
+                    if bucket.pause_until(now).is_some() {
+                        timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, Some(bucket), now));
+                    }
+                }
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         if let Some(handling) = dispatch(socket, text, &waker) {
@@ -758,6 +788,24 @@ where
     }
     sink.flush().await?;
     Ok(closed)
+}
+
+/// When the read loop's timer must fire next: the heartbeat's deadline, or sooner the end of a
+/// pause of the rate limit.
+fn wake_at(
+    heartbeat: &Heartbeat,
+    heartbeat_on: bool,
+    bucket: Option<&Bucket>,
+    now: Instant,
+) -> Instant {
+    let pause_ends = bucket.and_then(|bucket| bucket.pause_until(now));
+    match (heartbeat_on, pause_ends) {
+        (true, Some(at)) => heartbeat.deadline().min(at),
+        (false, Some(at)) => at,
+        (true, None) => heartbeat.deadline(),
+        // Nothing to wake for: the timer is not polled then.
+        (false, None) => heartbeat.deadline(),
+    }
 }
 
 /// When to ping an idle client, and when to give up on one that does not answer.

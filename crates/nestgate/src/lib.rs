@@ -166,9 +166,16 @@
 //! | `io.in("a").disconnectSockets()` | `server.to("a").disconnect_sockets().await` |
 //! | `io.of("/admin")` | `server.of("/admin")` |
 //!
-//! A broadcast is serialized once and every recipient shares its bytes. Every client has a
-//! bounded outbound queue: when it is full, a volatile frame is dropped, and any other frame
-//! closes that client with 1013 — nobody else waits. Operators go through the namespace's
+//! A broadcast is serialized once and every recipient shares its bytes. Every client has an
+//! outbound queue bounded in frames and bytes: when it is full, a volatile frame is dropped, and
+//! any other frame closes that client with 1013 — nobody else waits.
+//!
+//! Fan-out of what a client sends (a chat message to a room, a cursor to everyone) is where one
+//! fast sender can fill everyone's queue: send it with `server.volatile()` (or
+//! `socket.broadcast().volatile()`), so that a recipient that falls behind misses frames instead
+//! of being closed, and keep the per-connection inbound limit
+//! ([`App::max_messages_per_second`], 100 messages/s by default), which bounds what one sender
+//! makes each recipient receive. Operators go through the namespace's
 //! [`Adapter`](adapter::Adapter): the in-memory [`LocalAdapter`](adapter::LocalAdapter) by
 //! default, a cluster adapter with [`App::adapter`].
 //!
@@ -230,6 +237,7 @@ mod namespace;
 mod outbound;
 mod pattern;
 mod protocol;
+mod rate;
 mod reply;
 mod runtime;
 mod serve;

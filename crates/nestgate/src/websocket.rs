@@ -39,11 +39,29 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 /// The WebSocket of one ws-json connection.
 pub(crate) type Ws = WebSocketStream<Linger<TokioIo<Upgraded>>>;
 
-/// How long and how much a closed connection keeps reading (see the module docs).
+/// How long and how much a closed connection keeps reading (see the module docs), in
+/// milliseconds and KiB: every connection holds a copy, so it is kept to 8 bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LingerLimits {
-    pub(crate) timeout: Duration,
-    pub(crate) max_bytes: usize,
+    timeout_ms: u32,
+    max_kib: u32,
+}
+
+impl LingerLimits {
+    pub(crate) fn new(timeout: Duration, max_bytes: usize) -> Self {
+        LingerLimits {
+            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+            max_kib: u32::try_from(max_bytes.div_ceil(1024)).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn timeout(self) -> Duration {
+        Duration::from_millis(self.timeout_ms.into())
+    }
+
+    fn max_bytes(self) -> usize {
+        usize::try_from(u64::from(self.max_kib) * 1024).unwrap_or(usize::MAX)
+    }
 }
 
 /// A checked upgrade request: what is needed to answer 101 and to take the connection over.
@@ -150,7 +168,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Linger<T> {
 
 /// Half-closes `io`, then reads and discards until the peer closes too, an error, or a limit.
 async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T, limits: LingerLimits) {
-    let drained = tokio::time::timeout(limits.timeout, async {
+    let max_bytes = limits.max_bytes();
+    let drained = tokio::time::timeout(limits.timeout(), async {
         let _ = io.shutdown().await;
         let mut buf = vec![0; 4096];
         let mut read = 0usize;
@@ -159,7 +178,7 @@ async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T, limits: LingerLimi
                 Ok(0) | Err(_) => return read,
                 Ok(n) => {
                     read += n;
-                    if read >= limits.max_bytes {
+                    if read >= max_bytes {
                         return read;
                     }
                 }
