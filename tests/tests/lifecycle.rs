@@ -144,7 +144,9 @@ async fn a_rejected_connection_gets_the_exception_then_the_close_code() {
     let mut mallory = server.client("/?name=mallory").await;
     assert_eq!(
         mallory.recv().await,
-        json!({"event": "exception", "data": {"status": "error", "message": "banned"}})
+        // NestJS names the hook as the pattern (integration/websockets/e2e/connection-hook-error.spec.ts).
+        json!({"event": "exception", "data": {"status": "error", "message": "banned",
+            "cause": {"pattern": "handleConnection"}}})
     );
     assert_eq!(
         mallory.closed().await,

@@ -1,5 +1,6 @@
 //! Bad input and bad clients never disturb their neighbours (DESIGN §7).
 
+use futures_util::StreamExt as _;
 use nestgate::App;
 use nestgate::prelude::*;
 use nestgate::testing::Closed;
@@ -251,5 +252,48 @@ async fn two_hundred_clients_times_one_hundred_round_trips_lose_and_duplicate_no
         total += client.await.unwrap();
     }
     assert_eq!(total, 20_000);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_long_unknown_event_name_is_repeated_truncated() {
+    let server = serve(app()).await;
+    let mut client = server.client("/").await;
+    let name = "n".repeat(100 * 1024);
+    client.send_json(json!({"event": name, "data": 1})).await;
+    let frame = client.inner().next().await.unwrap().unwrap();
+    let text = frame.to_text().unwrap().to_owned();
+    assert!(text.len() < 1024, "{} bytes", text.len());
+    let frame: Value = serde_json::from_str(&text).unwrap();
+    let shown = format!("{}…", "n".repeat(64));
+    assert_eq!(
+        frame["data"]["message"],
+        json!(format!("unknown event '{shown}'"))
+    );
+    assert_eq!(frame["data"]["cause"], json!({"pattern": shown, "data": 1}));
+    assert_alive(&mut client).await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
+    let server = serve(app()).await;
+    let mut client = server.client("/").await;
+    let mut neighbour = server.client("/").await;
+    let invalid = Frame::message(
+        vec![b'{', 0xff, 0xfe, b'}'],
+        OpCode::Data(OpData::Text),
+        true,
+    );
+    client
+        .send(tokio_tungstenite::tungstenite::Message::Frame(invalid))
+        .await;
+    assert_eq!(
+        client.closed().await,
+        Closed::Frame(1007, "invalid UTF-8".to_owned())
+    );
+    assert_alive(&mut neighbour).await;
     server.shutdown().await.unwrap();
 }

@@ -249,6 +249,81 @@ impl App {
         self
     }
 
+    /// How long, and for how many bytes at most, a ws-json connection that the server closed
+    /// keeps reading (and discarding) what its client still sends (defaults: 2 s, 64 MiB).
+    ///
+    /// A server that drops a connection while the client is still sending (the rest of an
+    /// oversized message, a flood) makes the kernel answer with a TCP reset, and the client then
+    /// loses the close frame it had not read yet: it sees 1006 instead of 1009, 1013, 1008 or
+    /// 1001. So after its close frame the server half-closes the connection and drains it until
+    /// the client closes its side or one of these limits is reached; then it drops it. A zero
+    /// timeout drops it at once, as before this setting existed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let app = nestgate::App::new().lingering_close(Duration::from_secs(5), 256 * 1024 * 1024);
+    /// # drop(app);
+    /// ```
+    pub fn lingering_close(mut self, timeout: Duration, max_bytes: usize) -> Self {
+        self.config.linger_timeout = timeout;
+        self.config.linger_bytes = max_bytes;
+        self
+    }
+
+    /// How many payload bytes may wait for one client (default 16 MiB), beside
+    /// [`outbound_queue`](App::outbound_queue)'s frame count: a client whose queued frames would
+    /// exceed it is closed with 1013 as a slow consumer. A single frame larger than this is still
+    /// queued when nothing else is, so one large emit does not by itself close a client.
+    ///
+    /// The default holds 16 messages of the default [`max_message_size`](App::max_message_size)
+    /// (an echo of each), and bounds what one client that stops reading can pin to 16 MiB rather
+    /// than 1,024 frames of any size.
+    ///
+    /// ```
+    /// let app = nestgate::App::new().outbound_queue_bytes(4 * 1024 * 1024);
+    /// # drop(app);
+    /// ```
+    pub fn outbound_queue_bytes(mut self, bytes: usize) -> Self {
+        self.config.outbound_queue_bytes = bytes.max(1);
+        self
+    }
+
+    /// How many messages one ws-json connection may send per second on average (default 100),
+    /// and at once after a quiet period (`burst`, default 200). Past it the connection's reading
+    /// pauses until the next message is due: the client is slowed down by TCP backpressure, not
+    /// answered with an error or closed. Every frame counts (text, binary, ping).
+    ///
+    /// This is what keeps one client that floods a fan-out event (`server.emit` of what it
+    /// sends) from filling every other client's outbound queue: each recipient then gets at
+    /// most this rate from it. Turn it off with [`App::without_message_rate_limit`] where clients
+    /// are trusted or a layer limits them (the benchmarks' echo server does). Socket.IO sockets
+    /// are not limited by it.
+    ///
+    /// ```
+    /// // A game: 60 position updates per second and some room for bursts.
+    /// let app = nestgate::App::new().max_messages_per_second(120, 240);
+    /// # drop(app);
+    /// ```
+    pub fn max_messages_per_second(mut self, per_second: u32, burst: u32) -> Self {
+        self.config.message_rate = Some(crate::rate::Rate {
+            per_second: per_second.max(1),
+            burst: burst.max(1),
+        });
+        self
+    }
+
+    /// Removes the inbound message rate limit (see [`App::max_messages_per_second`]).
+    ///
+    /// ```
+    /// let app = nestgate::App::new().without_message_rate_limit();
+    /// # drop(app);
+    /// ```
+    pub fn without_message_rate_limit(mut self) -> Self {
+        self.config.message_rate = None;
+        self
+    }
+
     /// How many handlers of one connection may run at once (default 128); past it, the
     /// connection's reading pauses until one finishes.
     pub fn max_in_flight(mut self, handlers: usize) -> Self {

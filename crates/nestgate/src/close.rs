@@ -6,6 +6,8 @@ pub const NORMAL: u16 = 1000;
 pub const GOING_AWAY: u16 = 1001;
 /// Policy violation: a rejected connection, a kicked client or a missed heartbeat.
 pub const POLICY: u16 = 1008;
+/// A text frame whose payload is not valid UTF-8 (RFC 6455 §8.1).
+pub const INVALID_PAYLOAD: u16 = 1007;
 /// A frame over the configured size limit.
 pub const TOO_BIG: u16 = 1009;
 /// An internal error.

@@ -9,6 +9,11 @@ pub(crate) struct Config {
     pub(crate) max_message_size: usize,
     /// Frames queued for one client before it is dropped as a slow consumer.
     pub(crate) outbound_queue: usize,
+    /// Payload bytes queued for one client before it is dropped as a slow consumer.
+    pub(crate) outbound_queue_bytes: usize,
+    /// Messages one ws-json connection may send per second (and at once); past it, reading
+    /// pauses. `None`: no limit.
+    pub(crate) message_rate: Option<crate::rate::Rate>,
     /// Handlers of one connection running at once; past it, reading pauses.
     pub(crate) max_in_flight: usize,
     /// How often an idle client is pinged.
@@ -21,6 +26,10 @@ pub(crate) struct Config {
     pub(crate) read_buffer_size: usize,
     /// How long a new TCP connection has to send its HTTP request head.
     pub(crate) handshake_timeout: Duration,
+    /// How long a connection the server closed keeps draining what the client still sends.
+    pub(crate) linger_timeout: Duration,
+    /// How many bytes a connection the server closed drains at most.
+    pub(crate) linger_bytes: usize,
     /// How long `emit_with_ack` waits by default.
     pub(crate) ack_timeout: Duration,
     /// Admission: what a client may open and keep before any handler runs (see `app/limits.rs`).
@@ -65,6 +74,11 @@ impl Default for Config {
         Config {
             max_message_size: 1024 * 1024,
             outbound_queue: 1024,
+            outbound_queue_bytes: 16 * 1024 * 1024,
+            message_rate: Some(crate::rate::Rate {
+                per_second: 100,
+                burst: 200,
+            }),
             max_in_flight: 128,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
@@ -72,6 +86,8 @@ impl Default for Config {
             read_buffer_size: 2 * 1024,
             handshake_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
+            linger_timeout: Duration::from_secs(2),
+            linger_bytes: 64 * 1024 * 1024,
             admission: Admission::default(),
         }
     }

@@ -13,11 +13,13 @@ use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::namespace::Namespace;
 use crate::outbound::Outbound;
 use crate::protocol;
+use crate::rate::Bucket;
 use crate::reply::{Reply, ReplyKind};
 use crate::runtime::Runtime;
 use crate::socket::{Closing, DisconnectReason, Handshake, Socket};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use crate::websocket::{Incoming, LingerLimits, Outgoing, Upgrade, Ws};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, FuturesUnordered};
@@ -61,9 +63,9 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
     let (mut parts, _body) = request.into_parts();
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+    let upgrade = match Upgrade::from_parts(&mut parts).await {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return rejection,
     };
     let path = parts.uri.path();
     // Under `App::listen` hyper has refused larger heads already; this bounds what a socket
@@ -129,20 +131,20 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
     };
     let config = &runtime.config;
     let guard = runtime.connections.token();
-    upgrade
+    let ws_config = tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(config.read_buffer_size)
-        .max_message_size(config.max_message_size)
-        .max_frame_size(config.max_message_size)
-        .on_failed_upgrade(|err| tracing::debug!(error = %err, "WebSocket upgrade failed"))
-        .on_upgrade(move |ws| {
-            // Built before the task's future, so that the future holds only what the connection
-            // needs while it runs (an async block would keep `ws` and the rest as captures).
-            let connection = run(ws, handshake, extensions, runtime, namespace);
-            async move {
-                connection.await;
-                drop(guard);
-            }
-        })
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    let linger = LingerLimits::new(config.linger_timeout, config.linger_bytes);
+    upgrade.on_upgrade(ws_config, linger, move |ws| {
+        // Built before the task's future, so that the future holds only what the connection
+        // needs while it runs (an async block would keep `ws` and the rest as captures).
+        let connection = run(ws, handshake, extensions, runtime, namespace);
+        async move {
+            connection.await;
+            drop(guard);
+        }
+    })
 }
 
 /// The bytes of the headers' names and values (what [`detach_headers`] copies).
@@ -177,7 +179,7 @@ pub(crate) fn detach_uri(uri: &Uri) -> Uri {
 /// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept
 /// in the connection's future for its whole life (an idle connection's memory is a budget).
 fn run(
-    ws: WebSocket,
+    ws: Ws,
     handshake: Handshake,
     extensions: axum::http::Extensions,
     runtime: Arc<Runtime>,
@@ -194,10 +196,11 @@ fn run(
     }
     let (sink, stream) = ws.split();
     let transport = Transport {
-        stream,
-        sink,
+        stream: Incoming(stream),
+        sink: Outgoing(sink),
         heartbeat: true,
         close_handshake: true,
+        rate_limit: true,
     };
     serve(socket, transport, runtime, namespace)
 }
@@ -212,6 +215,8 @@ pub(crate) struct Transport<S, K> {
     pub(crate) heartbeat: bool,
     /// Wait for the client's close frame after sending ours.
     pub(crate) close_handshake: bool,
+    /// Read at most [`App::max_messages_per_second`](crate::App::max_messages_per_second).
+    pub(crate) rate_limit: bool,
 }
 
 /// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
@@ -230,13 +235,15 @@ pub(crate) async fn serve<S, K>(
         sink,
         heartbeat,
         close_handshake,
+        rate_limit,
     } = transport;
     let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
 
     if let Err(reject) = namespace.connect(&socket).await {
         tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
         if let Some(exception) = reject.exception() {
-            let _ = socket.send_text(protocol::encode_exception(exception, None).into());
+            let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
+            let _ = socket.send_text(frame.into());
         }
         let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
         socket.close(DisconnectReason::Kicked, Some(frame));
@@ -248,7 +255,15 @@ pub(crate) async fn serve<S, K>(
     namespace.store().insert(socket.clone());
 
     let mut running = Running::default();
-    let reason = read_loop(&socket, &mut stream, &mut running, dispatch, heartbeat).await;
+    let reason = read_loop(
+        &socket,
+        &mut stream,
+        &mut running,
+        dispatch,
+        heartbeat,
+        rate_limit,
+    )
+    .await;
     namespace.store().remove(&socket);
     socket.fail_pending_acks();
     let config = &runtime.config;
@@ -276,6 +291,12 @@ pub(crate) async fn serve<S, K>(
                 Some((close::TOO_BIG, Cow::Borrowed("message too large"))),
             );
         }
+        DisconnectReason::InvalidPayload => {
+            socket.close(
+                reason,
+                Some((close::INVALID_PAYLOAD, Cow::Borrowed("invalid UTF-8"))),
+            );
+        }
         // Kicked and slow consumers closed themselves already.
         _ => {}
     }
@@ -299,6 +320,7 @@ async fn read_loop<S, F, D>(
     running: &mut Running<F>,
     dispatch: D,
     heartbeat_on: bool,
+    rate_limit: bool,
 ) -> DisconnectReason
 where
     S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -310,13 +332,21 @@ where
     let runtime = socket.runtime().clone();
     let config = &runtime.config;
     let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
-    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is never polled.
+    // Past the message rate, reading pauses until the next message is due (backpressure).
+    // Made at the first frame: a connection that never sends holds only the empty box.
+    let rate = config.message_rate.filter(|_| rate_limit);
+    let mut bucket: Option<Box<Bucket>> = None;
+    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is only polled
+    // to end a pause of the rate limit.
     let timer = sleep_until(heartbeat.deadline());
     // Created once: a wait created per iteration would register with its signal on every frame.
     let closing = socket.closing_signal().fired();
     let shutdown = runtime.shutdown.fired();
     tokio::pin!(timer, closing, shutdown);
     loop {
+        let throttled = bucket
+            .as_deref()
+            .is_some_and(|bucket| bucket.pause_until(Instant::now()).is_some());
         tokio::select! {
             biased;
             () = &mut closing => {
@@ -324,16 +354,27 @@ where
             }
             () = &mut shutdown => return DisconnectReason::ServerShutdown,
             Some(()) = running.next(), if !running.is_empty() => {}
-            () = &mut timer, if heartbeat_on => {
-                match heartbeat.on_timer(Instant::now()) {
-                    Beat::Ping => socket.send_ping(),
-                    Beat::Wait => {}
-                    Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+            () = &mut timer, if heartbeat_on || throttled => {
+                let now = Instant::now();
+                if heartbeat_on {
+                    match heartbeat.on_timer(now) {
+                        Beat::Ping => socket.send_ping(),
+                        Beat::Wait => {}
+                        Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+                    }
                 }
-                timer.as_mut().reset(heartbeat.deadline());
+                timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, bucket.as_deref(), now));
             }
-            frame = stream.next(), if running.len() < config.max_in_flight => {
-                heartbeat.seen(Instant::now());
+            frame = stream.next(), if running.len() < config.max_in_flight && !throttled => {
+                let now = Instant::now();
+                heartbeat.seen(now);
+                if let Some(rate) = rate {
+                    let bucket = bucket.get_or_insert_with(|| Box::new(Bucket::new(rate, now)));
+                    bucket.take(now);
+                    if bucket.pause_until(now).is_some() {
+                        timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, Some(bucket), now));
+                    }
+                }
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         if let Some(handling) = dispatch(socket, text, &waker) {
@@ -370,6 +411,7 @@ fn classify(err: axum::Error) -> DisconnectReason {
     }
     match err.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => DisconnectReason::MessageTooLarge,
+        Some(tungstenite::Error::Utf8(_)) => DisconnectReason::InvalidPayload,
         _ => {
             tracing::debug!(error = %err, "WebSocket read failed");
             DisconnectReason::TransportError
@@ -419,6 +461,11 @@ impl<F: Future<Output = ()>> Running<F> {
 
 /// Waits for the writer to send the close frame, then for the client's close frame, each within
 /// a grace period; a client that does not cooperate has its transport dropped.
+///
+/// While the writer waits, what the client sends is read and dropped: a client blocked on
+/// writing (a flood, a large message) reads nothing, and would otherwise never get to read the
+/// close frame. What still arrives after the transport is dropped is drained by the transport
+/// itself (`websocket::Linger`).
 async fn finish<S>(
     socket: &Socket,
     stream: &mut S,
@@ -427,12 +474,27 @@ async fn finish<S>(
 ) where
     S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
-        socket.abort_signal().fire();
-        // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
-        let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+    let written = async {
+        if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
+            socket.abort_signal().fire();
+            // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
+            let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+        }
+    };
+    tokio::pin!(written);
+    // Whether the stream may still bring the client's close frame.
+    let mut open = close_handshake;
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut written => break,
+            message = stream.next(), if open => match message {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => open = false,
+                Some(Ok(_)) => {}
+            },
+        }
     }
-    if !close_handshake {
+    if !open {
         return;
     }
     // Read until the client's close frame so that the transport is not reset under it.
@@ -474,6 +536,8 @@ pub(crate) fn dispatch(
         return None;
     };
     let Some(route) = socket.namespace().route(&name) else {
+        // The name is the client's: repeat at most a short prefix of it.
+        let name = protocol::shown_name(&name);
         let exception = WsException::new(format!("unknown event '{name}'"));
         let data = protocol::data_text(frame.as_str(), &envelope.data);
         protocol_error(socket, envelope.id, exception, Some((&name, data)));
@@ -603,7 +667,9 @@ fn send_error(
 ) {
     let frame = match id {
         Some(id) => protocol::encode_ack_error(id, exception),
-        None => protocol::encode_exception(exception, cause),
+        None => {
+            protocol::encode_exception(exception, cause.map(|(event, data)| (event, Some(data))))
+        }
     };
     let _ = socket.send_text(frame.into());
 }
@@ -761,6 +827,24 @@ where
     }
     sink.flush().await?;
     Ok(closed)
+}
+
+/// When the read loop's timer must fire next: the heartbeat's deadline, or sooner the end of a
+/// pause of the rate limit.
+fn wake_at(
+    heartbeat: &Heartbeat,
+    heartbeat_on: bool,
+    bucket: Option<&Bucket>,
+    now: Instant,
+) -> Instant {
+    let pause_ends = bucket.and_then(|bucket| bucket.pause_until(now));
+    match (heartbeat_on, pause_ends) {
+        (true, Some(at)) => heartbeat.deadline().min(at),
+        (false, Some(at)) => at,
+        (true, None) => heartbeat.deadline(),
+        // Nothing to wake for: the timer is not polled then.
+        (false, None) => heartbeat.deadline(),
+    }
 }
 
 /// When to ping an idle client, and when to give up on one that does not answer.

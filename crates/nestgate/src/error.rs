@@ -56,7 +56,8 @@ pub(crate) const INTERNAL_SERVER_ERROR: &str = "Internal server error";
 /// For a frame without `id` it arrives as NestJS 12 sends it:
 /// `{"event":"exception","data":{"status":"error","message":"...","cause":{"pattern":<event>,"data":<data>}}}`;
 /// for a frame with `id` as `{"ack":<id>,"error":{"status":"error","message":"..."}}`.
-/// An exception built from an object ([`WsException::with_data`]) sends that object instead.
+/// An exception built from an object ([`WsException::with_data`]) sends that object instead, as
+/// it is and without `cause` (as NestJS does): `{"event":"exception","data":<the object>}`.
 ///
 /// ```
 /// use nestgate::WsException;
@@ -121,8 +122,10 @@ impl WsException {
 
     /// Writes the body as JSON, with `cause` added when given (NestJS 12's `includeCause`).
     ///
-    /// `cause` is the event name and the raw JSON text of the frame's `data`.
-    pub(crate) fn write_json(&self, out: &mut String, cause: Option<(&str, &str)>) {
+    /// `cause` is the event name and the raw JSON text of the frame's `data` (`None` leaves
+    /// `data` out, as for a connection hook's error). As NestJS's `BaseWsExceptionFilter` does,
+    /// only a message gets a `cause`: an object is sent as it is.
+    pub(crate) fn write_json(&self, out: &mut String, cause: Option<(&str, Option<&str>)>) {
         match &self.body {
             ExceptionBody::Message(message) => {
                 out.push_str("{\"status\":\"error\",\"message\":");
@@ -130,24 +133,15 @@ impl WsException {
                 if let Some((pattern, data)) = cause {
                     out.push_str(",\"cause\":{\"pattern\":");
                     crate::protocol::push_json_str(out, pattern);
-                    out.push_str(",\"data\":");
-                    out.push_str(data);
+                    if let Some(data) = data {
+                        out.push_str(",\"data\":");
+                        out.push_str(data);
+                    }
                     out.push('}');
                 }
                 out.push('}');
             }
-            ExceptionBody::Data(value) => match (cause, value) {
-                (Some((pattern, data)), Value::Object(map)) => {
-                    let mut map = map.clone();
-                    let data = serde_json::from_str(data).unwrap_or(Value::Null);
-                    map.insert(
-                        "cause".to_owned(),
-                        serde_json::json!({ "pattern": pattern, "data": data }),
-                    );
-                    out.push_str(&Value::Object(map).to_string());
-                }
-                _ => out.push_str(&value.to_string()),
-            },
+            ExceptionBody::Data(value) => out.push_str(&value.to_string()),
         }
     }
 }

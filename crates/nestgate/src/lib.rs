@@ -67,11 +67,15 @@
 //! | client asks for an ack | `{"event": "message", "data": ..., "id": 7}` |
 //! | the ack | `{"ack": 7, "data": <value>}` or `{"ack": 7, "error": {"status": "error", "message": "..."}}` |
 //! | error, no `id` | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": <event>, "data": <data>}}}` |
+//! | an error carrying an object | `{"event": "exception", "data": <the object>}` (as it is, no `cause`) |
+//! | a connection hook's error | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": "handleConnection"}}}` |
 //!
-//! Every frame with an `id` gets exactly one answer. Malformed JSON, unknown events and payloads
-//! of the wrong type are each answered with an exception frame saying what was wrong; the
-//! connection stays open. Close codes: 1000 normal, 1001 shutdown, 1008 policy (rejected,
-//! heartbeat timeout), 1009 message too large, 1011 internal error, 1013 slow consumer.
+//! Every frame with an `id` gets exactly one answer. A frame is a JSON object: malformed JSON,
+//! anything else (an array too), unknown events and payloads of the wrong type are each answered
+//! with an exception frame saying what was wrong (an unknown event's name is repeated cut to 64
+//! characters); the connection stays open. Close codes: 1000 normal, 1001 shutdown, 1007 invalid
+//! UTF-8 in a text frame, 1008 policy (rejected, heartbeat timeout), 1009 message too large, 1011
+//! internal error, 1013 slow consumer.
 //!
 //! # Extractors and their order
 //!
@@ -162,9 +166,16 @@
 //! | `io.in("a").disconnectSockets()` | `server.to("a").disconnect_sockets().await` |
 //! | `io.of("/admin")` | `server.of("/admin")` |
 //!
-//! A broadcast is serialized once and every recipient shares its bytes. Every client has a
-//! bounded outbound queue: when it is full, a volatile frame is dropped, and any other frame
-//! closes that client with 1013 — nobody else waits. Operators go through the namespace's
+//! A broadcast is serialized once and every recipient shares its bytes. Every client has an
+//! outbound queue bounded in frames and bytes: when it is full, a volatile frame is dropped, and
+//! any other frame closes that client with 1013 — nobody else waits.
+//!
+//! Fan-out of what a client sends (a chat message to a room, a cursor to everyone) is where one
+//! fast sender can fill everyone's queue: send it with `server.volatile()` (or
+//! `socket.broadcast().volatile()`), so that a recipient that falls behind misses frames instead
+//! of being closed, and keep the per-connection inbound limit
+//! ([`App::max_messages_per_second`], 100 messages/s by default), which bounds what one sender
+//! makes each recipient receive. Operators go through the namespace's
 //! [`Adapter`](adapter::Adapter): the in-memory [`LocalAdapter`](adapter::LocalAdapter) by
 //! default, a cluster adapter with [`App::adapter`].
 //!
@@ -228,6 +239,7 @@ mod namespace;
 mod outbound;
 mod pattern;
 mod protocol;
+mod rate;
 mod reply;
 mod runtime;
 mod serve;
@@ -237,6 +249,7 @@ mod socket;
 mod state;
 #[cfg(feature = "validation")]
 mod validate;
+mod websocket;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};

@@ -44,8 +44,23 @@ struct RawEnvelope<'a> {
 #[derive(Deserialize)]
 struct EventName<'a>(#[serde(borrow)] Cow<'a, str>);
 
+/// How many characters of an unknown event name an error frame repeats (see [`shown_name`]).
+pub(crate) const SHOWN_NAME_CHARS: usize = 64;
+
 /// Decodes a client's text frame.
+///
+/// A frame is a JSON object. serde would also read a struct from an array (`["push", {...}]`,
+/// fields by position); NestJS's `WsAdapter` dispatches nothing for one, so it is refused here
+/// as any other non-object.
 pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
+    if text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('[')
+    {
+        return Err(WsException::new(
+            "invalid frame: expected a JSON object {\"event\": string, \"data\": any}: found an array",
+        ));
+    }
     let raw: RawEnvelope<'_> = serde_json::from_str(text).map_err(|err| {
         use serde_json::error::Category;
         match err.classify() {
@@ -75,6 +90,15 @@ pub(crate) fn data_text<'a>(frame: &'a str, data: &Option<Range<usize>>) -> &'a 
     match data {
         Some(range) => &frame[range.clone()],
         None => "null",
+    }
+}
+
+/// An event name as error frames show it: at most [`SHOWN_NAME_CHARS`] characters, then "…", so
+/// that a client cannot make the server repeat a 1 MiB name back to it twice.
+pub(crate) fn shown_name(name: &str) -> Cow<'_, str> {
+    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+        Some((end, _)) => Cow::Owned(format!("{}…", &name[..end])),
+        None => Cow::Borrowed(name),
     }
 }
 
@@ -137,11 +161,17 @@ pub(crate) fn encode_ack_error(id: u64, exception: &WsException) -> String {
     out
 }
 
+/// The `cause` of a connection hook's error, as NestJS sends it: `{"pattern":"handleConnection"}`.
+pub(crate) const CONNECTION_CAUSE: (&str, Option<&str>) = ("handleConnection", None);
+
 /// `{"event":"exception","data":{"status":"error","message":...,"cause":{"pattern":<event>,"data":<data>}}}`.
 ///
-/// `cause` is the frame's event name and the raw JSON text of its `data`; it is left out when the
-/// frame had no event.
-pub(crate) fn encode_exception(exception: &WsException, cause: Option<(&str, &str)>) -> String {
+/// `cause` is the frame's event name and the raw JSON text of its `data` (left out when `None`);
+/// it is left out when the frame had no event, and for exceptions carrying an object.
+pub(crate) fn encode_exception(
+    exception: &WsException,
+    cause: Option<(&str, Option<&str>)>,
+) -> String {
     let mut out = String::with_capacity(96);
     out.push_str("{\"event\":\"exception\",\"data\":");
     exception.write_json(&mut out, cause);
@@ -184,11 +214,31 @@ mod tests {
             err.message().unwrap().starts_with("malformed JSON: "),
             "{err}"
         );
-        let err = decode("[1,2]").unwrap_err();
-        assert!(
-            err.message().unwrap().starts_with("invalid frame: "),
-            "{err}"
-        );
+        for frame in [
+            "[1,2]",
+            r#"["push",{"a":1}]"#,
+            r#" ["push",{"a":1},7]"#,
+            "42",
+        ] {
+            let err = decode(frame).unwrap_err();
+            assert!(
+                err.message()
+                    .unwrap()
+                    .starts_with("invalid frame: expected a JSON object"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_event_names_are_shown_truncated() {
+        assert_eq!(shown_name("join"), "join");
+        let exact = "é".repeat(SHOWN_NAME_CHARS);
+        assert_eq!(shown_name(&exact), exact);
+        let long = "é".repeat(100_000);
+        let shown = shown_name(&long);
+        assert_eq!(shown.chars().count(), SHOWN_NAME_CHARS + 1);
+        assert!(shown.ends_with('…'));
     }
 
     #[test]
@@ -204,8 +254,18 @@ mod tests {
             r#"{"ack":3,"error":{"status":"error","message":"nope"}}"#
         );
         assert_eq!(
-            encode_exception(&exception, Some(("x", "1"))),
+            encode_exception(&exception, Some(("x", Some("1")))),
             r#"{"event":"exception","data":{"status":"error","message":"nope","cause":{"pattern":"x","data":1}}}"#
+        );
+        assert_eq!(
+            encode_exception(&exception, Some(CONNECTION_CAUSE)),
+            r#"{"event":"exception","data":{"status":"error","message":"nope","cause":{"pattern":"handleConnection"}}}"#
+        );
+        // An object is sent as it is, without a cause (NestJS's `BaseWsExceptionFilter`).
+        let object = WsException::with_data(serde_json::json!({"code": "E_CUSTOM"}));
+        assert_eq!(
+            encode_exception(&object, Some(("x", Some("1")))),
+            r#"{"event":"exception","data":{"code":"E_CUSTOM"}}"#
         );
     }
 }

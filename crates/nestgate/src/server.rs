@@ -83,6 +83,26 @@ impl Server {
     }
 
     /// Drops frames for clients whose queue is full instead of closing them.
+    ///
+    /// Use it for fan-out of what clients send: a client flooding such an event then makes
+    /// slow recipients miss frames, not lose their connection (1013).
+    ///
+    /// ```
+    /// use nestgate::prelude::*;
+    ///
+    /// #[websocket_gateway(path = "/cursors")]
+    /// #[derive(Default)]
+    /// struct Cursors;
+    ///
+    /// #[websocket_gateway]
+    /// impl Cursors {
+    ///     #[subscribe_message("move")]
+    ///     fn moved(&self, server: Server, Data(at): Data<(u32, u32)>) -> Result<(), WsException> {
+    ///         server.volatile().emit("moved", &at)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn volatile(&self) -> Operators {
         self.operators().volatile()
     }

@@ -100,6 +100,8 @@ pub enum DisconnectReason {
     MessageTooLarge,
     /// The client did not read fast enough and its outbound queue overflowed (close code 1013).
     SlowConsumer,
+    /// The client sent a text frame that is not valid UTF-8 (close code 1007).
+    InvalidPayload,
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -112,6 +114,7 @@ impl std::fmt::Display for DisconnectReason {
             DisconnectReason::Kicked => "kicked",
             DisconnectReason::MessageTooLarge => "message too large",
             DisconnectReason::SlowConsumer => "slow consumer",
+            DisconnectReason::InvalidPayload => "invalid payload",
         })
     }
 }
@@ -198,7 +201,7 @@ impl Socket {
         let inner = SocketInner {
             id: new_id(),
             handshake,
-            outbound: Outbound::new(outbound_capacity),
+            outbound: Outbound::new(outbound_capacity, runtime.config.outbound_queue_bytes),
             closing: Signal::default(),
             abort: Signal::default(),
             cause: Mutex::new(None),

@@ -367,6 +367,8 @@ impl Session {
             sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
             heartbeat: false,
             close_handshake: false,
+            // The ws-json inbound rate limit is not applied to Socket.IO sockets (yet).
+            rate_limit: false,
         };
         runtime.connections.spawn(connection::serve(
             socket,

@@ -1,0 +1,319 @@
+//! The ws-json WebSocket, built from the HTTP upgrade here rather than by axum, so that the
+//! connection owns its IO and can close it without a TCP reset.
+//!
+//! When a server drops a TCP connection while unread data from the client is still arriving (the
+//! rest of an oversized message, the frames of a client that floods while it is being closed), the
+//! kernel answers with a reset, and the reset makes the client drop what it had not read yet:
+//! the close frame the server just sent. The client sees 1006 instead of 1009 or 1013. axum's
+//! `WebSocket` hides its IO, so every ws-json connection here runs over [`Linger`]: when the
+//! WebSocket is dropped, its IO is handed to a short task that half-closes it (FIN after the
+//! close frame) and reads and discards what the client still sends, until the client closes its
+//! side or [`App::lingering_close`](crate::App::lingering_close)'s bounds are reached.
+//!
+//! [`Incoming`] and [`Outgoing`] present the tungstenite stream with axum's message types, which
+//! the rest of the runtime (and the Socket.IO transport) speaks. Outgoing text goes out as a
+//! prepared frame, without a copy or a second UTF-8 check; incoming text is checked once more
+//! when it becomes axum's `Utf8Bytes` (axum has no unchecked conversion).
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{Sink, Stream};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+/// The WebSocket of one ws-json connection.
+pub(crate) type Ws = WebSocketStream<Linger<TokioIo<Upgraded>>>;
+
+/// How long and how much a closed connection keeps reading (see the module docs), in
+/// milliseconds and KiB: every connection holds a copy, so it is kept to 8 bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LingerLimits {
+    timeout_ms: u32,
+    max_kib: u32,
+}
+
+impl LingerLimits {
+    pub(crate) fn new(timeout: Duration, max_bytes: usize) -> Self {
+        LingerLimits {
+            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+            max_kib: u32::try_from(max_bytes.div_ceil(1024)).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn timeout(self) -> Duration {
+        Duration::from_millis(self.timeout_ms.into())
+    }
+
+    fn max_bytes(self) -> usize {
+        usize::try_from(u64::from(self.max_kib) * 1024).unwrap_or(usize::MAX)
+    }
+}
+
+/// A checked upgrade request: what is needed to answer 101 and to take the connection over.
+pub(crate) struct Upgrade {
+    on_upgrade: OnUpgrade,
+    /// `Sec-WebSocket-Accept`; `None` for an HTTP/2 extended CONNECT (answered with 200).
+    accept: Option<HeaderValue>,
+}
+
+impl Upgrade {
+    /// Checks the request as axum's `WebSocketUpgrade` does (its rejections are the answers).
+    pub(crate) async fn from_parts(parts: &mut Parts) -> Result<Self, Response> {
+        // The extractor takes the upgrade handle out of the request; a clone stays with us.
+        let on_upgrade = parts.extensions.get::<OnUpgrade>().cloned();
+        if let Err(rejection) = WebSocketUpgrade::from_request_parts(parts, &()).await {
+            return Err(rejection.into_response());
+        }
+        let Some(on_upgrade) = on_upgrade else {
+            return Err((StatusCode::UPGRADE_REQUIRED, "connection not upgradable").into_response());
+        };
+        let accept = match parts.headers.get(header::SEC_WEBSOCKET_KEY) {
+            Some(key) => {
+                let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+                // Base64 is always a valid header value.
+                Some(HeaderValue::try_from(accept).map_err(|_| {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "bad accept key").into_response()
+                })?)
+            }
+            None => None,
+        };
+        Ok(Upgrade { on_upgrade, accept })
+    }
+
+    /// Answers the upgrade and runs `callback` with the WebSocket once hyper hands the
+    /// connection over.
+    pub(crate) fn on_upgrade<C, F>(
+        self,
+        config: WebSocketConfig,
+        linger: LingerLimits,
+        callback: C,
+    ) -> Response
+    where
+        C: FnOnce(Ws) -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Upgrade { on_upgrade, accept } = self;
+        tokio::spawn(async move {
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(err) => {
+                    tracing::debug!(error = %err, "WebSocket upgrade failed");
+                    return;
+                }
+            };
+            let io = Linger::new(TokioIo::new(upgraded), linger);
+            let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+            callback(ws).await;
+        });
+        let mut response = Response::new(Body::empty());
+        if let Some(accept) = accept {
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            let headers = response.headers_mut();
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
+}
+
+/// An IO that, when dropped, lingers: it sends FIN and discards what the peer still sends,
+/// in a task of its own, within its limits.
+pub(crate) struct Linger<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    /// `None` only once dropped.
+    io: Option<T>,
+    limits: LingerLimits,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Linger<T> {
+    pub(crate) fn new(io: T, limits: LingerLimits) -> Self {
+        Linger {
+            io: Some(io),
+            limits,
+        }
+    }
+
+    fn io(&mut self) -> std::io::Result<Pin<&mut T>> {
+        match &mut self.io {
+            Some(io) => Ok(Pin::new(io)),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Linger<T> {
+    fn drop(&mut self) {
+        let Some(io) = self.io.take() else { return };
+        // Without a runtime (it is shutting down) the IO is simply closed.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(linger(io, self.limits));
+        }
+    }
+}
+
+/// Half-closes `io`, then reads and discards until the peer closes too, an error, or a limit.
+async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T, limits: LingerLimits) {
+    let max_bytes = limits.max_bytes();
+    let drained = tokio::time::timeout(limits.timeout(), async {
+        let _ = io.shutdown().await;
+        let mut buf = vec![0; 4096];
+        let mut read = 0usize;
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => return read,
+                Ok(n) => {
+                    read += n;
+                    if read >= max_bytes {
+                        return read;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    match drained {
+        Ok(read) => tracing::trace!(read, "closed connection drained"),
+        Err(_) => tracing::debug!("closed connection still sending after the linger timeout"),
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Linger<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.get_mut().io()?.poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Linger<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().io()?.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().io()?.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.as_ref().is_some_and(T::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().io()?.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().io()?.poll_shutdown(cx)
+    }
+}
+
+/// The read half, yielding axum's messages.
+pub(crate) struct Incoming(pub(crate) SplitStream<Ws>);
+
+impl Stream for Incoming {
+    type Item = Result<Message, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let message = match ready!(Pin::new(&mut self.0).poll_next(cx)) {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => return Poll::Ready(Some(Err(axum::Error::new(err)))),
+                None => return Poll::Ready(None),
+            };
+            let message = match message {
+                tungstenite::Message::Text(text) => Message::Text(utf8(text.into())?),
+                tungstenite::Message::Binary(data) => Message::Binary(data),
+                tungstenite::Message::Ping(data) => Message::Ping(data),
+                tungstenite::Message::Pong(data) => Message::Pong(data),
+                tungstenite::Message::Close(frame) => Message::Close(match frame {
+                    Some(frame) => Some(CloseFrame {
+                        code: frame.code.into(),
+                        reason: utf8(frame.reason.into())?,
+                    }),
+                    None => None,
+                }),
+                // Only ever produced for writing.
+                tungstenite::Message::Frame(_) => continue,
+            };
+            return Poll::Ready(Some(Ok(message)));
+        }
+    }
+}
+
+/// Text tungstenite has already checked, as axum's type.
+fn utf8(bytes: Bytes) -> Result<Utf8Bytes, axum::Error> {
+    Utf8Bytes::try_from(bytes).map_err(axum::Error::new)
+}
+
+/// The write half, taking axum's messages.
+pub(crate) struct Outgoing(pub(crate) SplitSink<Ws, tungstenite::Message>);
+
+impl Sink<Message> for Outgoing {
+    type Error = axum::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0)
+            .poll_ready(cx)
+            .map_err(axum::Error::new)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        let message = match item {
+            // A prepared text frame: the bytes are shared, not copied or checked again.
+            Message::Text(text) => tungstenite::Message::Frame(Frame::message(
+                Bytes::from(text),
+                OpCode::Data(Data::Text),
+                true,
+            )),
+            Message::Binary(data) => tungstenite::Message::Binary(data),
+            Message::Ping(data) => tungstenite::Message::Ping(data),
+            Message::Pong(data) => tungstenite::Message::Pong(data),
+            Message::Close(frame) => {
+                tungstenite::Message::Close(frame.map(|frame| tungstenite::protocol::CloseFrame {
+                    code: CloseCode::from(frame.code),
+                    reason: tungstenite::Utf8Bytes::from(frame.reason.as_str()),
+                }))
+            }
+        };
+        Pin::new(&mut self.0)
+            .start_send(message)
+            .map_err(axum::Error::new)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0)
+            .poll_flush(cx)
+            .map_err(axum::Error::new)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0)
+            .poll_close(cx)
+            .map_err(axum::Error::new)
+    }
+}
