@@ -23,6 +23,8 @@ pub(crate) struct Config {
     pub(crate) handshake_timeout: Duration,
     /// How long `emit_with_ack` waits by default.
     pub(crate) ack_timeout: Duration,
+    /// How long before a socket's expiry the server asks for a fresh token.
+    pub(crate) refresh_lead: Duration,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             read_buffer_size: 2 * 1024,
             handshake_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
+            refresh_lead: Duration::from_secs(30),
         }
     }
 }

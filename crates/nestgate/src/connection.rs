@@ -207,6 +207,7 @@ pub(crate) async fn serve<S, K>(
         return;
     }
     namespace.store().insert(socket.clone());
+    crate::refresh::watch_if_expiring(&socket);
 
     let mut running = Running::default();
     let reason = read_loop(&socket, &mut stream, &mut running, dispatch, heartbeat).await;

@@ -214,6 +214,7 @@ pub mod gateway;
 pub mod guard;
 pub mod layer;
 pub mod operators;
+pub mod refresh;
 pub mod socketio;
 #[cfg(feature = "testing")]
 pub mod testing;
