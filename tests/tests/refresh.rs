@@ -418,3 +418,57 @@ async fn socket_io_no_answer_or_a_refused_one_disconnects_the_namespace() {
     let again = silent.recv().await.expect("a CONNECT answer");
     assert!(again.starts_with("40{\"sid\""), "{again}");
 }
+
+/// The npm `socket.io-client` answering the refresh through its ack callback (the script is
+/// `examples/socketio-chat/tests/node/refresh.mjs`, beside the interop test's packages). Skipped
+/// loudly without `node` and the packages, unless `CI=true`, where that is a failure.
+#[tokio::test]
+async fn socket_io_client_npm_answers_through_its_ack_callback() {
+    const INSTALL: &str = "npm ci --prefix examples/socketio-chat/tests/node";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/socketio-chat/tests/node");
+    let node = std::process::Command::new("node").arg("--version").output();
+    let missing = if !node.is_ok_and(|output| output.status.success()) {
+        Some("`node` is not on PATH".to_owned())
+    } else if !dir
+        .join("node_modules/socket.io-client/package.json")
+        .exists()
+    {
+        Some(format!("{}/node_modules is missing", dir.display()))
+    } else {
+        None
+    };
+    if let Some(missing) = missing {
+        let on_ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"));
+        assert!(
+            !on_ci,
+            "the npm refresh test cannot run on CI: {missing}; `{INSTALL}`"
+        );
+        eprintln!(
+            "\n=== SKIPPED: the npm socket.io-client refresh test: {missing}. Install with `{INSTALL}` (with CI=true this is a failure). ===\n"
+        );
+        return;
+    }
+    let reasons = Reasons::default();
+    let server = app(&reasons, None).await;
+    let (script, url) = (dir.join("refresh.mjs"), format!("http://{}", server.addr()));
+    // The script bounds each of its waits itself; a blocking thread keeps this runtime free.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(url)
+            .output()
+    })
+    .await
+    .expect("the node task does not panic")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("node: {stdout}");
+    assert!(
+        output.status.success() && stdout.lines().any(|line| line == "OK"),
+        "the refresh script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    hook_saw(&reasons, "token expired").await;
+}
