@@ -472,3 +472,27 @@ async fn socket_io_client_npm_answers_through_its_ack_callback() {
     );
     hook_saw(&reasons, "token expired").await;
 }
+
+/// Claims the reserved event on a path with a handshake guard.
+#[websocket_gateway(path = "/clash", handshake_guards(TestJwt))]
+#[derive(Default)]
+struct Clash;
+
+#[websocket_gateway]
+impl Clash {
+    #[subscribe_message("nestgate:refresh")]
+    fn mine(&self) {}
+}
+
+#[tokio::test]
+async fn the_refresh_event_is_reserved_on_paths_with_handshake_guards() {
+    let err = App::bare()
+        .gateway::<Clash>()
+        .bind("127.0.0.1:0")
+        .await
+        .expect_err("the reserved event is refused at startup");
+    assert_eq!(
+        err.to_string(),
+        "event \"nestgate:refresh\" on path \"/clash\" is handled twice: by nestgate's token refresh and by Clash::mine"
+    );
+}

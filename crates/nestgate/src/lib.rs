@@ -67,11 +67,14 @@
 //! | client asks for an ack | `{"event": "message", "data": ..., "id": 7}` |
 //! | the ack | `{"ack": 7, "data": <value>}` or `{"ack": 7, "error": {"status": "error", "message": "..."}}` |
 //! | error, no `id` | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": <event>, "data": <data>}}}` |
+//! | the server asks for a fresh token (sockets whose guard set an expiry) | `{"event": "nestgate:refresh", "data": {"expiresAt": <ms>}, "id": 9}`, answered `{"ack": 9, "data": {"token": "..."}}` |
+//! | the client refreshes by itself | `{"event": "nestgate:refresh", "data": {"token": "..."}, "id": 3}`, answered `{"ack": 3, "data": {"expiresAt": <ms>}}` or an ack error |
 //!
 //! Every frame with an `id` gets exactly one answer. Malformed JSON, unknown events and payloads
 //! of the wrong type are each answered with an exception frame saying what was wrong; the
 //! connection stays open. Close codes: 1000 normal, 1001 shutdown, 1008 policy (rejected,
-//! heartbeat timeout), 1009 message too large, 1011 internal error, 1013 slow consumer.
+//! heartbeat timeout), 1009 message too large, 1011 internal error, 1013 slow consumer, 4001
+//! token expired, 4003 refresh refused ([`refresh`]).
 //!
 //! # Extractors and their order
 //!
