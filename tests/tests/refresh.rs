@@ -24,6 +24,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 #[derive(Clone, Debug)]
 struct Who(String);
 
+/// Whether the guard last ran for a refresh (`HandshakeRequest::is_refresh`).
+#[derive(Clone, Debug)]
+struct Refreshed(bool);
+
 /// Tokens are `NAME` (never expires) or `NAME.MILLIS` (expires MILLIS from now); `eve` is
 /// refused. Read from `?token=`, a bearer header or the Socket.IO auth payload, in that order.
 struct TestJwt;
@@ -49,6 +53,8 @@ impl HandshakeGuard for TestJwt {
             request.expires_in(Duration::from_millis(ms));
         }
         request.insert(Who(name.to_owned()));
+        let refresh = request.is_refresh();
+        request.insert(Refreshed(refresh));
         Ok(())
     }
 }
@@ -69,6 +75,11 @@ impl Secure {
     #[subscribe_message("whoami")]
     fn whoami(&self, Extension(who): Extension<Who>) -> String {
         who.0
+    }
+
+    #[subscribe_message("refreshed")]
+    fn refreshed(&self, Extension(refreshed): Extension<Refreshed>) -> bool {
+        refreshed.0
     }
 
     #[subscribe_message("expiry")]
@@ -153,6 +164,10 @@ async fn ws_json_a_refresh_in_time_keeps_the_socket_with_the_new_identity() {
         client.request(1, "whoami", Value::Null).await["data"],
         "ann"
     );
+    assert_eq!(
+        client.request(3, "refreshed", Value::Null).await["data"],
+        false
+    );
     let expiry = client.request(2, "expiry", Value::Null).await["data"]
         .as_u64()
         .unwrap();
@@ -176,6 +191,10 @@ async fn ws_json_a_refresh_in_time_keeps_the_socket_with_the_new_identity() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(who, "bob", "the handler sees the refreshed identity");
+    assert_eq!(
+        client.request(299, "refreshed", Value::Null).await["data"],
+        true
+    );
     let new_expiry = client.request(300, "expiry", Value::Null).await["data"]
         .as_u64()
         .unwrap();

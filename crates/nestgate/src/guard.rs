@@ -609,4 +609,29 @@ mod tests {
         assert_eq!(request.cookie("missing"), None);
         assert_eq!(request.query("token").as_deref(), Some("q r"));
     }
+
+    #[test]
+    fn the_earliest_expiry_wins() {
+        let mut request = HandshakeRequest {
+            headers: HeaderMap::new(),
+            uri: Uri::default(),
+            remote_addr: None,
+            extensions: Extensions::new(),
+            runtime: None,
+            auth: None,
+        };
+        assert_eq!(request.expiry(), None);
+        assert!(!request.is_refresh());
+        let soon = std::time::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        request.expires_at(soon + Duration::from_secs(60));
+        request.expires_at(soon);
+        request.expires_at(soon + Duration::from_secs(30));
+        assert_eq!(request.expiry(), Some(soon));
+        request.expires_in(Duration::MAX);
+        assert_eq!(
+            request.expiry(),
+            Some(soon),
+            "a far expiry does not overflow"
+        );
+    }
 }
