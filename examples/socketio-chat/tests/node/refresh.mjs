@@ -2,7 +2,7 @@
 // server's `nestgate:refresh` is answered through the client's ack callback, the client
 // refreshes by itself with `emitWithAck`, and an unanswered request ends in the `exception`
 // event and a server disconnect, after which the client connects again with a fresh token.
-// Usage: node refresh.mjs http://127.0.0.1:PORT (run by nestgate's tests/tests/refresh.rs
+// Usage: node refresh.mjs http://127.0.0.1:PORT (run by nestgate's tests/tests/refresh/socketio.rs
 // against a server whose guard reads tokens `NAME` or `NAME.MILLIS`, valid for MILLIS).
 // Exits non-zero with a message on any failure; prints "OK" at the end.
 import { io } from "socket.io-client";
