@@ -29,8 +29,9 @@
 //! handshake therefore authenticates the refresh unchanged;
 //! [`HandshakeRequest::is_refresh`] tells the two apart when it matters. On success, what the
 //! guards [`insert`](HandshakeRequest::insert)ed replaces the socket's values of those types (so
-//! [`Extension<T>`](crate::extract::Extension) reads the new identity in later messages), and
-//! the expiry they set (or none) becomes the socket's.
+//! [`Extension<T>`](crate::extract::Extension) reads the new identity in later messages; values
+//! of other types, such as those an `#[on_connection]` hook stored, stay), and the expiry they
+//! set (or none) becomes the socket's. [`Socket::handshake`] stays the original request.
 //!
 //! **The end.** Without a valid answer by the expiry the socket is closed: the client gets the
 //! exception event `{"status": "error", "message": "token expired"}`, then close code
@@ -188,7 +189,12 @@ async fn watch(socket: Socket, changed: Arc<Notify>) {
             continue;
         };
         let deadline = instant_of(expiry);
-        let ask_at = (asked != Some(expiry)).then(|| ask_time(since, deadline, lead));
+        // One timer per wait (an idle watcher is a memory budget): until the ask, or, once this
+        // expiry was asked about, until the deadline.
+        let wake = match asked {
+            Some(asked) if asked == expiry => deadline,
+            _ => ask_time(since, deadline, lead),
+        };
         tokio::select! {
             biased;
             () = &mut closing => return,
@@ -196,8 +202,10 @@ async fn watch(socket: Socket, changed: Arc<Notify>) {
                 since = Instant::now();
                 continue;
             }
-            () = sleep_until(deadline) => return expired(&socket),
-            () = sleep_until(ask_at.unwrap_or(deadline)), if ask_at.is_some() => {}
+            () = sleep_until(wake) => {}
+        }
+        if Instant::now() >= deadline {
+            return expired(&socket);
         }
         asked = Some(expiry);
         // Raced against the deadline, and against a refresh the client makes by itself
@@ -211,7 +219,9 @@ async fn watch(socket: Socket, changed: Arc<Notify>) {
                 continue;
             }
             () = sleep_until(deadline) => return expired(&socket),
-            outcome = ask(&socket, expiry, deadline) => outcome,
+            // Boxed: the watcher spends its life waiting, and should not carry the size of the
+            // ask (the ack wait and the guards' request) while it does.
+            outcome = Box::pin(ask(&socket, expiry, deadline)) => outcome,
         };
         match outcome {
             // `apply` notifies `changed`: the next turn starts from the new expiry.
