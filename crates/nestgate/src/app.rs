@@ -235,6 +235,15 @@ impl App {
         self
     }
 
+    /// How long before a socket's token expires the server asks the client for a fresh one
+    /// (default 30 s; never before half the time left has passed). Only sockets whose handshake
+    /// guard set an expiry ([`HandshakeRequest::expires_at`](crate::guard::HandshakeRequest::expires_at))
+    /// are asked; see [`refresh`](crate::refresh).
+    pub fn token_refresh(mut self, lead: Duration) -> Self {
+        self.config.refresh_lead = lead;
+        self
+    }
+
     /// The largest message a client may send, in bytes (default 1 MiB). A larger one closes the
     /// connection with 1009.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
@@ -569,7 +578,20 @@ impl App {
         }
         let mut namespaces = HashMap::new();
         let mut dynamic = Vec::new();
-        for entry in paths {
+        for mut entry in paths {
+            if !entry.handshake_guards.is_empty() {
+                // Tokens the guards check may expire: the refresh event is answered on this path.
+                let refresh = crate::refresh::route();
+                if let Some(taken) = entry.routes.get(refresh.event) {
+                    return Err(Error::DuplicateEvent {
+                        event: refresh.event.to_owned(),
+                        path: entry.path.to_owned(),
+                        first: refresh.handler_name,
+                        second: taken.handler_name.clone(),
+                    });
+                }
+                entry.routes.insert(refresh.event, refresh);
+            }
             if let Some(pattern) = Pattern::parse(entry.path) {
                 let template = Template {
                     routes: Arc::new(entry.routes),

@@ -1,4 +1,4 @@
-//! The WebSocket close codes nestgate sends (RFC 6455 §7.4.1).
+//! The WebSocket close codes nestgate sends (RFC 6455 §7.4.1; 4000–4999 are for applications).
 
 /// Normal closure.
 pub const NORMAL: u16 = 1000;
@@ -14,3 +14,9 @@ pub const TOO_BIG: u16 = 1009;
 pub const INTERNAL: u16 = 1011;
 /// A slow consumer whose outbound queue overflowed ("try again later").
 pub const TRY_AGAIN_LATER: u16 = 1013;
+/// The socket's credentials expired and no valid fresh token came in time
+/// ([`refresh`](crate::refresh)); reason "token expired". Reconnect with a new token.
+pub const TOKEN_EXPIRED: u16 = 4001;
+/// The handshake guards refused the token the client sent when the server asked for one;
+/// reason "refresh refused: <the guard's message>".
+pub const REFRESH_REFUSED: u16 = 4003;

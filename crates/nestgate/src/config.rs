@@ -32,6 +32,8 @@ pub(crate) struct Config {
     pub(crate) linger_bytes: usize,
     /// How long `emit_with_ack` waits by default.
     pub(crate) ack_timeout: Duration,
+    /// How long before a socket's expiry the server asks for a fresh token.
+    pub(crate) refresh_lead: Duration,
     /// Admission: what a client may open and keep before any handler runs (see `app/limits.rs`).
     pub(crate) admission: Admission,
 }
@@ -89,6 +91,7 @@ impl Default for Config {
             linger_timeout: Duration::from_secs(2),
             linger_bytes: 64 * 1024 * 1024,
             admission: Admission::default(),
+            refresh_lead: Duration::from_secs(30),
         }
     }
 }

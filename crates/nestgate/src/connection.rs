@@ -253,6 +253,7 @@ pub(crate) async fn serve<S, K>(
         return;
     }
     namespace.store().insert(socket.clone());
+    crate::refresh::watch_if_expiring(&socket);
 
     let mut running = Running::default();
     let reason = read_loop(

@@ -61,6 +61,7 @@
 use crate::error::WsException;
 use crate::extract::{Message, Payload};
 use crate::namespace::BoxedHandler;
+use crate::refresh::{Expiry, Refreshing};
 use crate::reply::Reply;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
@@ -73,6 +74,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 /// The message a failed [`Guard`] answers, as NestJS's.
 pub const FORBIDDEN_RESOURCE: &str = "Forbidden resource";
@@ -123,7 +125,8 @@ impl HandshakeRequest {
             })
     }
 
-    /// The token of an `Authorization: Bearer <token>` header.
+    /// The token of an `Authorization: Bearer <token>` header (in a [refresh](Self::is_refresh):
+    /// the token the client sent).
     pub fn bearer_token(&self) -> Option<&str> {
         let value = self.headers.get(AUTHORIZATION)?.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
@@ -140,6 +143,8 @@ impl HandshakeRequest {
 
     /// The `auth` payload of a Socket.IO client's CONNECT (`io(url, { auth: { token } })`);
     /// `None` for ws-json clients. Guards see it per namespace, as socket.io middlewares do.
+    /// In a [refresh](Self::is_refresh): the client's answer, `{"token": ...}`, on both
+    /// protocols.
     pub fn auth(&self) -> Option<&serde_json::Value> {
         self.auth.as_ref()
     }
@@ -158,6 +163,48 @@ impl HandshakeRequest {
     /// A value an earlier guard stored with [`insert`](Self::insert).
     pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<&T> {
         self.extensions.get::<T>()
+    }
+
+    /// Says that what this request proves stops being valid at `when` (a JWT's `exp`:
+    /// `UNIX_EPOCH + Duration::from_secs(exp)`). Before it, the server asks the client for a
+    /// fresh token; without a valid one by then, the socket is closed with 4001 "token
+    /// expired" (see [`refresh`](crate::refresh)). When several guards set one, the earliest
+    /// wins.
+    ///
+    /// ```
+    /// # use nestgate::guard::HandshakeRequest;
+    /// # use std::time::{Duration, UNIX_EPOCH};
+    /// # fn check(request: &mut HandshakeRequest, exp: u64) {
+    /// request.expires_at(UNIX_EPOCH + Duration::from_secs(exp));
+    /// # }
+    /// ```
+    pub fn expires_at(&mut self, when: SystemTime) {
+        let earliest = match self.extensions.get::<Expiry>() {
+            Some(Expiry(earlier)) if *earlier <= when => *earlier,
+            _ => when,
+        };
+        self.extensions.insert(Expiry(earliest));
+    }
+
+    /// [`expires_at`](Self::expires_at) `after` from now (for tokens that carry a lifetime
+    /// rather than a date).
+    pub fn expires_in(&mut self, after: Duration) {
+        // Past a century, an expiry is as good as none (and `SystemTime` cannot overflow).
+        let after = after.min(Duration::from_secs(100 * 365 * 86_400));
+        self.expires_at(SystemTime::now() + after);
+    }
+
+    /// The expiry an earlier guard set, if any.
+    pub fn expiry(&self) -> Option<SystemTime> {
+        self.extensions.get::<Expiry>().map(|expiry| expiry.0)
+    }
+
+    /// Whether this request checks a token the client sent on a live socket (a
+    /// [`refresh`](crate::refresh)), not an upgrade or a Socket.IO CONNECT. Its headers, URI and
+    /// address are the socket's handshake, with the new token in place of the old one;
+    /// [`auth`](Self::auth) is the client's answer.
+    pub fn is_refresh(&self) -> bool {
+        self.extensions.get::<Refreshing>().is_some()
     }
 }
 
@@ -614,5 +661,30 @@ mod tests {
         assert_eq!(request.cookie("token"), Some("xyz"));
         assert_eq!(request.cookie("missing"), None);
         assert_eq!(request.query("token").as_deref(), Some("q r"));
+    }
+
+    #[test]
+    fn the_earliest_expiry_wins() {
+        let mut request = HandshakeRequest {
+            headers: HeaderMap::new(),
+            uri: Uri::default(),
+            remote_addr: None,
+            extensions: Extensions::new(),
+            runtime: None,
+            auth: None,
+        };
+        assert_eq!(request.expiry(), None);
+        assert!(!request.is_refresh());
+        let soon = std::time::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        request.expires_at(soon + Duration::from_secs(60));
+        request.expires_at(soon);
+        request.expires_at(soon + Duration::from_secs(30));
+        assert_eq!(request.expiry(), Some(soon));
+        request.expires_in(Duration::MAX);
+        assert_eq!(
+            request.expiry(),
+            Some(soon),
+            "a far expiry does not overflow"
+        );
     }
 }

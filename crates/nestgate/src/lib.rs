@@ -69,13 +69,15 @@
 //! | error, no `id` | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": <event>, "data": <data>}}}` |
 //! | an error carrying an object | `{"event": "exception", "data": <the object>}` (as it is, no `cause`) |
 //! | a connection hook's error | `{"event": "exception", "data": {"status": "error", "message": "...", "cause": {"pattern": "handleConnection"}}}` |
+//! | the server asks for a fresh token (sockets whose guard set an expiry) | `{"event": "nestgate:refresh", "data": {"expiresAt": <ms>}, "id": 9}`, answered `{"ack": 9, "data": {"token": "..."}}` |
+//! | the client refreshes by itself | `{"event": "nestgate:refresh", "data": {"token": "..."}, "id": 3}`, answered `{"ack": 3, "data": {"expiresAt": <ms>}}` or an ack error |
 //!
 //! Every frame with an `id` gets exactly one answer. A frame is a JSON object: malformed JSON,
 //! anything else (an array too), unknown events and payloads of the wrong type are each answered
 //! with an exception frame saying what was wrong (an unknown event's name is repeated cut to 64
 //! characters); the connection stays open. Close codes: 1000 normal, 1001 shutdown, 1007 invalid
 //! UTF-8 in a text frame, 1008 policy (rejected, heartbeat timeout), 1009 message too large, 1011
-//! internal error, 1013 slow consumer.
+//! internal error, 1013 slow consumer, 4001 token expired, 4003 refresh refused ([`refresh`]).
 //!
 //! # Extractors and their order
 //!
@@ -225,6 +227,7 @@ pub mod gateway;
 pub mod guard;
 pub mod layer;
 pub mod operators;
+pub mod refresh;
 pub mod socketio;
 #[cfg(feature = "testing")]
 pub mod testing;

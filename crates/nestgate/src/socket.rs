@@ -102,6 +102,11 @@ pub enum DisconnectReason {
     SlowConsumer,
     /// The client sent a text frame that is not valid UTF-8 (close code 1007).
     InvalidPayload,
+    /// The socket's token expired without a valid fresh one (close code 4001, see
+    /// [`refresh`](crate::refresh)).
+    TokenExpired,
+    /// The handshake guards refused the fresh token the server asked for (close code 4003).
+    RefreshRefused,
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -115,6 +120,8 @@ impl std::fmt::Display for DisconnectReason {
             DisconnectReason::MessageTooLarge => "message too large",
             DisconnectReason::SlowConsumer => "slow consumer",
             DisconnectReason::InvalidPayload => "invalid payload",
+            DisconnectReason::TokenExpired => "token expired",
+            DisconnectReason::RefreshRefused => "refresh refused",
         })
     }
 }
@@ -428,6 +435,15 @@ impl Socket {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(extensions);
+    }
+
+    /// Runs `f` on the socket's extensions, under their lock (a refresh replaces several at once).
+    pub(crate) fn with_extensions<R>(&self, f: impl FnOnce(&mut Extensions) -> R) -> R {
+        f(&mut self
+            .inner
+            .extensions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// A clone of the value of type `T` stored on this socket, if any.

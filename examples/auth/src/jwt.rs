@@ -1,5 +1,7 @@
 //! The JWT handshake guard: a token from the `token` query parameter, an
 //! `Authorization: Bearer` header or a `token` cookie, checked with the app's signing key.
+//! The token's `exp` becomes the socket's expiry; a refreshed token is checked by the same code
+//! (nestgate puts it where the guard looks: see `nestgate::refresh`).
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -120,7 +122,10 @@ impl HandshakeGuard for JwtGuard {
             .keys
             .verify(&token)
             .map_err(HandshakeRejection::unauthorized)?;
-        tracing::debug!(sub = %claims.sub, role = %claims.role, "authenticated");
+        tracing::debug!(sub = %claims.sub, role = %claims.role, refresh = request.is_refresh(), "authenticated");
+        // The socket lives only as long as the token: before `exp` the server asks the client
+        // for a fresh one (`nestgate:refresh`), which this same guard checks.
+        request.expires_at(UNIX_EPOCH + Duration::from_secs(claims.exp));
         request.insert(claims);
         Ok(())
     }

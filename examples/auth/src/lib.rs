@@ -5,6 +5,11 @@
 //!   signed with `JWT_SECRET` (HS256). Without one, or with a malformed, wrongly signed or expired
 //!   one, the client gets HTTP 401 and no socket is created. Browser pages from other sites are
 //!   refused with 403 (the default origin check).
+//! - The token's `exp` is the socket's expiry. Before it the server asks
+//!   `{"event":"nestgate:refresh","data":{"expiresAt":<ms>},"id":N}`; the client answers
+//!   `{"ack":N,"data":{"token":"<a fresh token>"}}` and goes on with the new claims. Without a
+//!   valid one by `exp` it is closed with 4001 "token expired" (4003 "refresh refused: …" for a
+//!   bad one). A client may also send `nestgate:refresh` with `{"token"}` by itself.
 //! - `whoami` → the token's claims. `profile` (validated: every failed field and rule comes
 //!   back). `chat` → every client (at most 5 per second per socket; more are answered
 //!   "Too many requests" at once). `announce` → admins only ("Forbidden resource" otherwise).

@@ -1,6 +1,7 @@
 //! Starts the auth example's binary with a known `JWT_SECRET` and checks every path over real
 //! sockets: missing, malformed, wrongly signed and expired tokens, a forged Origin, the three
-//! token carriers, the role guard, validation errors and the per-socket rate limit.
+//! token carriers, the role guard, validation errors, the per-socket rate limit, and the
+//! token's `exp` as the socket's expiry (refreshed, refused, unanswered).
 
 use auth::jwt::{Claims, Keys};
 use nestgate::testing::{ChildServer, TestClient, handshake_request};
@@ -215,5 +216,126 @@ async fn a_rate_limited_client_is_answered_at_once_and_served_after_the_window()
     assert_eq!(
         client.request(8, "chat", json!("again")).await,
         json!({"ack": 8, "data": null})
+    );
+}
+
+/// A token valid for about `secs` seconds (`exp` is in whole seconds: between `secs - 1` and
+/// `secs`).
+fn short_token(sub: &str, role: &str, secs: u64) -> String {
+    Keys::new(SECRET.as_bytes()).issue(sub, role, Duration::from_secs(secs))
+}
+
+/// The server's `nestgate:refresh` request; returns its ack id.
+async fn refresh_request(client: &mut TestClient) -> u64 {
+    let frame = client.recv().await;
+    assert_eq!(frame["event"], "nestgate:refresh", "{frame}");
+    assert!(frame["data"]["expiresAt"].as_u64().is_some(), "{frame}");
+    frame["id"].as_u64().expect("an ack id")
+}
+
+#[tokio::test]
+async fn the_jwt_exp_is_the_socket_expiry_and_a_fresh_token_extends_it() {
+    let server = start();
+    let url = format!(
+        "{}?token={}",
+        server.ws_url("/"),
+        short_token("ann", "user", 3)
+    );
+    let mut client = TestClient::connect(&url).await.expect("connects");
+    let id = refresh_request(&mut client).await;
+    // The fresh token says more: the same guard checks it and the handlers see its claims.
+    let fresh = token("ann", "admin");
+    client
+        .send_json(json!({"ack": id, "data": {"token": fresh}}))
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // past the first token's `exp`
+    let claims = client.request(1, "whoami", Value::Null).await;
+    assert_eq!(claims["data"]["role"], "admin", "{claims}");
+    assert_eq!(
+        client.request(2, "announce", json!("refreshed")).await["data"],
+        "announced"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_refresh_token_or_no_answer_closes_the_socket() {
+    let server = start();
+    let url = |token: String| format!("{}?token={token}", server.ws_url("/"));
+    let mut forged = TestClient::connect(&url(short_token("ann", "user", 3)))
+        .await
+        .expect("connects");
+    let mut silent = TestClient::connect(&url(short_token("bob", "user", 3)))
+        .await
+        .expect("connects");
+
+    let id = refresh_request(&mut forged).await;
+    let other = Keys::new(b"some other secret").issue("ann", "admin", Duration::from_secs(600));
+    forged
+        .send_json(json!({"ack": id, "data": {"token": other}}))
+        .await;
+    assert_eq!(
+        forged.recv().await["data"]["message"],
+        "refresh refused: invalid token signature"
+    );
+    assert_eq!(
+        forged.closed().await,
+        nestgate::testing::Closed::Frame(4003, "refresh refused: invalid token signature".into())
+    );
+
+    refresh_request(&mut silent).await;
+    assert_eq!(silent.recv().await["data"]["message"], "token expired");
+    assert_eq!(
+        silent.closed().await,
+        nestgate::testing::Closed::Frame(4001, "token expired".into())
+    );
+}
+
+#[tokio::test]
+async fn a_client_refreshing_by_itself_with_an_expired_token_is_refused_and_stays() {
+    let server = start();
+    let mut client = connect(&server, "ann", "user").await;
+    let past = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &Claims {
+            sub: "ann".into(),
+            role: "admin".into(),
+            exp: past,
+        },
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let refused = client
+        .request(1, "nestgate:refresh", json!({"token": expired}))
+        .await;
+    assert_eq!(
+        refused["error"]["message"], "refresh refused: token expired",
+        "{refused}"
+    );
+    // Nothing changed: the same claims, still connected.
+    assert_eq!(
+        client.request(2, "whoami", Value::Null).await["data"]["role"],
+        "user"
+    );
+    let fresh = client
+        .request(
+            3,
+            "nestgate:refresh",
+            json!({"token": token("ann", "admin")}),
+        )
+        .await;
+    let exp_ms = fresh["data"]["expiresAt"].as_u64().expect("an expiry");
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(exp_ms > now_ms + 500_000, "{fresh}");
+    assert_eq!(
+        client.request(4, "whoami", Value::Null).await["data"]["role"],
+        "admin"
     );
 }

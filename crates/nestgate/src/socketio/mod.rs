@@ -128,7 +128,8 @@ struct Session {
     runtime: Arc<Runtime>,
     translations: Translations,
     sender: EngineSender,
-    namespaces: HashMap<String, mpsc::Sender<Result<Message, axum::Error>>>,
+    /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
+    namespaces: HashMap<String, (mpsc::Sender<Result<Message, axum::Error>>, Socket)>,
 }
 
 /// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
@@ -213,7 +214,7 @@ async fn session(
     } else {
         socket.close_reason().unwrap_or(CloseReason::TransportClose)
     };
-    for (_, inbound) in session.namespaces.drain() {
+    for (_, (inbound, _)) in session.namespaces.drain() {
         let _ = inbound.try_send(Err(axum::Error::new(SessionEnded(reason))));
     }
 }
@@ -278,7 +279,7 @@ impl Session {
         attachments: &[Bytes],
     ) -> Result<(), &'static str> {
         let frame = translate::incoming(packet, attachments).map_err(|_| "malformed arguments")?;
-        let Some(inbound) = self.namespaces.get(packet.nsp) else {
+        let Some((inbound, _)) = self.namespaces.get(packet.nsp) else {
             tracing::debug!(
                 nsp = packet.nsp,
                 "a packet for a namespace this client is not connected to"
@@ -301,8 +302,14 @@ impl Session {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
-        if self.namespaces.contains_key(nsp) {
-            return;
+        match self.namespaces.get(nsp) {
+            Some((_, socket)) if socket.connected() => return,
+            // The server closed that socket (a kick, an expired token: its DISCONNECT went out
+            // first): the client may connect again on the same session.
+            Some(_) => {
+                self.namespaces.remove(nsp);
+            }
+            None => {}
         }
         let auth: Option<serde_json::Value> = if auth.is_empty() {
             None
@@ -361,7 +368,8 @@ impl Session {
             &reply,
         )));
         let (inbound, receiver) = mpsc::channel(runtime.config.max_in_flight.max(1));
-        self.namespaces.insert(nsp.to_owned(), inbound);
+        self.namespaces
+            .insert(nsp.to_owned(), (inbound, socket.clone()));
         let transport = Transport {
             stream: tokio_stream_of(receiver),
             sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
