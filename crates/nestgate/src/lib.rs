@@ -211,9 +211,11 @@
 //! # Limits and bad input
 //!
 //! Messages over the size limit (default 1 MiB) close with 1009; a client that stops reading is
-//! closed with 1013 once its outbound queue (default 1024 frames) is full, and nobody waits for
-//! it; idle clients are pinged every 25 s and closed after 20 s of silence. See [`App`]'s builder
-//! methods.
+//! closed with 1013 once its outbound queue (default 1024 frames or 16 MiB) is full, and nobody
+//! waits for it; a connection may send 100 messages per second (bursts of 200) before its reading
+//! pauses; idle clients are pinged every 25 s and closed after 20 s of silence. Every close the
+//! server initiates reaches the client as a close frame, even while it is still sending. See
+//! [`App`]'s builder methods, and `docs/LIMITS.md` for every bound.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
