@@ -469,10 +469,12 @@ impl App {
         let settings = crate::serve::ServeSettings {
             handshake_timeout: self.config.handshake_timeout,
             max_header_size: admission.max_header_size,
-            limits: crate::conn_limit::ConnectionLimits::new(
-                admission.max_connections,
-                admission.max_connections_per_ip,
-            ),
+            // Nothing to count when neither cap is set.
+            limits: (admission.max_connections.is_some()
+                || admission.max_connections_per_ip.is_some())
+            .then(|| {
+                crate::caps::Caps::new(admission.max_connections, admission.max_connections_per_ip)
+            }),
         };
         let router = self.into_router_at(Some(local_addr)).await?;
         Ok(Listening {

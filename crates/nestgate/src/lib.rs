@@ -235,6 +235,7 @@ pub mod socketio;
 pub mod testing;
 
 mod app;
+mod caps;
 mod config;
 mod conn_limit;
 mod connection;

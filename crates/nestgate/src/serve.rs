@@ -8,7 +8,8 @@
 //! all and per address (503, see [`conn_limit`](crate::conn_limit)), and requests must carry
 //! exactly one `Host` (400).
 
-use crate::conn_limit::{ConnectionLimits, Counted};
+use crate::caps::Caps;
+use crate::conn_limit::Counted;
 use crate::signal::Signal;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -48,7 +49,7 @@ pub(crate) struct ServeSettings {
     /// The largest request head, in bytes (431 past it).
     pub(crate) max_header_size: usize,
     /// The connection caps, if any is set.
-    pub(crate) limits: Option<Arc<ConnectionLimits>>,
+    pub(crate) limits: Option<Arc<Caps>>,
 }
 
 /// Accepts connections until `shutdown` is cancelled; each connection runs in a task that
@@ -83,7 +84,7 @@ pub(crate) async fn serve(
         let permit = match settings
             .limits
             .as_ref()
-            .map(|limits| limits.admit(remote.ip()))
+            .map(|limits| limits.admit(Some(remote.ip())))
         {
             None => None,
             Some(Ok(permit)) => Some(permit),

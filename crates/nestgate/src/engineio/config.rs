@@ -43,8 +43,8 @@ pub struct EngineConfig {
     /// refused before anything is allocated: 403 `{"code":4,"message":"Too many sessions"}`
     /// over polling (engine.io's answer when `allowRequest` refuses), 400 for a WebSocket.
     pub max_sessions: usize,
-    /// Sessions open at once from one IP address (default `None`: no per-address cap), refused
-    /// as [`max_sessions`](Self::max_sessions) is.
+    /// Sessions open at once from one IP address, an IPv6 /64 counting as one (default `None`:
+    /// no per-address cap), refused as [`max_sessions`](Self::max_sessions) is.
     ///
     /// Recommended (e.g. 64) when clients connect to the server directly. Behind a reverse
     /// proxy every client has the proxy's address, so a per-address cap would turn everyone

@@ -20,7 +20,6 @@
 //! let router: axum::Router = engine.router("/engine.io/");
 //! ```
 
-mod admission;
 mod config;
 mod packet;
 mod polling;
@@ -32,8 +31,8 @@ pub use config::EngineConfig;
 pub use packet::Payload;
 pub use socket::{CloseReason, EngineSender, EngineSocket, SendError};
 
+use crate::caps::{Caps, Permit, Refused};
 use crate::socket::Handshake;
-use admission::{Admission, Admissions, Refused};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
@@ -62,7 +61,8 @@ pub struct EngineIo {
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
     sessions: DashMap<Arc<str>, Arc<Session>>,
-    admissions: Arc<Admissions>,
+    /// The session caps (`max_sessions`, `max_sessions_per_ip`).
+    admissions: Arc<Caps>,
     on_connect: OnConnect,
 }
 
@@ -84,9 +84,9 @@ impl EngineIo {
     {
         EngineIo {
             inner: Arc::new(Engine {
+                admissions: Caps::new(Some(config.max_sessions), config.max_sessions_per_ip),
                 config,
                 sessions: DashMap::new(),
-                admissions: Arc::default(),
                 on_connect: Arc::new(move |socket| Box::pin(on_connect(socket))),
             }),
         }
@@ -103,8 +103,8 @@ impl EngineIo {
         let admission = self
             .inner
             .admissions
-            .admit(None, usize::MAX, None)
-            .expect("no cap");
+            .admit(None)
+            .expect("a unit test opens fewer sessions than the cap");
         let handshake = handshake_of(&HeaderMap::new(), &axum::http::Uri::default(), None);
         let session = self.inner.open(handshake, false, admission);
         EngineSender::of(session)
@@ -185,8 +185,8 @@ impl Refusal {
                     "Request header fields too large",
                 );
             }
-            Refusal::Capped(Refused::Full) => "Too many sessions",
-            Refusal::Capped(Refused::FullForIp) => "Too many sessions from this address",
+            Refusal::Capped(Refused::Total) => "Too many sessions",
+            Refusal::Capped(Refused::PerIp) => "Too many sessions from this address",
         };
         let status = if websocket {
             StatusCode::BAD_REQUEST
@@ -283,7 +283,7 @@ impl Engine {
         &self,
         parts: &axum::http::request::Parts,
         remote_addr: Option<SocketAddr>,
-    ) -> Result<(Handshake, Admission), Refusal> {
+    ) -> Result<(Handshake, Permit), Refusal> {
         let size = parts.uri.to_string().len()
             + parts
                 .headers
@@ -295,11 +295,7 @@ impl Engine {
         }
         let admission = self
             .admissions
-            .admit(
-                remote_addr.map(|addr| addr.ip()),
-                self.config.max_sessions,
-                self.config.max_sessions_per_ip,
-            )
+            .admit(remote_addr.map(|addr| addr.ip()))
             .map_err(|refused| {
                 tracing::debug!(?refused, "Engine.IO handshake refused");
                 Refusal::Capped(refused)
@@ -330,7 +326,7 @@ impl Engine {
         self: &Arc<Self>,
         handshake: Handshake,
         websocket: bool,
-        admission: Admission,
+        admission: Permit,
     ) -> Arc<Session> {
         let (session, socket) = Session::new(self.clone(), handshake, websocket, admission);
         self.sessions.insert(session.sid.clone(), session.clone());

@@ -3,9 +3,9 @@
 //! The transports are in `polling.rs` and `websocket.rs`.
 
 use super::Engine;
-use super::admission::Admission;
 use super::packet::{Packet, Payload};
 use super::socket::{CloseReason, EngineSender, EngineSocket, SendError};
+use crate::caps::Permit;
 use crate::signal::Signal;
 use crate::socket::Handshake;
 use std::collections::VecDeque;
@@ -69,7 +69,7 @@ pub(crate) struct Session {
     max_buffered: usize,
     max_buffered_bytes: usize,
     /// Its place under `max_sessions`, given back when the session is dropped.
-    _admission: Admission,
+    _admission: Permit,
 }
 
 impl Session {
@@ -77,7 +77,7 @@ impl Session {
         engine: Arc<Engine>,
         handshake: Handshake,
         websocket: bool,
-        admission: Admission,
+        admission: Permit,
     ) -> (Arc<Session>, EngineSocket) {
         let (tx, rx) = mpsc::channel(INCOMING);
         let max_buffered_bytes = engine
