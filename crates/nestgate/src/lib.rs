@@ -241,6 +241,7 @@ mod conn_limit;
 mod connection;
 mod error;
 mod host;
+mod linger;
 mod namespace;
 mod outbound;
 mod pattern;

@@ -10,6 +10,7 @@
 
 use crate::caps::Caps;
 use crate::conn_limit::Counted;
+use crate::linger::LingerLimits;
 use crate::signal::Signal;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -115,23 +116,18 @@ fn refuse(tcp: TcpStream, lingering: &Arc<AtomicUsize>) {
     }
     let lingering = lingering.clone();
     tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        use tokio::io::AsyncWriteExt as _;
         let mut tcp = tcp;
-        let _ = tokio::time::timeout(LINGER, async {
-            tcp.write_all(BUSY).await?;
-            tcp.shutdown().await?;
-            // Discard the request (up to 64 KiB) until the client closes.
-            let mut sink = [0u8; 4096];
-            let mut left = 64 * 1024;
-            while left > 0 {
-                match tcp.read(&mut sink).await? {
-                    0 => break,
-                    n => left -= n.min(left),
-                }
-            }
-            Ok::<_, io::Error>(())
-        })
-        .await;
+        let started = tokio::time::Instant::now();
+        if tokio::time::timeout(LINGER, tcp.write_all(BUSY))
+            .await
+            .is_ok()
+        {
+            // Discard the request (up to 64 KiB) until the client closes, within what is left
+            // of LINGER.
+            let left = LINGER.saturating_sub(started.elapsed());
+            crate::linger::linger(tcp, LingerLimits::new(left, 64 * 1024)).await;
+        }
         lingering.fetch_sub(1, Ordering::Relaxed);
     });
 }

@@ -15,6 +15,7 @@
 //! prepared frame, without a copy or a second UTF-8 check; incoming text is checked once more
 //! when it becomes axum's `Utf8Bytes` (axum has no unchecked conversion).
 
+use crate::linger::LingerLimits;
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
@@ -29,8 +30,7 @@ use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
@@ -38,31 +38,6 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 /// The WebSocket of one ws-json connection.
 pub(crate) type Ws = WebSocketStream<Linger<TokioIo<Upgraded>>>;
-
-/// How long and how much a closed connection keeps reading (see the module docs), in
-/// milliseconds and KiB: every connection holds a copy, so it is kept to 8 bytes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LingerLimits {
-    timeout_ms: u32,
-    max_kib: u32,
-}
-
-impl LingerLimits {
-    pub(crate) fn new(timeout: Duration, max_bytes: usize) -> Self {
-        LingerLimits {
-            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
-            max_kib: u32::try_from(max_bytes.div_ceil(1024)).unwrap_or(u32::MAX),
-        }
-    }
-
-    fn timeout(self) -> Duration {
-        Duration::from_millis(self.timeout_ms.into())
-    }
-
-    fn max_bytes(self) -> usize {
-        usize::try_from(u64::from(self.max_kib) * 1024).unwrap_or(usize::MAX)
-    }
-}
 
 /// A checked upgrade request: what is needed to answer 101 and to take the connection over.
 pub(crate) struct Upgrade {
@@ -161,34 +136,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Linger<T> {
         let Some(io) = self.io.take() else { return };
         // Without a runtime (it is shutting down) the IO is simply closed.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(linger(io, self.limits));
+            runtime.spawn(crate::linger::linger(io, self.limits));
         }
-    }
-}
-
-/// Half-closes `io`, then reads and discards until the peer closes too, an error, or a limit.
-async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T, limits: LingerLimits) {
-    let max_bytes = limits.max_bytes();
-    let drained = tokio::time::timeout(limits.timeout(), async {
-        let _ = io.shutdown().await;
-        let mut buf = vec![0; 4096];
-        let mut read = 0usize;
-        loop {
-            match io.read(&mut buf).await {
-                Ok(0) | Err(_) => return read,
-                Ok(n) => {
-                    read += n;
-                    if read >= max_bytes {
-                        return read;
-                    }
-                }
-            }
-        }
-    })
-    .await;
-    match drained {
-        Ok(read) => tracing::trace!(read, "closed connection drained"),
-        Err(_) => tracing::debug!("closed connection still sending after the linger timeout"),
     }
 }
 
