@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use translate::Translation;
+pub(crate) use translate::{Translation, live as live_translations};
 
 /// Socket.IO settings.
 #[derive(Debug, Clone)]
@@ -93,13 +93,10 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         max_payload: engine_config.max_payload,
         attachment_timeout: engine_config.ping_timeout,
     };
-    let translations = Arc::new(dashmap::DashMap::new());
     EngineIo::new(engine_config, move |socket| {
-        session(runtime.clone(), translations.clone(), socket, limits)
+        session(runtime.clone(), socket, limits)
     })
 }
-
-type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
 
 /// The bounds of one session's Socket.IO layer.
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +123,6 @@ struct PendingBinary {
 /// The namespaces one Engine.IO session is connected to.
 struct Session {
     runtime: Arc<Runtime>,
-    translations: Translations,
     sender: EngineSender,
     /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
     namespaces: HashMap<String, (mpsc::Sender<Result<Message, axum::Error>>, Socket)>,
@@ -134,15 +130,9 @@ struct Session {
 
 /// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
 /// each namespace's socket. Returns when the session ends.
-async fn session(
-    runtime: Arc<Runtime>,
-    translations: Translations,
-    mut socket: EngineSocket,
-    limits: Limits,
-) {
+async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits) {
     let mut session = Session {
         runtime,
-        translations,
         sender: socket.sender(),
         namespaces: HashMap::new(),
     };
@@ -346,7 +336,8 @@ impl Session {
         if !request.extensions.is_empty() {
             socket.extend_extensions(request.extensions);
         }
-        let translation = self.translations.entry(nsp.to_owned()).or_default().clone();
+        // The namespace's own cache: shared by its sockets, gone with it.
+        let translation = namespace.translation().clone();
         {
             // Frames go straight to the session, translated on the sending task: no second
             // queue and no writer task hop per frame.
