@@ -26,6 +26,7 @@ pub use values::{Args, Binary};
 use crate::connection::{self, Transport};
 use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
 use crate::guard::HandshakeRequest;
+use crate::rate::Bucket;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use axum::extract::ws::Message;
@@ -141,10 +142,19 @@ async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits
     let mut connected_once = false;
     let deadline = tokio::time::sleep(limits.connect_timeout);
     tokio::pin!(deadline);
+    // `App::max_messages_per_second`, for the whole session (all its namespaces): past it the
+    // session takes no message until the next is due. Engine.IO's control packets (ping, pong,
+    // upgrade) are handled by its transports and never wait for this; see `docs/LIMITS.md`.
+    let rate = session.runtime.config.message_rate;
+    let mut bucket: Option<Box<Bucket>> = None;
     loop {
         let attachments_due = pending.as_ref().map(|pending| pending.deadline);
+        let paused_until = bucket
+            .as_deref()
+            .and_then(|bucket| bucket.pause_until(tokio::time::Instant::now()));
         let payload = tokio::select! {
-            payload = socket.recv() => payload,
+            payload = socket.recv(), if paused_until.is_none() => payload,
+            () = sleep_until(paused_until) => continue,
             () = &mut deadline, if !connected_once => {
                 tracing::debug!(sid = socket.id(), "no Socket.IO CONNECT in time: closing the session");
                 break;
@@ -155,6 +165,13 @@ async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits
                 break;
             }
         };
+        if let (Some(rate), Some(Payload::Text(_))) = (rate, &payload) {
+            // One token per Socket.IO packet (a packet's binary attachments go with it).
+            let now = tokio::time::Instant::now();
+            bucket
+                .get_or_insert_with(|| Box::new(Bucket::new(rate, now)))
+                .take(now);
+        }
         let result = match payload {
             None => break,
             Some(Payload::Text(text)) => {
@@ -366,7 +383,8 @@ impl Session {
             sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
             heartbeat: false,
             close_handshake: false,
-            // The ws-json inbound rate limit is not applied to Socket.IO sockets (yet).
+            // The inbound rate limit is the session's (above): a namespace socket that paused
+            // here would stall the whole session behind it.
             rate_limit: false,
         };
         runtime.connections.spawn(connection::serve(
