@@ -11,10 +11,10 @@
 //!   CONNECT_ERROR `{"message", "data": {"status"}}`. An unknown namespace gets
 //!   "Invalid namespace".
 //! - An event's single argument is its `data`; several arguments arrive as one array (and as
-//!   they came with [`Args`](crate::extract::Args)). A handler's return value answers the
+//!   they came with [`Args`]). A handler's return value answers the
 //!   client's acknowledgement — and so does an error, as `{"status": "error", "message"}`:
 //!   the client never waits for a timeout.
-//! - Bytes travel as binary attachments ([`Binary`](crate::extract::Binary)).
+//! - Bytes travel as binary attachments ([`Binary`]).
 //! - A malformed packet closes that session only.
 
 mod packet;
