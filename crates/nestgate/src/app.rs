@@ -298,16 +298,21 @@ impl App {
         self
     }
 
-    /// How many messages one ws-json connection may send per second on average (default 100),
-    /// and at once after a quiet period (`burst`, default 200). Past it the connection's reading
-    /// pauses until the next message is due: the client is slowed down by TCP backpressure, not
-    /// answered with an error or closed. Every frame counts (text, binary, ping).
+    /// How many messages one ws-json connection, or one Socket.IO (Engine.IO) session, may send
+    /// per second on average (default 100), and at once after a quiet period (`burst`, default
+    /// 200). Past it the connection's reading pauses until the next message is due: the client
+    /// is slowed down by backpressure, not answered with an error or closed. On ws-json every
+    /// frame counts (text, binary, ping); on Socket.IO every packet (EVENT, ACK, CONNECT, …,
+    /// binary attachments going with their packet) of all the session's namespaces together,
+    /// while Engine.IO's pings, pongs and upgrade are never held back: a paused client is not
+    /// closed for a ping timeout. A polling POST is held while its messages wait, at most
+    /// [`EngineConfig::post_timeout`](crate::engineio::EngineConfig::post_timeout).
     ///
     /// This is what keeps one client that floods a fan-out event (`server.emit` of what it
     /// sends) from filling every other client's outbound queue: each recipient then gets at
-    /// most this rate from it. Turn it off with [`App::without_message_rate_limit`] where clients
-    /// are trusted or a layer limits them (the benchmarks' echo server does). Socket.IO sockets
-    /// are not limited by it.
+    /// most this rate from it. Turn it off with [`App::without_message_rate_limit`] (for both
+    /// protocols) where clients are trusted or a layer limits them (the benchmarks' echo
+    /// server does).
     ///
     /// ```
     /// // A game: 60 position updates per second and some room for bursts.
@@ -322,7 +327,8 @@ impl App {
         self
     }
 
-    /// Removes the inbound message rate limit (see [`App::max_messages_per_second`]).
+    /// Removes the inbound message rate limit (see [`App::max_messages_per_second`]), for
+    /// ws-json connections and Socket.IO sessions alike.
     ///
     /// ```
     /// let app = nestgate::App::new().without_message_rate_limit();

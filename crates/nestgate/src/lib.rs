@@ -176,8 +176,8 @@
 //! fast sender can fill everyone's queue: send it with `server.volatile()` (or
 //! `socket.broadcast().volatile()`), so that a recipient that falls behind misses frames instead
 //! of being closed, and keep the per-connection inbound limit
-//! ([`App::max_messages_per_second`], 100 messages/s by default), which bounds what one sender
-//! makes each recipient receive. Operators go through the namespace's
+//! ([`App::max_messages_per_second`], 100 messages/s by default, per ws-json connection and per
+//! Socket.IO session), which bounds what one sender makes each recipient receive. Operators go through the namespace's
 //! [`Adapter`](adapter::Adapter): the in-memory [`LocalAdapter`](adapter::LocalAdapter) by
 //! default, a cluster adapter with [`App::adapter`].
 //!

@@ -56,8 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .socket_io(nestgate::socketio::SocketIoConfig::default())
         // The benchmarks drive this server from few connections at line rate (echo: about 3,000
         // messages/s per connection at C=50; the broadcast ramp: up to 1,000,000/s from one
-        // sender): the default 100 messages/s per connection would measure the limit, not the
-        // server. `broadcast` is volatile, so a flood of it evicts nobody.
+        // sender): the default 100 messages/s per connection (and per Socket.IO session: this
+        // call turns off both) would measure the limit, not the server. `broadcast` is
+        // volatile, so a flood of it evicts nobody.
         .without_message_rate_limit();
     let mut cluster = None;
     if let Ok(url) = std::env::var("REDIS_URL") {

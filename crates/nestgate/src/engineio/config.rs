@@ -28,7 +28,9 @@ pub struct EngineConfig {
     pub ping_interval: Duration,
     /// How long a pong may take before the session is closed (default 20 s). A polling client
     /// that does not collect its ping with a GET within `ping_interval + ping_timeout` cannot
-    /// answer it and is closed too.
+    /// answer it and is closed too. Once the client was handed the ping, each message it sends
+    /// also counts as alive for `ping_timeout` (as engine.io's `lastPacketTime`): its pong may
+    /// wait behind its own messages while they are read slowly (a rate limit, a busy app).
     pub ping_timeout: Duration,
     /// The largest message, WebSocket frame and polling request body, in bytes (default
     /// 1,000,000, engine.io's `maxHttpBufferSize`). It also caps the binary attachments of one
@@ -50,8 +52,10 @@ pub struct EngineConfig {
     /// proxy every client has the proxy's address, so a per-address cap would turn everyone
     /// away at once: there, leave it off and cap per client at the proxy.
     pub max_sessions_per_ip: Option<usize>,
-    /// How long a polling POST may take to send its body (default 20 s). A slower body gets
-    /// 408, its connection is closed, and so is the session.
+    /// How long a polling POST may take, whole (default 20 s): sending its body, then the
+    /// application taking its messages (it waits while the application is behind, or past
+    /// [`App::max_messages_per_second`](crate::App::max_messages_per_second) for Socket.IO).
+    /// A POST not done by then gets 408, its connection is closed, and so is the session.
     pub post_timeout: Duration,
     /// How long a WebSocket may take to complete its upgrade of a polling session (`2probe`,
     /// then `5`; default 10 s, engine.io's `upgradeTimeout`). The WebSocket is then closed and
@@ -128,7 +132,7 @@ impl EngineConfig {
         self
     }
 
-    /// Sets how long a polling POST may take to send its body.
+    /// Sets how long a polling POST may take (its body, then its messages taken).
     pub fn post_timeout(mut self, timeout: Duration) -> Self {
         self.post_timeout = timeout;
         self

@@ -311,9 +311,12 @@ impl Engine {
         let Some(_posting) = session.begin_post() else {
             return bad_request("data request overlap from client");
         };
-        let (limit, deadline) = (self.config.max_payload, self.config.post_timeout);
-        match polling::read_body(headers, body, limit, deadline).await {
-            Ok(bytes) => session.push(&bytes).await,
+        let (limit, timeout) = (self.config.max_payload, self.config.post_timeout);
+        // One deadline for the whole POST: its body, then its messages taken by the
+        // application (which waits while it is behind, or past `App::max_messages_per_second`).
+        let deadline = tokio::time::Instant::now() + timeout;
+        match polling::read_body(headers, body, limit, timeout).await {
+            Ok(bytes) => session.push(&bytes, deadline).await,
             Err(error) => {
                 tracing::debug!(sid = %session.sid, ?error, "Engine.IO POST body refused");
                 polling::refuse_body(session, &error)

@@ -179,8 +179,15 @@ impl Session {
         response
     }
 
-    /// A polling POST: one payload of packets from the client.
-    pub(crate) async fn push(self: &Arc<Self>, body: &[u8]) -> Response {
+    /// A polling POST: one payload of packets from the client, handed over by `deadline`. A
+    /// POST with more messages than the application takes by then is answered as a body that
+    /// did not arrive in time: 408, session closed (a client over polling cannot be slowed by
+    /// TCP backpressure; holding its POST is the only brake, and it is bounded).
+    pub(crate) async fn push(
+        self: &Arc<Self>,
+        body: &[u8],
+        deadline: tokio::time::Instant,
+    ) -> Response {
         if self.closed.is_fired() {
             return bad_request("Session ID unknown");
         }
@@ -195,8 +202,15 @@ impl Session {
             self.close(CloseReason::InvalidPacket);
             return (StatusCode::BAD_REQUEST, "invalid payload").into_response();
         };
-        for packet in packets {
-            self.receive(packet).await;
+        let delivered = tokio::time::timeout_at(deadline, async {
+            for packet in packets {
+                self.receive(packet).await;
+            }
+        })
+        .await;
+        if delivered.is_err() {
+            tracing::debug!(sid = %self.sid, "Engine.IO POST not taken within post_timeout: closing the session");
+            return refuse_body(self, &BodyError::TimedOut);
         }
         text("ok".to_owned())
     }

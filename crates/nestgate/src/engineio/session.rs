@@ -36,9 +36,24 @@ pub(super) struct State {
     pong_due: Option<tokio::time::Instant>,
     /// The unanswered ping has been handed to a transport: only then can a pong answer it.
     ping_delivered: bool,
+    /// When the client's last message was read (see [`State::pong_deadline`]).
+    last_message: Option<tokio::time::Instant>,
 }
 
 impl State {
+    /// When the unanswered ping times out, given `timeout` (`ping_timeout`). A client that was
+    /// handed the ping and keeps sending messages is alive: its pong may be queued behind its
+    /// own messages while the server reads them slowly (the inbound rate limit pauses the
+    /// reading), so the deadline runs from its last message too, as engine.io's
+    /// `checkPingTimeout` does with `lastPacketTime`. A ping nobody collected is not extended.
+    fn pong_deadline(&self, timeout: std::time::Duration) -> Option<tokio::time::Instant> {
+        let due = self.pong_due?;
+        Some(match self.last_message {
+            Some(last) if self.ping_delivered => due.max(last + timeout),
+            _ => due,
+        })
+    }
+
     /// Takes every queued packet, for a transport to write.
     pub(super) fn take(&mut self) -> Vec<Packet> {
         self.bytes = 0;
@@ -68,6 +83,7 @@ pub(crate) struct Session {
     reason: Mutex<Option<CloseReason>>,
     max_buffered: usize,
     max_buffered_bytes: usize,
+    ping_timeout: std::time::Duration,
     /// Its place under `max_sessions`, given back when the session is dropped.
     _admission: Permit,
 }
@@ -102,6 +118,7 @@ impl Session {
             reason: Mutex::new(None),
             max_buffered: engine.config.max_buffered,
             max_buffered_bytes,
+            ping_timeout: engine.config.ping_timeout,
             _admission: admission,
         });
         let socket = EngineSocket {
@@ -215,7 +232,7 @@ impl Session {
     /// Whether the client missed its pong deadline; such a session is closed at once, whether
     /// or not the heartbeat task has woken up yet.
     pub(crate) fn expired(&self) -> bool {
-        let due = self.state().pong_due;
+        let due = self.state().pong_deadline(self.ping_timeout);
         if due.is_some_and(|due| tokio::time::Instant::now() >= due) {
             tracing::debug!(sid = %self.sid, "Engine.IO ping timeout: closing the session");
             self.close(CloseReason::PingTimeout);
@@ -245,7 +262,11 @@ impl Session {
     /// Handles a packet from the client (either transport).
     pub(super) async fn receive(self: &Arc<Self>, packet: Packet) {
         match packet {
-            Packet::Message(payload) => self.deliver(payload).await,
+            Packet::Message(payload) => {
+                // Before waiting for the application: this is when the client was last heard.
+                self.state().last_message = Some(tokio::time::Instant::now());
+                self.deliver(payload).await;
+            }
             Packet::Pong(_) => {
                 let mut state = self.state();
                 // Only a ping the client was given can be answered: a pong sent ahead of time
@@ -308,15 +329,31 @@ pub(crate) async fn heartbeat(engine: Arc<Engine>, session: Arc<Session>) {
         if session.ping(due).is_err() {
             return;
         }
-        tokio::select! {
-            () = session.closed.fired() => return,
-            () = session.pong.notified() => {
-                next_ping = tokio::time::Instant::now() + interval;
-            }
-            () = tokio::time::sleep_until(due) => {
-                tracing::debug!(sid = %session.sid, "Engine.IO ping timeout: closing the session");
-                session.close(CloseReason::PingTimeout);
-                return;
+        let pong = session.pong.notified();
+        tokio::pin!(pong);
+        let mut wait_until = due;
+        loop {
+            tokio::select! {
+                biased;
+                () = session.closed.fired() => return,
+                () = &mut pong => {
+                    next_ping = tokio::time::Instant::now() + interval;
+                    break;
+                }
+                () = tokio::time::sleep_until(wait_until) => {
+                    // Messages read since may have moved the deadline (`State::pong_deadline`).
+                    let deadline = session.state().pong_deadline(timeout);
+                    match deadline {
+                        Some(later) if later > tokio::time::Instant::now() => wait_until = later,
+                        // Answered as the timer fired: its notification is on its way.
+                        None => wait_until = tokio::time::Instant::now() + timeout,
+                        Some(_) => {
+                            tracing::debug!(sid = %session.sid, "Engine.IO ping timeout: closing the session");
+                            session.close(CloseReason::PingTimeout);
+                            return;
+                        }
+                    }
+                }
             }
         }
     }

@@ -11,10 +11,10 @@
 //!   CONNECT_ERROR `{"message", "data": {"status"}}`. An unknown namespace gets
 //!   "Invalid namespace".
 //! - An event's single argument is its `data`; several arguments arrive as one array (and as
-//!   they came with [`Args`](crate::extract::Args)). A handler's return value answers the
+//!   they came with [`Args`]). A handler's return value answers the
 //!   client's acknowledgement — and so does an error, as `{"status": "error", "message"}`:
 //!   the client never waits for a timeout.
-//! - Bytes travel as binary attachments ([`Binary`](crate::extract::Binary)).
+//! - Bytes travel as binary attachments ([`Binary`]).
 //! - A malformed packet closes that session only.
 
 mod packet;
@@ -26,6 +26,7 @@ pub use values::{Args, Binary};
 use crate::connection::{self, Transport};
 use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
 use crate::guard::HandshakeRequest;
+use crate::rate::Bucket;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use axum::extract::ws::Message;
@@ -35,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use translate::Translation;
+pub(crate) use translate::{Translation, live as live_translations};
 
 /// Socket.IO settings.
 #[derive(Debug, Clone)]
@@ -93,13 +94,10 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         max_payload: engine_config.max_payload,
         attachment_timeout: engine_config.ping_timeout,
     };
-    let translations = Arc::new(dashmap::DashMap::new());
     EngineIo::new(engine_config, move |socket| {
-        session(runtime.clone(), translations.clone(), socket, limits)
+        session(runtime.clone(), socket, limits)
     })
 }
-
-type Translations = Arc<dashmap::DashMap<String, Arc<Translation>>>;
 
 /// The bounds of one session's Socket.IO layer.
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +124,6 @@ struct PendingBinary {
 /// The namespaces one Engine.IO session is connected to.
 struct Session {
     runtime: Arc<Runtime>,
-    translations: Translations,
     sender: EngineSender,
     /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
     namespaces: HashMap<String, (mpsc::Sender<Result<Message, axum::Error>>, Socket)>,
@@ -134,15 +131,9 @@ struct Session {
 
 /// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
 /// each namespace's socket. Returns when the session ends.
-async fn session(
-    runtime: Arc<Runtime>,
-    translations: Translations,
-    mut socket: EngineSocket,
-    limits: Limits,
-) {
+async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits) {
     let mut session = Session {
         runtime,
-        translations,
         sender: socket.sender(),
         namespaces: HashMap::new(),
     };
@@ -151,10 +142,19 @@ async fn session(
     let mut connected_once = false;
     let deadline = tokio::time::sleep(limits.connect_timeout);
     tokio::pin!(deadline);
+    // `App::max_messages_per_second`, for the whole session (all its namespaces): past it the
+    // session takes no message until the next is due. Engine.IO's control packets (ping, pong,
+    // upgrade) are handled by its transports and never wait for this; see `docs/LIMITS.md`.
+    let rate = session.runtime.config.message_rate;
+    let mut bucket: Option<Box<Bucket>> = None;
     loop {
         let attachments_due = pending.as_ref().map(|pending| pending.deadline);
+        let paused_until = bucket
+            .as_deref()
+            .and_then(|bucket| bucket.pause_until(tokio::time::Instant::now()));
         let payload = tokio::select! {
-            payload = socket.recv() => payload,
+            payload = socket.recv(), if paused_until.is_none() => payload,
+            () = sleep_until(paused_until) => continue,
             () = &mut deadline, if !connected_once => {
                 tracing::debug!(sid = socket.id(), "no Socket.IO CONNECT in time: closing the session");
                 break;
@@ -165,6 +165,13 @@ async fn session(
                 break;
             }
         };
+        if let (Some(rate), Some(Payload::Text(_))) = (rate, &payload) {
+            // One token per Socket.IO packet (a packet's binary attachments go with it).
+            let now = tokio::time::Instant::now();
+            bucket
+                .get_or_insert_with(|| Box::new(Bucket::new(rate, now)))
+                .take(now);
+        }
         let result = match payload {
             None => break,
             Some(Payload::Text(text)) => {
@@ -346,7 +353,8 @@ impl Session {
         if !request.extensions.is_empty() {
             socket.extend_extensions(request.extensions);
         }
-        let translation = self.translations.entry(nsp.to_owned()).or_default().clone();
+        // The namespace's own cache: shared by its sockets, gone with it.
+        let translation = namespace.translation().clone();
         {
             // Frames go straight to the session, translated on the sending task: no second
             // queue and no writer task hop per frame.
@@ -375,7 +383,8 @@ impl Session {
             sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
             heartbeat: false,
             close_handshake: false,
-            // The ws-json inbound rate limit is not applied to Socket.IO sockets (yet).
+            // The inbound rate limit is the session's (above): a namespace socket that paused
+            // here would stall the whole session behind it.
             rate_limit: false,
         };
         runtime.connections.spawn(connection::serve(

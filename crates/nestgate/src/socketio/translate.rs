@@ -24,10 +24,34 @@ pub(crate) const BINARY_KEY: &str = "$binary";
 pub(crate) const ARGS_KEY: &str = "$args";
 
 /// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
-/// broadcast reaches every recipient's sink as the same bytes, so it is translated once.
-#[derive(Default)]
+/// broadcast reaches every recipient's sink as the same bytes, so it is translated once. Each
+/// namespace owns one ([`Namespace::translation`](crate::namespace::Namespace::translation)),
+/// so a dynamic namespace's goes (with the frame it holds) when the namespace does.
 pub(crate) struct Translation {
     last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
+}
+
+/// How many [`Translation`]s exist in this process (see `__private::live_translations`).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many Socket.IO translation caches exist in this process: one per live namespace.
+pub(crate) fn live() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Default for Translation {
+    fn default() -> Self {
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Translation {
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Drop for Translation {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Translation {
