@@ -1,5 +1,7 @@
 //! The fixture shared by nestgate's integration tests: a real server on 127.0.0.1:0.
 
+pub mod socketio;
+
 use nestgate::testing::TestClient;
 use nestgate::{App, AppHandle};
 use std::net::SocketAddr;

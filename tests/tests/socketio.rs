@@ -8,73 +8,12 @@ use nestgate::extract::{Args, Extension};
 use nestgate::guard::{HandshakeGuard, HandshakeRejection, HandshakeRequest};
 use nestgate::prelude::*;
 use nestgate::socketio::SocketIoConfig;
+use nestgate_tests::socketio::RawSocketIo as Raw;
 use nestgate_tests::{TestServer, serve};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::net::TcpStream;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
-
-/// A client speaking raw Engine.IO v4 over a WebSocket.
-struct Raw {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl Raw {
-    async fn connect(server: &TestServer) -> Raw {
-        let url = format!("{}/socket.io/?EIO=4&transport=websocket", server.url(""));
-        let (ws, _) = connect_async(url).await.expect("the WebSocket opens");
-        let mut raw = Raw { ws };
-        let open = raw.recv().await.expect("the open packet");
-        assert!(open.starts_with("0{"), "{open}");
-        raw
-    }
-
-    async fn send(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text.to_owned()))
-            .await
-            .expect("sends");
-    }
-
-    /// The next text frame (pings answered and skipped); `None` once closed.
-    async fn recv(&mut self) -> Option<String> {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
-                .await
-                .expect("a frame within 5 s");
-            match message {
-                Some(Ok(Message::Text(text))) if text.as_str() == "2" => self.send("3").await,
-                Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
-                Some(Ok(Message::Binary(bytes))) => return Some(format!("<binary {bytes:?}>")),
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
-            }
-        }
-    }
-
-    /// Whether the server closes the session: an Engine.IO close packet (`1`) at most, then the
-    /// end of the WebSocket.
-    async fn closed(&mut self) -> bool {
-        match self.recv().await {
-            None => true,
-            Some(close) if close == "1" => self.recv().await.is_none(),
-            Some(_) => false,
-        }
-    }
-
-    /// Connects to `nsp` (with an auth payload) and returns the CONNECT answer.
-    async fn join(&mut self, nsp: &str, auth: Option<Value>) -> String {
-        let prefix = if nsp == "/" {
-            String::new()
-        } else {
-            format!("{nsp},")
-        };
-        let auth = auth.map(|auth| auth.to_string()).unwrap_or_default();
-        self.send(&format!("40{prefix}{auth}")).await;
-        self.recv().await.expect("a CONNECT answer")
-    }
-}
 
 #[derive(Clone, Debug)]
 struct Who(String);
@@ -337,7 +276,7 @@ async fn a_session_that_never_connects_is_closed_and_oversized_payloads_are_refu
     let mut big = Raw::connect(&server).await;
     big.join("/", None).await;
     let huge = format!(r#"42["echo","{}"]"#, "x".repeat(1_100_000));
-    let _ = big.ws.send(Message::text(huge)).await;
+    let _ = big.try_send(huge).await;
     assert!(
         big.closed().await,
         "a message over maxPayload closes the session"

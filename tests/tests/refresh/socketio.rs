@@ -2,73 +2,37 @@
 //! and the npm `socket.io-client`.
 
 use super::{Reasons, app, hook_saw, now_ms};
-use futures_util::{SinkExt as _, StreamExt as _};
 use nestgate_tests::TestServer;
+use nestgate_tests::socketio::RawSocketIo;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-/// A client speaking raw Engine.IO v4 / Socket.IO v5 over a WebSocket.
-struct Raw {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+/// Opens a raw Engine.IO session and connects to `/` with `auth`; returns the client and the
+/// CONNECT answer.
+async fn connect(server: &TestServer, auth: Value) -> (RawSocketIo, String) {
+    let mut raw = RawSocketIo::connect(server).await;
+    let answer = raw.join("/", Some(auth)).await;
+    (raw, answer)
 }
 
-impl Raw {
-    /// Opens a session and connects to `/` with `auth`; returns the client and the CONNECT answer.
-    async fn connect(server: &TestServer, auth: Value) -> (Raw, String) {
-        let url = format!("{}/socket.io/?EIO=4&transport=websocket", server.url(""));
-        let (ws, _) = connect_async(url).await.expect("the WebSocket opens");
-        let mut raw = Raw { ws };
-        let open = raw.recv().await.expect("the open packet");
-        assert!(open.starts_with("0{"), "{open}");
-        raw.send(&format!("40{auth}")).await;
-        let answer = raw.recv().await.expect("a CONNECT answer");
-        (raw, answer)
-    }
-
-    async fn send(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text.to_owned()))
-            .await
-            .expect("sends");
-    }
-
-    /// The next text frame (pings answered and skipped); `None` once closed.
-    async fn recv(&mut self) -> Option<String> {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
-                .await
-                .expect("a frame within 10 s");
-            match message {
-                Some(Ok(Message::Text(text))) if text.as_str() == "2" => self.send("3").await,
-                Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// The ack id and expiry of the server's `42N["nestgate:refresh",{"expiresAt":..}]`.
-    async fn refresh_request(&mut self) -> (u64, u64) {
-        let packet = self.recv().await.expect("the refresh request");
-        let rest = packet.strip_prefix("42").expect("an EVENT");
-        let open = rest.find('[').expect("arguments");
-        let id: u64 = rest[..open].parse().expect("an ack id");
-        let args: Value = serde_json::from_str(&rest[open..]).unwrap();
-        assert_eq!(args[0], "nestgate:refresh", "{packet}");
-        (id, args[1]["expiresAt"].as_u64().expect("expiresAt"))
-    }
+/// The ack id and expiry of the server's `42N["nestgate:refresh",{"expiresAt":..}]`.
+async fn refresh_request(raw: &mut RawSocketIo) -> (u64, u64) {
+    let packet = raw.recv().await.expect("the refresh request");
+    let rest = packet.strip_prefix("42").expect("an EVENT");
+    let open = rest.find('[').expect("arguments");
+    let id: u64 = rest[..open].parse().expect("an ack id");
+    let args: Value = serde_json::from_str(&rest[open..]).unwrap();
+    assert_eq!(args[0], "nestgate:refresh", "{packet}");
+    (id, args[1]["expiresAt"].as_u64().expect("expiresAt"))
 }
 
 #[tokio::test]
 async fn socket_io_a_refresh_in_time_through_the_ack_keeps_the_socket() {
     let reasons = Reasons::default();
     let server = app(&reasons, None).await;
-    let (mut client, answer) = Raw::connect(&server, json!({"token": "ann.2000"})).await;
+    let (mut client, answer) = connect(&server, json!({"token": "ann.2000"})).await;
     assert!(answer.starts_with("40{\"sid\""), "{answer}");
-    let (id, expires) = client.refresh_request().await;
+    let (id, expires) = refresh_request(&mut client).await;
     assert!(expires > now_ms(), "{expires}");
     client
         .send(&format!(r#"43{id}[{{"token":"bob.60000"}}]"#))
@@ -97,10 +61,10 @@ async fn socket_io_no_answer_or_a_refused_one_disconnects_the_namespace() {
     let reasons = Reasons::default();
     let server = app(&reasons, None).await;
     let started = Instant::now();
-    let (mut silent, _) = Raw::connect(&server, json!({"token": "ann.2000"})).await;
-    let (mut refused, _) = Raw::connect(&server, json!({"token": "ann.2000"})).await;
+    let (mut silent, _) = connect(&server, json!({"token": "ann.2000"})).await;
+    let (mut refused, _) = connect(&server, json!({"token": "ann.2000"})).await;
 
-    let (id, _) = refused.refresh_request().await;
+    let (id, _) = refresh_request(&mut refused).await;
     refused.send(&format!(r#"43{id}["eve.60000"]"#)).await;
     assert_eq!(
         refused.recv().await.as_deref(),
@@ -108,7 +72,7 @@ async fn socket_io_no_answer_or_a_refused_one_disconnects_the_namespace() {
     );
     assert_eq!(refused.recv().await.as_deref(), Some("41"));
 
-    silent.refresh_request().await;
+    refresh_request(&mut silent).await;
     assert_eq!(
         silent.recv().await.as_deref(),
         Some(r#"42["exception",{"status":"error","message":"token expired"}]"#)
