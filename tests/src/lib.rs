@@ -95,3 +95,21 @@ pub async fn assert_alive(client: &mut TestClient) {
         "{answer}"
     );
 }
+
+/// Asserts that each reader of a flooded broadcast received what the default inbound rate
+/// limit (100 messages/s, bursts of 200) lets through in `elapsed`: at most the burst plus the
+/// rate over the whole time, at least a good part of the burst.
+pub fn assert_at_the_default_rate(counts: &[usize], elapsed: std::time::Duration) {
+    let elapsed = elapsed.as_secs_f64();
+    let most = 200.0 + 100.0 * elapsed + 5.0;
+    for &received in counts {
+        assert!(
+            received as f64 <= most,
+            "{counts:?} in {elapsed:.2} s: over the limit"
+        );
+        assert!(
+            received >= 150,
+            "{counts:?} in {elapsed:.2} s: far under the limit"
+        );
+    }
+}

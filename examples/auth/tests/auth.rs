@@ -19,6 +19,22 @@ fn token(sub: &str, role: &str) -> String {
     Keys::new(SECRET.as_bytes()).issue(sub, role, Duration::from_secs(600))
 }
 
+/// A token signed with the right secret that expired a minute ago.
+fn expired_token(sub: &str, role: &str) -> String {
+    let past = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs()
+        - 60;
+    let claims = Claims {
+        sub: sub.into(),
+        role: role.into(),
+        exp: past,
+    };
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("HS256 encodes")
+}
+
 async fn connect(server: &ChildServer, sub: &str, role: &str) -> TestClient {
     let url = format!("{}?token={}", server.ws_url("/"), token(sub, role));
     TestClient::connect(&url)
@@ -56,21 +72,7 @@ async fn missing_malformed_wrongly_signed_and_expired_tokens_get_401_before_any_
         (401, Some("invalid token signature"))
     );
 
-    let past = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        - 60;
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &Claims {
-            sub: "ann".into(),
-            role: "user".into(),
-            exp: past,
-        },
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
+    let expired = expired_token("ann", "user");
     let (status, body) =
         TestClient::refused(handshake_request(&format!("{url}?token={expired}"), &[])).await;
     assert_eq!(
@@ -294,21 +296,7 @@ async fn an_invalid_refresh_token_or_no_answer_closes_the_socket() {
 async fn a_client_refreshing_by_itself_with_an_expired_token_is_refused_and_stays() {
     let server = start();
     let mut client = connect(&server, "ann", "user").await;
-    let past = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        - 60;
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &Claims {
-            sub: "ann".into(),
-            role: "admin".into(),
-            exp: past,
-        },
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
+    let expired = expired_token("ann", "admin");
     let refused = client
         .request(1, "nestgate:refresh", json!({"token": expired}))
         .await;
