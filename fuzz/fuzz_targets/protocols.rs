@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    nestgate::__private::fuzz_protocols(data);
+    nestgate::__internals::fuzz_protocols(data);
 });

@@ -3,7 +3,7 @@
 //! behind. A test binary of its own: the count is process-wide.
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use nestgate::__private::live_translations;
+use nestgate::__internals::live_translations;
 use nestgate::App;
 use nestgate::prelude::*;
 use nestgate::socketio::SocketIoConfig;

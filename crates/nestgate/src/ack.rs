@@ -1,16 +1,12 @@
 //! Server-side acknowledgements: the server emits with an id and the client answers
 //! `{"ack": <id>, "data": ...}`.
 
-use crate::socket::Socket;
 use futures_util::stream::{BoxStream, Stream, StreamExt as _};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 /// Why a client's acknowledgement did not arrive.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,32 +74,6 @@ impl AckStream {
             result: response.result.and_then(|raw| decode_answer(&raw)),
         })
     }
-
-    /// The answers of local sockets: `receiver` gets each answer, `waiting` are the sockets
-    /// that were sent the frame, `failed` those it could not be queued for.
-    pub(crate) fn local(
-        receiver: mpsc::Receiver<AckResponse<Box<RawValue>>>,
-        ack_id: u64,
-        waiting: Vec<Socket>,
-        failed: Vec<Arc<str>>,
-        deadline: Instant,
-    ) -> Self {
-        let state = LocalAcks {
-            receiver,
-            ack_id,
-            waiting: waiting
-                .into_iter()
-                .map(|socket| (Arc::from(socket.id()), socket))
-                .collect(),
-            finished: failed
-                .into_iter()
-                .map(|id| (id, AckError::NotSent))
-                .collect(),
-            deadline,
-        };
-        let stream = futures_util::stream::unfold(state, LocalAcks::next);
-        AckStream::new(stream.boxed())
-    }
 }
 
 impl Stream for AckStream {
@@ -117,63 +87,5 @@ impl Stream for AckStream {
 impl std::fmt::Debug for AckStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AckStream")
-    }
-}
-
-/// The state of a local ack stream. Dropping it forgets the acks still pending on the sockets.
-struct LocalAcks {
-    receiver: mpsc::Receiver<AckResponse<Box<RawValue>>>,
-    ack_id: u64,
-    waiting: HashMap<Arc<str>, Socket>,
-    /// Failures to report before anything else: not sent, or timed out.
-    finished: Vec<(Arc<str>, AckError)>,
-    deadline: Instant,
-}
-
-impl LocalAcks {
-    async fn next(mut self) -> Option<(AckResponse<Box<RawValue>>, Self)> {
-        loop {
-            if let Some((id, error)) = self.finished.pop() {
-                let response = AckResponse {
-                    socket: id.to_string(),
-                    result: Err(error),
-                };
-                return Some((response, self));
-            }
-            if self.waiting.is_empty() {
-                return None;
-            }
-            tokio::select! {
-                answer = self.receiver.recv() => {
-                    // Each waiting socket holds a sender until it answers or disconnects, so
-                    // `None` cannot come while one is waiting; treat it as disconnection anyway.
-                    let Some(answer) = answer else {
-                        let gone = self.waiting.drain().map(|(id, _)| (id, AckError::Disconnected));
-                        self.finished.extend(gone);
-                        continue;
-                    };
-                    if self.waiting.remove(answer.socket.as_str()).is_some() {
-                        return Some((answer, self));
-                    }
-                }
-                () = tokio::time::sleep_until(self.deadline) => {
-                    let ack_id = self.ack_id;
-                    let late = self.waiting.drain().map(|(id, socket)| {
-                        socket.forget_ack(ack_id);
-                        (id, AckError::Timeout)
-                    });
-                    let late: Vec<_> = late.collect();
-                    self.finished.extend(late);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for LocalAcks {
-    fn drop(&mut self) {
-        for socket in self.waiting.values() {
-            socket.forget_ack(self.ack_id);
-        }
     }
 }

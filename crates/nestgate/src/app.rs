@@ -11,8 +11,8 @@ use crate::namespace::{Namespace, Route, Template};
 use crate::pattern::Pattern;
 use crate::runtime::Runtime;
 use crate::server::Server;
-use crate::signal::Signal;
 use crate::state::AppState;
+use crate::util::signal::Signal;
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::get;
@@ -320,7 +320,7 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn max_messages_per_second(mut self, per_second: u32, burst: u32) -> Self {
-        self.config.message_rate = Some(crate::rate::Rate {
+        self.config.message_rate = Some(crate::util::rate::Rate {
             per_second: per_second.max(1),
             burst: burst.max(1),
         });
@@ -479,7 +479,10 @@ impl App {
             limits: (admission.max_connections.is_some()
                 || admission.max_connections_per_ip.is_some())
             .then(|| {
-                crate::caps::Caps::new(admission.max_connections, admission.max_connections_per_ip)
+                crate::util::caps::Caps::new(
+                    admission.max_connections,
+                    admission.max_connections_per_ip,
+                )
             }),
         };
         let router = self.into_router_at(Some(local_addr)).await?;
@@ -625,7 +628,7 @@ impl App {
             dynamic,
             children: Arc::default(),
             adapter_builder,
-            state,
+            state: Arc::new(state),
             config,
             shutdown: handle.shutdown.clone(),
             connections: handle.connections.clone(),

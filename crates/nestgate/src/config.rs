@@ -13,7 +13,7 @@ pub(crate) struct Config {
     pub(crate) outbound_queue_bytes: usize,
     /// Messages one ws-json connection may send per second (and at once); past it, reading
     /// pauses. `None`: no limit.
-    pub(crate) message_rate: Option<crate::rate::Rate>,
+    pub(crate) message_rate: Option<crate::util::rate::Rate>,
     /// Handlers of one connection running at once; past it, reading pauses.
     pub(crate) max_in_flight: usize,
     /// How often an idle client is pinged.
@@ -77,7 +77,7 @@ impl Default for Config {
             max_message_size: 1024 * 1024,
             outbound_queue: 1024,
             outbound_queue_bytes: 16 * 1024 * 1024,
-            message_rate: Some(crate::rate::Rate {
+            message_rate: Some(crate::util::rate::Rate {
                 per_second: 100,
                 burst: 200,
             }),

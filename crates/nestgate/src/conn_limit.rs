@@ -2,12 +2,12 @@
 //! ([`App::max_connections`](crate::App::max_connections),
 //! [`App::max_connections_per_ip`](crate::App::max_connections_per_ip)).
 //!
-//! The accept loop takes a [`Permit`] of the app's [`Caps`](crate::caps::Caps) for each
+//! The accept loop takes a [`Permit`] of the app's [`Caps`](crate::util::caps::Caps) for each
 //! connection; the permit travels inside the connection's I/O object ([`Counted`]), so it is
 //! held exactly as long as the socket is open: through the HTTP exchange and, after an upgrade,
 //! for the WebSocket's whole life.
 
-use crate::caps::Permit;
+use crate::util::caps::Permit;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -10,18 +10,19 @@ use crate::error::WsException;
 use crate::extract::{Message as InMessage, MessageParts, Payload};
 use crate::filter::{ErrorHost, Failure};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
-use crate::linger::LingerLimits;
+use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::outbound::Outbound;
 use crate::protocol;
-use crate::rate::Bucket;
 use crate::reply::{Reply, ReplyKind};
 use crate::runtime::Runtime;
-use crate::socket::{Closing, DisconnectReason, Handshake, Socket};
+use crate::socket::{Closing, DisconnectReason, Socket};
+use crate::util::linger::LingerLimits;
+use crate::util::rate::Bucket;
 use crate::websocket::{Incoming, Outgoing, Upgrade, Ws};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
@@ -71,7 +72,9 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
     let path = parts.uri.path();
     // Under `App::listen` hyper has refused larger heads already; this bounds what a socket
     // keeps when the app is served by another server (`App::into_router`).
-    if header_bytes(&parts.headers) > runtime.config.admission.max_header_size {
+    if crate::handshake::head_size(&parts.headers, &parts.uri)
+        > runtime.config.admission.max_header_size
+    {
         tracing::debug!(path, "handshake refused: request headers too large");
         return (
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -91,14 +94,10 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
         Target::Static(namespace) => namespace.handshake_guards(),
         Target::Dynamic(index) => &runtime.dynamic[*index].1.handshake_guards,
     };
-    let mut request = HandshakeRequest {
-        headers: detach_headers(&parts.headers),
-        uri: detach_uri(&parts.uri),
-        remote_addr,
-        extensions: axum::http::Extensions::new(),
-        runtime: Some(runtime.clone()),
-        auth: None,
-    };
+    let mut request = HandshakeRequest::new(
+        Handshake::detached(&parts.headers, &parts.uri, remote_addr),
+        Some(runtime.state.clone()),
+    );
     if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
         tracing::debug!(
             status = rejection.status().as_u16(),
@@ -117,19 +116,7 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
             }
         },
     };
-    let HandshakeRequest {
-        headers,
-        uri,
-        remote_addr,
-        extensions,
-        ..
-    } = request;
-    let handshake = Handshake {
-        headers,
-        uri,
-        remote_addr,
-        auth: None,
-    };
+    let (handshake, extensions) = request.into_parts();
     let config = &runtime.config;
     let guard = runtime.connections.token();
     let ws_config = tungstenite::protocol::WebSocketConfig::default()
@@ -146,35 +133,6 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
             drop(guard);
         }
     })
-}
-
-/// The bytes of the headers' names and values (what [`detach_headers`] copies).
-fn header_bytes(headers: &HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum()
-}
-
-/// A copy of the request headers that owns its bytes.
-///
-/// hyper parses without copying: header values and the URI are slices of its 8 KiB read buffer,
-/// and keeping any of them would keep that whole buffer alive for the connection's lifetime —
-/// more than everything else an idle connection holds.
-pub(crate) fn detach_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut owned = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let mut copy = HeaderValue::from_bytes(value.as_bytes())
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
-        copy.set_sensitive(value.is_sensitive());
-        owned.append(name.clone(), copy);
-    }
-    owned
-}
-
-/// A copy of the request URI that owns its bytes (see [`detach_headers`]).
-pub(crate) fn detach_uri(uri: &Uri) -> Uri {
-    Uri::try_from(uri.to_string()).unwrap_or_default()
 }
 
 /// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept

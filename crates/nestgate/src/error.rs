@@ -51,6 +51,9 @@ pub enum Error {
 /// The message a client sees for an internal error; the detail goes to the log only.
 pub(crate) const INTERNAL_SERVER_ERROR: &str = "Internal server error";
 
+/// The message a failed guard answers, as NestJS's.
+pub const FORBIDDEN_RESOURCE: &str = "Forbidden resource";
+
 /// An error reported to the client for one message, as NestJS's `WsException`.
 ///
 /// For a frame without `id` it arrives as NestJS 12 sends it:
@@ -109,7 +112,7 @@ impl WsException {
 
     /// The `"Forbidden resource"` exception that a failed guard answers.
     pub fn forbidden() -> Self {
-        WsException::new("Forbidden resource")
+        WsException::new(FORBIDDEN_RESOURCE)
     }
 
     /// The message, when this exception carries one rather than an object.
@@ -120,28 +123,11 @@ impl WsException {
         }
     }
 
-    /// Writes the body as JSON, with `cause` added when given (NestJS 12's `includeCause`).
-    ///
-    /// `cause` is the event name and the raw JSON text of the frame's `data` (`None` leaves
-    /// `data` out, as for a connection hook's error). As NestJS's `BaseWsExceptionFilter` does,
-    /// only a message gets a `cause`: an object is sent as it is.
-    pub(crate) fn write_json(&self, out: &mut String, cause: Option<(&str, Option<&str>)>) {
+    /// What the client is sent: a message, or an object as it is.
+    pub(crate) fn body(&self) -> Result<&str, &Value> {
         match &self.body {
-            ExceptionBody::Message(message) => {
-                out.push_str("{\"status\":\"error\",\"message\":");
-                crate::protocol::push_json_str(out, message);
-                if let Some((pattern, data)) = cause {
-                    out.push_str(",\"cause\":{\"pattern\":");
-                    crate::protocol::push_json_str(out, pattern);
-                    if let Some(data) = data {
-                        out.push_str(",\"data\":");
-                        out.push_str(data);
-                    }
-                    out.push('}');
-                }
-                out.push('}');
-            }
-            ExceptionBody::Data(value) => out.push_str(&value.to_string()),
+            ExceptionBody::Message(message) => Ok(message),
+            ExceptionBody::Data(value) => Err(value),
         }
     }
 }
@@ -173,17 +159,6 @@ impl From<serde_json::Error> for WsException {
     /// A value that cannot be serialized is a bug on the server: an internal error.
     fn from(err: serde_json::Error) -> Self {
         WsException::internal(format_args!("cannot serialize: {err}"))
-    }
-}
-
-impl From<crate::socket::SendError> for WsException {
-    /// An emit that failed: serialization is an internal error; a client that is gone or too
-    /// slow is not the handler's fault, and is said so (nobody may be listening anyway).
-    fn from(err: crate::socket::SendError) -> Self {
-        match err {
-            crate::socket::SendError::Serialize(err) => err.into(),
-            other => WsException::new(other.to_string()),
-        }
     }
 }
 
@@ -261,9 +236,5 @@ impl From<WsException> for Reject {
 
 /// A close reason must fit in a control frame: 123 bytes of UTF-8.
 pub(crate) fn truncate_reason(reason: &str) -> String {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    reason[..end].to_owned()
+    crate::util::text::prefix(reason, 123).to_owned()
 }

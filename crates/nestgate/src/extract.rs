@@ -425,10 +425,7 @@ fn explain_data_error<T: DeserializeOwned>(json: &str) -> DataRejection {
         let mut path = err.path().to_string();
         if path.len() > MAX_PATH_IN_MESSAGE {
             // Deeply nested data (the recursion limit) would make the message as long as it.
-            let mut end = MAX_PATH_IN_MESSAGE;
-            while !path.is_char_boundary(end) {
-                end -= 1;
-            }
+            let end = crate::util::text::prefix(&path, MAX_PATH_IN_MESSAGE).len();
             path.truncate(end);
             path.push('…');
         }

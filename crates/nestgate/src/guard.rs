@@ -60,61 +60,72 @@
 
 use crate::error::WsException;
 use crate::extract::{Message, Payload};
+use crate::handshake::Handshake;
+pub use crate::handshake::HandshakeRejection;
 use crate::namespace::BoxedHandler;
+pub use crate::origin::OriginPolicy;
 use crate::refresh::{Expiry, Refreshing};
 use crate::reply::Reply;
-use crate::runtime::Runtime;
 use crate::socket::Socket;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, ORIGIN, WWW_AUTHENTICATE};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use crate::state::AppState;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// The message a failed [`Guard`] answers, as NestJS's.
-pub const FORBIDDEN_RESOURCE: &str = "Forbidden resource";
+pub use crate::error::FORBIDDEN_RESOURCE;
 
 /// The upgrade request a [`HandshakeGuard`] looks at, and what it establishes for the socket.
 pub struct HandshakeRequest {
-    pub(crate) headers: HeaderMap,
-    pub(crate) uri: Uri,
-    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) handshake: Handshake,
     pub(crate) extensions: Extensions,
     /// `None` only in unit tests.
-    pub(crate) runtime: Option<Arc<Runtime>>,
-    /// A Socket.IO client's CONNECT payload.
-    pub(crate) auth: Option<serde_json::Value>,
+    pub(crate) state: Option<Arc<AppState>>,
 }
 
 impl HandshakeRequest {
+    /// A request for the guards to check: `handshake`, with nothing established yet.
+    pub(crate) fn new(handshake: Handshake, state: Option<Arc<AppState>>) -> Self {
+        HandshakeRequest {
+            handshake,
+            extensions: Extensions::new(),
+            state,
+        }
+    }
+
+    /// The handshake the socket keeps, and what the guards established for it.
+    pub(crate) fn into_parts(self) -> (Handshake, Extensions) {
+        (self.handshake, self.extensions)
+    }
+
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.handshake.headers
     }
 
     /// A header's value, when it is present and visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)?.to_str().ok()
+        self.handshake.headers.get(name)?.to_str().ok()
     }
 
     /// The request URI (path and query).
     pub fn uri(&self) -> &Uri {
-        &self.uri
+        &self.handshake.uri
     }
 
     /// The first value of a query parameter, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        crate::socket::query_param(&self.uri, name)
+        self.handshake.query(name)
     }
 
     /// A cookie's value (from every `Cookie` header).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
+        self.handshake
+            .headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
@@ -128,7 +139,7 @@ impl HandshakeRequest {
     /// The token of an `Authorization: Bearer <token>` header (in a [refresh](Self::is_refresh):
     /// the token the client sent).
     pub fn bearer_token(&self) -> Option<&str> {
-        let value = self.headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let value = self.handshake.headers.get(AUTHORIZATION)?.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
@@ -138,7 +149,7 @@ impl HandshakeRequest {
 
     /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.handshake.remote_addr
     }
 
     /// The `auth` payload of a Socket.IO client's CONNECT (`io(url, { auth: { token } })`);
@@ -146,12 +157,12 @@ impl HandshakeRequest {
     /// In a [refresh](Self::is_refresh): the client's answer, `{"token": ...}`, on both
     /// protocols.
     pub fn auth(&self) -> Option<&serde_json::Value> {
-        self.auth.as_ref()
+        self.handshake.auth()
     }
 
     /// A clone of the state of type `T` provided with [`App::provide`](crate::App::provide).
     pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        self.runtime.as_ref()?.state.get::<T>()
+        self.state.as_ref()?.get::<T>()
     }
 
     /// Stores a value on the socket this request becomes; handlers read it with
@@ -211,70 +222,10 @@ impl HandshakeRequest {
 impl std::fmt::Debug for HandshakeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HandshakeRequest")
-            .field("uri", &self.uri)
-            .field("headers", &self.headers)
-            .field("remote_addr", &self.remote_addr)
+            .field("uri", &self.handshake.uri)
+            .field("headers", &self.handshake.headers)
+            .field("remote_addr", &self.handshake.remote_addr)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why a handshake was refused: an HTTP status and a message, sent before any upgrade as
-/// `{"statusCode": 401, "message": "...", "error": "Unauthorized"}` (NestJS's HTTP error body).
-#[derive(Debug, Clone)]
-pub struct HandshakeRejection {
-    status: StatusCode,
-    message: Cow<'static, str>,
-}
-
-impl HandshakeRejection {
-    /// A rejection with any status.
-    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        HandshakeRejection {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// 401: no credentials, or credentials that do not prove who the client is.
-    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, message)
-    }
-
-    /// 403: the client is known but not allowed.
-    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, message)
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl IntoResponse for HandshakeRejection {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "statusCode": self.status.as_u16(),
-            "message": self.message,
-            "error": self.status.canonical_reason().unwrap_or("Error"),
-        });
-        let mut response = (
-            self.status,
-            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-            body.to_string(),
-        )
-            .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
     }
 }
 
@@ -346,7 +297,7 @@ pub(crate) async fn check_all(
             Ok(Ok(())) => {}
             Ok(Err(rejection)) => return Err(rejection),
             Err(_) => {
-                tracing::error!(uri = %request.uri, "a handshake guard panicked");
+                tracing::error!(uri = %request.handshake.uri, "a handshake guard panicked");
                 return Err(HandshakeRejection::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     crate::error::INTERNAL_SERVER_ERROR,
@@ -485,116 +436,10 @@ pub(crate) fn guarded(guards: Vec<BoxedGuard>, call: BoxedHandler) -> BoxedHandl
     })
 }
 
-/// Which browser origins may open a WebSocket (checked before any handshake guard).
-///
-/// Browsers send cookies with cross-site WebSocket handshakes and WebSockets have no CORS, so a
-/// page on any site could otherwise act as a logged-in user (cross-site WebSocket hijacking).
-/// Requests without an `Origin` header (non-browser clients) are always let through: the check
-/// protects browser users, it does not authenticate.
-///
-/// The default is [`OriginPolicy::SameHost`]: a browser page may connect when it was served by
-/// this host (its `Origin` names the same host and port as the request's `Host`). A refused
-/// origin gets `403` before any upgrade.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub enum OriginPolicy {
-    /// The `Origin`'s host and port equal the request's `Host` (the default).
-    #[default]
-    SameHost,
-    /// The same host, or one of these origins exactly (`scheme://host[:port]`).
-    AllowList(Vec<String>),
-    /// Any origin (for public, cookie-less APIs).
-    Any,
-}
-
-impl OriginPolicy {
-    /// Whether a request with these headers may connect.
-    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(origin) = headers.get(ORIGIN) else {
-            return true;
-        };
-        let Ok(origin) = origin.to_str() else {
-            return false;
-        };
-        match self {
-            OriginPolicy::Any => true,
-            OriginPolicy::SameHost => same_host(origin, headers),
-            OriginPolicy::AllowList(allowed) => {
-                same_host(origin, headers)
-                    || allowed
-                        .iter()
-                        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
-            }
-        }
-    }
-}
-
-/// Whether `origin` (`scheme://host[:port]`) names the request's `Host`.
-fn same_host(origin: &str, headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(HOST).and_then(|host| host.to_str().ok()) else {
-        return false;
-    };
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    let default_port = match scheme {
-        "http" => "80",
-        "https" => "443",
-        _ => return false,
-    };
-    // `[::1]:3000`, `host:3000`, `host`.
-    let has_port = |authority: &str| {
-        authority
-            .rsplit_once(':')
-            .is_some_and(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
-            && !authority.ends_with(']')
-    };
-    // With an explicit port the scheme is all that tells `https://host:3000` from this plain
-    // HTTP server on `host:3000`; with none, the scheme's default port already must match.
-    if has_port(authority) && scheme != request_scheme(headers) {
-        return false;
-    }
-    let with_port = |authority: &str| -> String {
-        if has_port(authority) {
-            authority.to_ascii_lowercase()
-        } else {
-            format!("{}:{default_port}", authority.to_ascii_lowercase())
-        }
-    };
-    with_port(authority) == with_port(host)
-}
-
-/// The scheme the client used: `http` (nestgate serves no TLS), or what a TLS-terminating proxy
-/// says in `X-Forwarded-Proto` or `Forwarded: proto=` (only `https` is believed: the answer
-/// is used to refuse, never to let in).
-fn request_scheme(headers: &HeaderMap) -> &'static str {
-    let says_https = |value: &str| value.trim().trim_matches('"').eq_ignore_ascii_case("https");
-    let forwarded_proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .is_some_and(says_https);
-    let forwarded = headers
-        .get("forwarded")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .is_some_and(|first| {
-            first.split(';').any(|pair| {
-                pair.trim().split_once('=').is_some_and(|(key, value)| {
-                    key.eq_ignore_ascii_case("proto") && says_https(value)
-                })
-            })
-        });
-    if forwarded_proto || forwarded {
-        "https"
-    } else {
-        "http"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -605,58 +450,13 @@ mod tests {
     }
 
     #[test]
-    fn origin_policy() {
-        let same = headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "http://127.0.0.1:3000"),
-        ]);
-        let cross = headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "https://evil.example"),
-        ]);
-        let default_port = headers(&[("host", "example.com"), ("origin", "https://example.com")]);
-        let none = headers(&[("host", "127.0.0.1:3000")]);
-        let policy = OriginPolicy::default();
-        assert!(policy.allows(&same));
-        assert!(policy.allows(&default_port));
-        assert!(policy.allows(&none));
-        assert!(!policy.allows(&cross));
-        // An explicit port: the scheme must be this server's (http, or https behind a proxy).
-        let other_scheme = headers(&[
-            ("host", "127.0.0.1:3000"),
-            ("origin", "https://127.0.0.1:3000"),
-        ]);
-        assert!(!policy.allows(&other_scheme));
-        let proxied = headers(&[
-            ("host", "example.com:8443"),
-            ("origin", "https://example.com:8443"),
-            ("x-forwarded-proto", "https"),
-        ]);
-        assert!(policy.allows(&proxied));
-        let forwarded = headers(&[
-            ("host", "example.com:8443"),
-            ("origin", "https://example.com:8443"),
-            ("forwarded", "for=1.2.3.4;proto=https"),
-        ]);
-        assert!(policy.allows(&forwarded));
-        let list = OriginPolicy::AllowList(vec!["https://evil.example/".into()]);
-        assert!(list.allows(&cross));
-        assert!(OriginPolicy::Any.allows(&cross));
-    }
-
-    #[test]
     fn request_helpers() {
-        let request = HandshakeRequest {
-            headers: headers(&[
-                ("authorization", "Bearer abc.def"),
-                ("cookie", "a=1; token=\"xyz\""),
-            ]),
-            uri: "/chat?token=q%20r".parse().unwrap(),
-            remote_addr: None,
-            extensions: Extensions::new(),
-            runtime: None,
-            auth: None,
-        };
+        let head = headers(&[
+            ("authorization", "Bearer abc.def"),
+            ("cookie", "a=1; token=\"xyz\""),
+        ]);
+        let uri = "/chat?token=q%20r".parse().unwrap();
+        let request = HandshakeRequest::new(Handshake::detached(&head, &uri, None), None);
         assert_eq!(request.bearer_token(), Some("abc.def"));
         assert_eq!(request.cookie("token"), Some("xyz"));
         assert_eq!(request.cookie("missing"), None);
@@ -665,14 +465,10 @@ mod tests {
 
     #[test]
     fn the_earliest_expiry_wins() {
-        let mut request = HandshakeRequest {
-            headers: HeaderMap::new(),
-            uri: Uri::default(),
-            remote_addr: None,
-            extensions: Extensions::new(),
-            runtime: None,
-            auth: None,
-        };
+        let mut request = HandshakeRequest::new(
+            Handshake::detached(&HeaderMap::new(), &Uri::default(), None),
+            None,
+        );
         assert_eq!(request.expiry(), None);
         assert!(!request.is_refresh());
         let soon = std::time::UNIX_EPOCH + Duration::from_secs(2_000_000_000);

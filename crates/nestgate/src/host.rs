@@ -81,7 +81,7 @@ impl HostCheck {
             )
                 .into_response()
         } else {
-            crate::guard::HandshakeRejection::forbidden("host not allowed").into_response()
+            crate::handshake::HandshakeRejection::forbidden("host not allowed").into_response()
         }
     }
 }

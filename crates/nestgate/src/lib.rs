@@ -235,35 +235,35 @@ pub mod socketio;
 pub mod testing;
 
 mod app;
-mod caps;
 mod config;
 mod conn_limit;
 mod connection;
 mod error;
+mod handshake;
 mod host;
-mod linger;
 mod namespace;
+mod origin;
 mod outbound;
 mod pattern;
 mod protocol;
-mod rate;
 mod reply;
 mod runtime;
 mod serve;
 mod server;
-mod signal;
 mod socket;
 mod state;
+mod util;
 #[cfg(feature = "validation")]
 mod validate;
 mod websocket;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};
+pub use handshake::Handshake;
 pub use operators::Operators;
 pub use reply::{Reply, WsResponse};
 pub use server::Server;
-pub use socket::{DisconnectReason, Handshake, SendError, Socket, TooManyRooms};
+pub use socket::{DisconnectReason, SendError, Socket, TooManyRooms};
 pub use state::AppState;
 
 #[cfg(feature = "macros")]
@@ -288,6 +288,10 @@ pub mod prelude {
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+#[doc(hidden)]
+#[path = "internals.rs"]
+pub mod __internals;
 
 /// The README's examples compile.
 #[cfg(doctest)]

@@ -6,6 +6,7 @@
 //! queue buffer (a tokio channel would hold its first block, 1.3 KiB, for the connection's
 //! lifetime). A buffer that grew during a burst is freed once drained.
 
+use crate::util::sync::lock;
 use axum::extract::ws::Message;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -65,9 +66,7 @@ impl Outbound {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // Every critical section below leaves the state consistent, so a poisoned lock is usable.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// Queues a frame without waiting.

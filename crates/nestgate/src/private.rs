@@ -172,17 +172,3 @@ impl<E: std::error::Error + Send + 'static> RejectViaError for ErrTag<E> {
         Failure::reject_internal(self.take())
     }
 }
-
-/// Feeds arbitrary bytes to the Engine.IO and Socket.IO parsers and translators, as a client
-/// could send them: for the fuzz targets (`fuzz/`) and the randomized parser test. Panics only if
-/// a parser does.
-pub fn fuzz_protocols(data: &[u8]) {
-    crate::engineio::fuzz(data);
-    crate::socketio::fuzz(data);
-}
-
-/// How many Socket.IO translation caches (one per live namespace, each holding the last frame
-/// translated for it) exist in this process: for the test that dynamic namespaces leave none.
-pub fn live_translations() -> usize {
-    crate::socketio::live_translations()
-}

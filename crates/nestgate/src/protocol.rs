@@ -156,7 +156,7 @@ pub(crate) fn encode_ack_error(id: u64, exception: &WsException) -> String {
     let mut out = String::with_capacity(64);
     // Writing into a String cannot fail.
     let _ = write!(out, "{{\"ack\":{id},\"error\":");
-    exception.write_json(&mut out, None);
+    write_exception(&mut out, exception, None);
     out.push('}');
     out
 }
@@ -174,9 +174,39 @@ pub(crate) fn encode_exception(
 ) -> String {
     let mut out = String::with_capacity(96);
     out.push_str("{\"event\":\"exception\",\"data\":");
-    exception.write_json(&mut out, cause);
+    write_exception(&mut out, exception, cause);
     out.push('}');
     out
+}
+
+/// Writes an exception's body as JSON, with `cause` added when given (NestJS 12's
+/// `includeCause`).
+///
+/// `cause` is the event name and the raw JSON text of the frame's `data` (`None` leaves `data`
+/// out, as for a connection hook's error). As NestJS's `BaseWsExceptionFilter` does, only a
+/// message gets a `cause`: an object is sent as it is.
+pub(crate) fn write_exception(
+    out: &mut String,
+    exception: &WsException,
+    cause: Option<(&str, Option<&str>)>,
+) {
+    match exception.body() {
+        Ok(message) => {
+            out.push_str("{\"status\":\"error\",\"message\":");
+            push_json_str(out, message);
+            if let Some((pattern, data)) = cause {
+                out.push_str(",\"cause\":{\"pattern\":");
+                push_json_str(out, pattern);
+                if let Some(data) = data {
+                    out.push_str(",\"data\":");
+                    out.push_str(data);
+                }
+                out.push('}');
+            }
+            out.push('}');
+        }
+        Err(value) => out.push_str(&value.to_string()),
+    }
 }
 
 #[cfg(test)]

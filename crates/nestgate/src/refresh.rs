@@ -69,6 +69,7 @@ use crate::close;
 use crate::error::{WsException, truncate_reason};
 use crate::extract::Message;
 use crate::guard::{HandshakeRejection, HandshakeRequest};
+use crate::handshake::Handshake;
 use crate::namespace::Route;
 use crate::protocol;
 use crate::reply::Reply;
@@ -264,16 +265,14 @@ async fn check(socket: &Socket, answer: Value) -> Result<Extensions, HandshakeRe
         .and_then(Value::as_str)
         .filter(|token| !token.is_empty());
     let handshake = socket.handshake();
-    let mut request = HandshakeRequest {
+    let renewed = Handshake {
         headers: headers_with(&handshake.headers, token),
         uri: uri_with(&handshake.uri, token),
         remote_addr: handshake.remote_addr,
-        extensions: Extensions::new(),
-        runtime: Some(socket.runtime().clone()),
-        auth: None,
+        auth: Some(Box::new(answer)),
     };
+    let mut request = HandshakeRequest::new(renewed, Some(socket.runtime().state.clone()));
     request.extensions.insert(Refreshing);
-    request.auth = Some(answer);
     crate::guard::check_all(socket.namespace().handshake_guards(), &mut request).await?;
     let mut extensions = request.extensions;
     extensions.remove::<Refreshing>();

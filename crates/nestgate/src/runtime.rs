@@ -3,11 +3,12 @@
 use crate::adapter::{AdapterBuilder, LocalStore};
 use crate::config::Config;
 use crate::filter::BoxedFilter;
-use crate::guard::{BoxedHandshakeGuard, OriginPolicy};
+use crate::guard::BoxedHandshakeGuard;
 use crate::namespace::{Namespace, Template};
+use crate::origin::OriginPolicy;
 use crate::pattern::Pattern;
-use crate::signal::Signal;
 use crate::state::AppState;
+use crate::util::signal::Signal;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -41,7 +42,7 @@ pub(crate) struct Runtime {
     pub(crate) children: Arc<Children>,
     /// Builds the adapters of dynamic namespaces.
     pub(crate) adapter_builder: Box<dyn AdapterBuilder>,
-    pub(crate) state: AppState,
+    pub(crate) state: Arc<AppState>,
     pub(crate) config: Config,
     /// Fired when the server starts shutting down.
     pub(crate) shutdown: Arc<Signal>,

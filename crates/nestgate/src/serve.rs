@@ -8,10 +8,10 @@
 //! all and per address (503, see [`conn_limit`](crate::conn_limit)), and requests must carry
 //! exactly one `Host` (400).
 
-use crate::caps::Caps;
 use crate::conn_limit::Counted;
-use crate::linger::LingerLimits;
-use crate::signal::Signal;
+use crate::util::caps::Caps;
+use crate::util::linger::LingerLimits;
+use crate::util::signal::Signal;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use futures_util::FutureExt as _;
@@ -126,7 +126,7 @@ fn refuse(tcp: TcpStream, lingering: &Arc<AtomicUsize>) {
             // Discard the request (up to 64 KiB) until the client closes, within what is left
             // of LINGER.
             let left = LINGER.saturating_sub(started.elapsed());
-            crate::linger::linger(tcp, LingerLimits::new(left, 64 * 1024)).await;
+            crate::util::linger::linger(tcp, LingerLimits::new(left, 64 * 1024)).await;
         }
         lingering.fetch_sub(1, Ordering::Relaxed);
     });

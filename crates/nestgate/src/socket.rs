@@ -1,28 +1,31 @@
 //! [`Socket`]: one connected client, as handlers see it.
 
 use crate::ack::{AckError, AckResponse, AckSender, decode_answer};
+use crate::util::sync::{lock, read, write};
 mod membership;
 
 pub use membership::TooManyRooms;
 
 use crate::adapter::{BroadcastOptions, Room, SocketInfo};
 use crate::close;
+use crate::error::WsException;
 use crate::error::truncate_reason;
+use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::operators::{IntoRooms, Operators};
 use crate::outbound::{Outbound, Push};
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
-use crate::signal::Signal;
+use crate::util::id::new_id;
+use crate::util::signal::Signal;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use axum::http::{Extensions, HeaderMap, Uri};
+use axum::http::Extensions;
 use membership::Membership;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -141,62 +144,19 @@ pub enum SendError {
     SlowConsumer,
 }
 
-/// The first value of query parameter `name` in `uri`, percent-decoded.
-pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    let query = uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+impl From<SendError> for WsException {
+    /// An emit that failed: serialization is an internal error; a client that is gone or too
+    /// slow is not the handler's fault, and is said so (nobody may be listening anyway).
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Serialize(err) => err.into(),
+            other => WsException::new(other.to_string()),
+        }
+    }
 }
 
 /// Where a Socket.IO socket's text frames go.
 pub(crate) type DirectSend = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
-
-/// The HTTP request that opened the connection.
-#[derive(Debug, Clone)]
-pub struct Handshake {
-    pub(crate) headers: HeaderMap,
-    pub(crate) uri: Uri,
-    pub(crate) remote_addr: Option<SocketAddr>,
-    /// The Socket.IO CONNECT payload (`io({ auth })`); `None` for ws-json clients.
-    pub(crate) auth: Option<Box<serde_json::Value>>,
-}
-
-impl Handshake {
-    /// The request headers.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// The request URI (path and query).
-    pub fn uri(&self) -> &Uri {
-        &self.uri
-    }
-
-    /// The first value of a query parameter, percent-decoded.
-    ///
-    /// ```
-    /// # use nestgate::Handshake;
-    /// # fn check(handshake: &Handshake) {
-    /// // ws://host/chat?token=abc
-    /// let token = handshake.query("token");
-    /// # }
-    /// ```
-    pub fn query(&self, name: &str) -> Option<String> {
-        query_param(&self.uri, name)
-    }
-
-    /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
-    }
-
-    /// The auth payload a Socket.IO client connected with (`io(url, { auth: {...} })`);
-    /// `None` for ws-json clients and for Socket.IO clients that sent none.
-    pub fn auth(&self) -> Option<&serde_json::Value> {
-        self.auth.as_deref()
-    }
-}
 
 impl Socket {
     pub(crate) fn new(
@@ -421,39 +381,22 @@ impl Socket {
     ///
     /// Set it in the `#[on_connection]` hook, read it in later handlers with [`Socket::extension`].
     pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) {
-        self.inner
-            .extensions
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(value);
+        write(&self.inner.extensions).insert(value);
     }
 
     /// Adds what the handshake guards established.
     pub(crate) fn extend_extensions(&self, extensions: Extensions) {
-        self.inner
-            .extensions
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(extensions);
+        write(&self.inner.extensions).extend(extensions);
     }
 
     /// Runs `f` on the socket's extensions, under their lock (a refresh replaces several at once).
     pub(crate) fn with_extensions<R>(&self, f: impl FnOnce(&mut Extensions) -> R) -> R {
-        f(&mut self
-            .inner
-            .extensions
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut write(&self.inner.extensions))
     }
 
     /// A clone of the value of type `T` stored on this socket, if any.
     pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        self.inner
-            .extensions
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get::<T>()
-            .cloned()
+        read(&self.inner.extensions).get::<T>().cloned()
     }
 
     pub(crate) fn runtime(&self) -> &Arc<Runtime> {
@@ -536,11 +479,7 @@ impl Socket {
         reason: DisconnectReason,
         frame: Option<(u16, Cow<'static, str>)>,
     ) -> Option<Closing> {
-        let mut cause = self
-            .inner
-            .cause
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cause = lock(&self.inner.cause);
         if cause.is_some() {
             return None;
         }
@@ -551,11 +490,7 @@ impl Socket {
 
     /// Why the socket is closing, once it is.
     pub(crate) fn closing_cause(&self) -> Option<Closing> {
-        self.inner
-            .cause
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.inner.cause).clone()
     }
 
     /// The id, shared.
@@ -700,23 +635,3 @@ impl PartialEq for Socket {
 }
 
 impl Eq for Socket {}
-
-/// 128 random bits as 22 URL-safe base64 characters.
-pub(crate) fn new_id() -> Arc<str> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bits: u128 = rand::random();
-    let mut id = String::with_capacity(22);
-    for _ in 0..22 {
-        id.push(char::from(ALPHABET[(bits & 63) as usize]));
-        bits >>= 6;
-    }
-    Arc::from(id)
-}
-
-/// Locks a mutex, going on with the data if a panic poisoned it: every critical section here
-/// leaves its data consistent.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}

@@ -312,12 +312,7 @@ impl InProcess {
         };
         let capacity = runtime.config.outbound_queue;
         let uri = path.parse().unwrap_or_default();
-        let handshake = crate::Handshake {
-            headers: Default::default(),
-            uri,
-            remote_addr: None,
-            auth: None,
-        };
+        let handshake = crate::Handshake::detached(&Default::default(), &uri, None);
         let socket = crate::Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
         if let Err(reject) = namespace.connect(&socket).await {
             return Err(crate::Error::Serve(std::io::Error::other(format!(

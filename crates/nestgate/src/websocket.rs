@@ -15,7 +15,7 @@
 //! prepared frame, without a copy or a second UTF-8 check; incoming text is checked once more
 //! when it becomes axum's `Utf8Bytes` (axum has no unchecked conversion).
 
-use crate::linger::LingerLimits;
+use crate::util::linger::LingerLimits;
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
@@ -136,7 +136,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Linger<T> {
         let Some(io) = self.io.take() else { return };
         // Without a runtime (it is shutting down) the IO is simply closed.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(crate::linger::linger(io, self.limits));
+            runtime.spawn(crate::util::linger::linger(io, self.limits));
         }
     }
 }

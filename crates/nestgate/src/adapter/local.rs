@@ -220,7 +220,7 @@ impl LocalStore {
                 failed.push(socket.shared_id());
             }
         }
-        AckStream::local(
+        super::acks::local_acks(
             receiver,
             ack_id,
             waiting,

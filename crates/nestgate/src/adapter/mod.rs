@@ -11,6 +11,7 @@
 //! queries, server-side acknowledgements and remote membership changes are asynchronous, so a
 //! cluster adapter can wait for the other nodes' answers.
 
+mod acks;
 mod local;
 
 pub use local::{LocalAdapter, LocalStore};

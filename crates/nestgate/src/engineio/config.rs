@@ -1,7 +1,7 @@
 //! [`EngineConfig`]: every bound of an Engine.IO session, with its default (docs/LIMITS.md lists
 //! them all with the test that hits each).
 
-use crate::guard::OriginPolicy;
+use crate::origin::OriginPolicy;
 use std::time::Duration;
 
 /// Engine.IO settings.

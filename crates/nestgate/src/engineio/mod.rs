@@ -31,8 +31,8 @@ pub use config::EngineConfig;
 pub use packet::Payload;
 pub use socket::{CloseReason, EngineSender, EngineSocket, SendError};
 
-use crate::caps::{Caps, Permit, Refused};
-use crate::socket::Handshake;
+use crate::handshake::Handshake;
+use crate::util::caps::{Caps, Permit, Refused};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
@@ -105,7 +105,7 @@ impl EngineIo {
             .admissions
             .admit(None)
             .expect("a unit test opens fewer sessions than the cap");
-        let handshake = handshake_of(&HeaderMap::new(), &axum::http::Uri::default(), None);
+        let handshake = Handshake::detached(&HeaderMap::new(), &axum::http::Uri::default(), None);
         let session = self.inner.open(handshake, false, admission);
         EngineSender::of(session)
     }
@@ -284,13 +284,8 @@ impl Engine {
         parts: &axum::http::request::Parts,
         remote_addr: Option<SocketAddr>,
     ) -> Result<(Handshake, Permit), Refusal> {
-        let size = parts.uri.to_string().len()
-            + parts
-                .headers
-                .iter()
-                .map(|(name, value)| name.as_str().len() + value.len() + 2)
-                .sum::<usize>();
-        if size > self.config.max_handshake_bytes {
+        if crate::handshake::head_size(&parts.headers, &parts.uri) > self.config.max_handshake_bytes
+        {
             return Err(Refusal::HeadTooLarge);
         }
         let admission = self
@@ -301,7 +296,7 @@ impl Engine {
                 Refusal::Capped(refused)
             })?;
         Ok((
-            handshake_of(&parts.headers, &parts.uri, remote_addr),
+            Handshake::detached(&parts.headers, &parts.uri, remote_addr),
             admission,
         ))
     }
@@ -361,19 +356,6 @@ impl Engine {
     }
 }
 
-fn handshake_of(
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-    remote_addr: Option<SocketAddr>,
-) -> Handshake {
-    Handshake {
-        headers: crate::connection::detach_headers(headers),
-        uri: crate::connection::detach_uri(uri),
-        remote_addr,
-        auth: None,
-    }
-}
-
 /// CORS headers for an allowed origin (the origin check has already run).
 fn cors_headers(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
@@ -407,7 +389,7 @@ pub(crate) fn text(body: String) -> Response {
         .into_response()
 }
 
-/// Parses `data` as a polling payload and as one packet (see `__private::fuzz_protocols`).
+/// Parses `data` as a polling payload and as one packet (see `__internals::fuzz_protocols`).
 pub(crate) fn fuzz(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(packets) = Packet::decode_payload(text) {

@@ -5,12 +5,13 @@
 use super::Engine;
 use super::packet::{Packet, Payload};
 use super::socket::{CloseReason, EngineSender, EngineSocket, SendError};
-use crate::caps::Permit;
-use crate::signal::Signal;
-use crate::socket::Handshake;
+use crate::handshake::Handshake;
+use crate::util::caps::Permit;
+use crate::util::signal::Signal;
+use crate::util::sync::lock;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// Messages from the client waiting for the application.
@@ -102,7 +103,7 @@ impl Session {
             .min(Semaphore::MAX_PERMITS);
         let incoming_budget = Arc::new(Semaphore::new(max_buffered_bytes));
         let session = Arc::new(Session {
-            sid: crate::socket::new_id(),
+            sid: crate::util::id::new_id(),
             engine: Arc::downgrade(&engine),
             state: Mutex::new(State {
                 websocket,
@@ -135,12 +136,12 @@ impl Session {
 
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
         // Every critical section leaves the state consistent, so a poisoned lock is usable.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// Why the session closed, once it has.
     pub(super) fn reason(&self) -> Option<CloseReason> {
-        *self.reason.lock().unwrap_or_else(PoisonError::into_inner)
+        *lock(&self.reason)
     }
 
     pub(super) fn queue(&self, packet: Packet) -> Result<(), SendError> {
@@ -216,11 +217,8 @@ impl Session {
                 state.bytes = 0;
             }
         }
-        *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
-        self.incoming
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        *lock(&self.reason) = Some(reason);
+        lock(&self.incoming).take();
         self.incoming_budget.close();
         if forget {
             self.forget();
@@ -244,11 +242,7 @@ impl Session {
     /// A client's message, for the application. Waits while the application is behind (by
     /// messages, or by bytes: at most `max_buffered_bytes` wait for it).
     async fn deliver(&self, payload: Payload) {
-        let sender = self
-            .incoming
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let sender = lock(&self.incoming).clone();
         let Some(sender) = sender else { return };
         let budget = budget(&payload, self.max_buffered_bytes);
         let Ok(permit) = self.incoming_budget.acquire_many(budget).await else {

@@ -3,7 +3,7 @@
 
 use super::packet::{Packet, Payload};
 use super::session::{Session, budget};
-use crate::socket::Handshake;
+use crate::handshake::Handshake;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 

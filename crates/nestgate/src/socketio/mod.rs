@@ -26,9 +26,9 @@ pub use values::{Args, Binary};
 use crate::connection::{self, Transport};
 use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
 use crate::guard::HandshakeRequest;
-use crate::rate::Bucket;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
+use crate::util::rate::Bucket;
 use axum::extract::ws::Message;
 use bytes::Bytes;
 use packet::Kind;
@@ -324,14 +324,8 @@ impl Session {
             serde_json::from_str(auth).ok()
         };
         let mut handshake = engine_socket.handshake().clone();
-        let mut request = HandshakeRequest {
-            headers: std::mem::take(&mut handshake.headers),
-            uri: handshake.uri.clone(),
-            remote_addr: handshake.remote_addr,
-            extensions: axum::http::Extensions::new(),
-            runtime: Some(runtime.clone()),
-            auth: auth.clone(),
-        };
+        handshake.auth = auth.map(Box::new);
+        let mut request = HandshakeRequest::new(handshake, Some(runtime.state.clone()));
         if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
             let data = serde_json::json!({"status": rejection.status().as_u16()});
             self.connect_error(nsp, rejection.message(), Some(data));
@@ -342,16 +336,15 @@ impl Session {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
-        handshake.headers = request.headers;
-        handshake.auth = auth.map(Box::new);
+        let (handshake, extensions) = request.into_parts();
         let socket = Socket::new(
             handshake,
             runtime.config.outbound_queue,
             namespace.clone(),
             runtime.clone(),
         );
-        if !request.extensions.is_empty() {
-            socket.extend_extensions(request.extensions);
+        if !extensions.is_empty() {
+            socket.extend_extensions(extensions);
         }
         // The namespace's own cache: shared by its sockets, gone with it.
         let translation = namespace.translation().clone();
@@ -446,7 +439,7 @@ fn translating_sink(
 }
 
 /// Parses `data` as a Socket.IO packet and translates it both ways, with `data` also as a
-/// binary attachment (see `__private::fuzz_protocols`).
+/// binary attachment (see `__internals::fuzz_protocols`).
 pub(crate) fn fuzz(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -496,7 +489,7 @@ mod tests {
                     _ => {}
                 }
             }
-            crate::__private::fuzz_protocols(&input);
+            crate::__internals::fuzz_protocols(&input);
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use super::packet::{self, Kind, Packet};
 use crate::engineio::{EngineSender, Payload};
+use crate::util::sync::lock;
 use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,7 +32,7 @@ pub(crate) struct Translation {
     last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
 }
 
-/// How many [`Translation`]s exist in this process (see `__private::live_translations`).
+/// How many [`Translation`]s exist in this process (see `__internals::live_translations`).
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// How many Socket.IO translation caches exist in this process: one per live namespace.
@@ -56,10 +57,7 @@ impl Drop for Translation {
 
 impl Translation {
     fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = lock(&self.last);
         // The cache holds its frame, so an equal address is the same frame, not a new one
         // allocated where a freed one was.
         if let Some((cached, payloads)) = &*last

@@ -5,9 +5,10 @@
 //! back. The per-address map holds only addresses with a place taken: an entry goes with its
 //! last permit, so the map is bounded by what is open.
 
+use super::sync::lock;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The counts and their caps, shared by whoever admits and every permit.
 #[derive(Debug)]
@@ -74,7 +75,7 @@ impl Caps {
 
     fn lock(&self) -> MutexGuard<'_, Counts> {
         // The counts stay consistent even if a holder panicked: each update is one step.
-        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.counts)
     }
 }
 
