@@ -253,8 +253,6 @@ mod server;
 mod socket;
 mod state;
 mod util;
-#[cfg(feature = "validation")]
-mod validate;
 mod websocket;
 
 pub use app::{App, AppHandle, Listening};
