@@ -62,10 +62,8 @@ use crate::error::WsException;
 use crate::extract::{Message, Payload};
 use crate::handshake::Handshake;
 pub use crate::handshake::HandshakeRejection;
-use crate::namespace::BoxedHandler;
 pub use crate::origin::OriginPolicy;
 use crate::refresh::{Expiry, Refreshing};
-use crate::reply::Reply;
 use crate::socket::Socket;
 use crate::state::AppState;
 use axum::http::header::{AUTHORIZATION, COOKIE};
@@ -412,28 +410,6 @@ impl<G: Guard> DynGuard for G {
     ) -> BoxFuture<'a, Result<bool, WsException>> {
         Box::pin(self.can_activate(context))
     }
-}
-
-/// A handler behind `guards`: they run in order before it, and the first refusal answers.
-pub(crate) fn guarded(guards: Vec<BoxedGuard>, call: BoxedHandler) -> BoxedHandler {
-    if guards.is_empty() {
-        return call;
-    }
-    let guards: Arc<[BoxedGuard]> = guards.into();
-    let call: Arc<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync> = Arc::from(call);
-    Box::new(move |message| {
-        let (guards, call) = (guards.clone(), call.clone());
-        Box::pin(async move {
-            let context = GuardContext::of(&message);
-            for guard in guards.iter() {
-                if let Some(refusal) = guard.check(&context).await {
-                    tracing::debug!(socket = %context.socket.id(), event = context.event, "a guard refused the message");
-                    return Reply::error(refusal);
-                }
-            }
-            call(message).await
-        })
-    })
 }
 
 #[cfg(test)]
