@@ -1,6 +1,6 @@
 //! Extractors: the typed arguments of handlers.
 //!
-//! A handler takes any number of [`FromMessageParts`] extractors ([`Socket`], [`Server`](crate::Server),
+//! A handler takes any number of [`FromMessageParts`] extractors ([`Socket`], [`Server`],
 //! [`State<T>`], [`Event`], your own), in any order, and at most one [`FromMessage`] extractor
 //! that consumes the payload ([`Data<T>`]), which must be the last argument — as in axum.
 //!
@@ -43,6 +43,8 @@
 //!     }
 //! }
 //! ```
+//!
+//! [`Server`]: crate::Server
 
 use crate::error::WsException;
 use crate::protocol;
