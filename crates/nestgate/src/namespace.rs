@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Weak};
 
-// The old path of `Route`, for the files that still name it there (refresh.rs).
+// `Route` lives in `handler`; `pub(crate)` keeps its old path working for the files that still
+// name it here (refresh.rs).
 pub(crate) use crate::handler::Route;
 
 /// What the namespaces of a gateway path share: the dispatch table, the gateways' hooks and the
