@@ -5,9 +5,11 @@ use crate::config::Config;
 use crate::connection;
 use crate::error::{Error, Result};
 use crate::filter::{BoxedFilter, ExceptionFilter};
-use crate::gateway::{self, BuiltGateway, Gateway, GatewayHandlers, GatewayMeta};
+use crate::gateway::{self, Gateway, GatewayHandlers, GatewayMeta};
 use crate::guard::{BoxedGuard, BoxedHandshakeGuard, Guard, HandshakeGuard, OriginPolicy};
-use crate::namespace::{Namespace, Route, Template};
+use crate::handler::pipeline::{self, BuiltGateway};
+use crate::handler::{GatewayHooks, Route};
+use crate::namespace::{Namespace, Template};
 use crate::pattern::Pattern;
 use crate::runtime::Runtime;
 use crate::server::Server;
@@ -202,7 +204,7 @@ impl App {
 
     /// Registers an already built gateway instance.
     pub fn gateway_instance<G: GatewayMeta + GatewayHandlers>(mut self, gateway: G) -> Self {
-        let built = gateway::instance(Arc::new(gateway));
+        let built = pipeline::instance(Arc::new(gateway));
         self.gateways.push(Pending::Instance {
             type_id: TypeId::of::<G>(),
             built,
@@ -435,8 +437,8 @@ impl App {
                 connection::upgrade(runtime_for_route.clone(), target.clone(), request)
             };
             gateways = gateways.route(namespace.path(), get(handler));
-            for gateway in namespace.gateways() {
-                gateway
+            for hooks in namespace.hooks() {
+                hooks
                     .after_init(Server::new(namespace.clone(), runtime.clone()))
                     .await;
             }
@@ -569,7 +571,8 @@ impl App {
             handshake_guards.extend(gateway.handshake_guards);
             for mut route in gateway.routes {
                 if !pipeline.guards.is_empty() {
-                    route.call = crate::guard::guarded(pipeline.guards.clone(), route.call);
+                    route.call =
+                        crate::handler::pipeline::guarded(pipeline.guards.clone(), route.call);
                 }
                 match routes.entry(route.event) {
                     Entry::Occupied(first) => {
@@ -603,24 +606,18 @@ impl App {
                 }
                 entry.routes.insert(refresh.event, refresh);
             }
+            let template = Template {
+                routes: Arc::new(entry.routes),
+                hooks: entry.hooks,
+                handshake_guards: entry.handshake_guards,
+            };
             if let Some(pattern) = Pattern::parse(entry.path) {
-                let template = Template {
-                    routes: Arc::new(entry.routes),
-                    gateways: entry.hooks,
-                    handshake_guards: entry.handshake_guards,
-                };
                 dynamic.push((pattern, template));
                 continue;
             }
             let store = Arc::new(LocalStore::new(entry.path));
             let adapter = adapter_builder.build(entry.path, store);
-            let namespace = Namespace::new(
-                entry.path,
-                Arc::new(entry.routes),
-                entry.hooks,
-                adapter,
-                entry.handshake_guards,
-            );
+            let namespace = Namespace::new(entry.path, template, adapter);
             namespaces.insert(entry.path.into(), Arc::new(namespace));
         }
         let runtime = Arc::new(Runtime {
@@ -645,7 +642,7 @@ impl App {
 struct PathEntry {
     path: &'static str,
     routes: HashMap<&'static str, Route>,
-    hooks: Vec<Arc<dyn crate::gateway::ErasedGateway>>,
+    hooks: Vec<Arc<dyn GatewayHooks>>,
     handshake_guards: Vec<BoxedHandshakeGuard>,
 }
 

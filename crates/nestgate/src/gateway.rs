@@ -9,9 +9,9 @@ use crate::error::Error;
 use crate::extract::Message;
 use crate::filter::{BoxedFilter, ExceptionFilter, Failure};
 use crate::guard::{BoxedGuard, BoxedHandshakeGuard, Guard};
-use crate::layer::{self, BoxError, HandlerService, Wrap};
-use crate::namespace::{BoxedHandler, Route};
-use crate::reply::Reply;
+use crate::handler::pipeline::{self, BuiltGateway, Wrap};
+use crate::handler::reply::Reply;
+use crate::layer::{BoxError, HandlerService};
 use crate::server::Server;
 use crate::socket::{DisconnectReason, Socket};
 use crate::state::AppState;
@@ -150,13 +150,13 @@ impl<G: GatewayMeta + GatewayHandlers + FromAppState> Gateway for G {}
 
 /// One `#[subscribe_message]` handler of gateway `G`, as the macro builds it.
 pub struct HandlerDef<G> {
-    event: &'static str,
-    method: &'static str,
-    call: Box<dyn Fn(Arc<G>, Message) -> BoxFuture<'static, Reply> + Send + Sync>,
-    guards: Vec<BoxedGuard>,
+    pub(crate) event: &'static str,
+    pub(crate) method: &'static str,
+    pub(crate) call: Box<dyn Fn(Arc<G>, Message) -> BoxFuture<'static, Reply> + Send + Sync>,
+    pub(crate) guards: Vec<BoxedGuard>,
     /// Innermost first.
-    layers: Vec<Wrap>,
-    filters: Vec<BoxedFilter>,
+    pub(crate) layers: Vec<Wrap>,
+    pub(crate) filters: Vec<BoxedFilter>,
 }
 
 impl<G: Send + Sync + 'static> HandlerDef<G> {
@@ -191,7 +191,7 @@ impl<G: Send + Sync + 'static> HandlerDef<G> {
         <L::Service as tower_service::Service<Message>>::Error: Into<BoxError>,
         <L::Service as tower_service::Service<Message>>::Future: Send + 'static,
     {
-        self.layers.push(layer::wrap(layer));
+        self.layers.push(pipeline::wrap(layer));
         self
     }
 
@@ -262,121 +262,6 @@ pub(crate) fn discovered() -> impl Iterator<Item = &'static GatewayRegistration>
     inventory::iter::<GatewayRegistration>.into_iter()
 }
 
-/// A gateway instance with its routes, ready to be placed in a namespace.
-pub(crate) struct BuiltGateway {
-    pub(crate) name: &'static str,
-    pub(crate) path: &'static str,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) hooks: Arc<dyn ErasedGateway>,
-    pub(crate) handshake_guards: Vec<BoxedHandshakeGuard>,
-}
-
-impl std::fmt::Debug for BuiltGateway {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BuiltGateway")
-            .field("name", &self.name)
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
 fn build<G: Gateway>(state: &AppState) -> crate::Result<BuiltGateway> {
-    Ok(instance(Arc::new(G::from_app_state(state)?)))
-}
-
-/// The routes and hooks of one gateway instance.
-///
-/// A message goes through the gateway's guards, then the handler's, then the gateway's layers,
-/// the handler's layers and the handler; its errors through the handler's filters, then the
-/// gateway's (then the app's, when it is answered).
-pub(crate) fn instance<G: GatewayMeta + GatewayHandlers>(gateway: Arc<G>) -> BuiltGateway {
-    let gateway_guards = G::guards();
-    let gateway_filters = G::filters();
-    let routes = G::handlers()
-        .into_iter()
-        .map(|def| {
-            let HandlerDef {
-                event,
-                method,
-                call,
-                guards,
-                layers,
-                filters,
-            } = G::layers(def);
-            let instance = gateway.clone();
-            let mut call: BoxedHandler = Box::new(move |message| call(instance.clone(), message));
-            if !layers.is_empty() {
-                let mut service = layer::service(Arc::from(call));
-                for wrap in layers {
-                    service = wrap(service);
-                }
-                call = Box::new(layer::drive(service));
-            }
-            let guards: Vec<BoxedGuard> = gateway_guards.iter().cloned().chain(guards).collect();
-            let call = crate::guard::guarded(guards, call);
-            Route {
-                event,
-                handler_name: format!("{}::{method}", G::NAME),
-                call,
-                filters: filters
-                    .into_iter()
-                    .chain(gateway_filters.iter().cloned())
-                    .collect(),
-            }
-        })
-        .collect();
-    BuiltGateway {
-        name: G::NAME,
-        path: G::PATH,
-        routes,
-        hooks: Arc::new(Hooks {
-            gateway,
-            filters: gateway_filters,
-        }),
-        handshake_guards: G::handshake_guards(),
-    }
-}
-
-/// The lifecycle hooks of a gateway instance, without its type.
-pub(crate) trait ErasedGateway: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn filters(&self) -> &[BoxedFilter];
-    fn after_init(&self, server: Server) -> BoxFuture<'static, ()>;
-    fn on_connection(
-        &self,
-        socket: Socket,
-    ) -> BoxFuture<'static, Result<(), Failure<crate::Reject>>>;
-    fn on_disconnect(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()>;
-}
-
-/// The hooks of one gateway instance, and its filters (which the connection hook's errors go
-/// through).
-struct Hooks<G> {
-    gateway: Arc<G>,
-    filters: Vec<BoxedFilter>,
-}
-
-impl<G: GatewayMeta + GatewayHandlers> ErasedGateway for Hooks<G> {
-    fn name(&self) -> &'static str {
-        G::NAME
-    }
-
-    fn filters(&self) -> &[BoxedFilter] {
-        &self.filters
-    }
-
-    fn after_init(&self, server: Server) -> BoxFuture<'static, ()> {
-        G::after_init(self.gateway.clone(), server)
-    }
-
-    fn on_connection(
-        &self,
-        socket: Socket,
-    ) -> BoxFuture<'static, Result<(), Failure<crate::Reject>>> {
-        G::on_connection(self.gateway.clone(), socket)
-    }
-
-    fn on_disconnect(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
-        G::on_disconnect(self.gateway.clone(), socket, reason)
-    }
+    Ok(pipeline::instance(Arc::new(G::from_app_state(state)?)))
 }

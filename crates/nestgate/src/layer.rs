@@ -13,7 +13,7 @@
 //!   wait for its readiness in arrival order, so a `RateLimitLayer` delays them; add a
 //!   `LoadShedLayer` outside it to answer "service overloaded" at once instead.
 //! - A layer's error becomes an exception frame with the error's message (a
-//!   [`WsException`] returned as the error is sent as it is).
+//!   [`WsException`](crate::WsException) returned as the error is sent as it is).
 //!
 //! ```
 //! use nestgate::prelude::*;
@@ -34,70 +34,12 @@
 //! }
 //! ```
 
-use crate::error::WsException;
 use crate::extract::Message;
-use crate::reply::Reply;
-use futures_util::future::BoxFuture;
-use std::sync::Arc;
+use crate::handler::reply::Reply;
 use tower::util::BoxService;
-use tower::{Layer, Service, ServiceExt as _};
 
 /// The error type of a layered handler service.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A handler as a tower service: what layers wrap.
 pub type HandlerService = BoxService<Message, Reply, BoxError>;
-
-/// One layer, ready to wrap a handler service once the gateway instance exists.
-pub(crate) type Wrap = Box<dyn FnOnce(HandlerService) -> HandlerService + Send + Sync>;
-
-/// Erases a layer into a [`Wrap`].
-pub(crate) fn wrap<L>(layer: L) -> Wrap
-where
-    L: Layer<HandlerService> + Send + Sync + 'static,
-    L::Service: Service<Message, Response = Reply> + Send + 'static,
-    <L::Service as Service<Message>>::Error: Into<BoxError>,
-    <L::Service as Service<Message>>::Future: Send + 'static,
-{
-    Box::new(move |inner| BoxService::new(layer.layer(inner).map_err(Into::<BoxError>::into)))
-}
-
-/// A handler call as a service (it never fails: errors are replies).
-pub(crate) fn service(
-    call: Arc<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync>,
-) -> HandlerService {
-    BoxService::new(tower::service_fn(move |message| {
-        let reply = call(message);
-        async move { Ok::<_, BoxError>(reply.await) }
-    }))
-}
-
-/// Drives a layered service for each message: readiness, then the call, in arrival order.
-pub(crate) fn drive(
-    service: HandlerService,
-) -> impl Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync {
-    let service = Arc::new(tokio::sync::Mutex::new(service));
-    move |message| {
-        let service = service.clone();
-        Box::pin(async move {
-            let response = {
-                let mut service = service.lock().await;
-                match service.ready().await {
-                    Ok(ready) => ready.call(message),
-                    Err(err) => return Reply::error(layer_error(err)),
-                }
-            };
-            response
-                .await
-                .unwrap_or_else(|err| Reply::error(layer_error(err)))
-        })
-    }
-}
-
-/// A layer's error as the client sees it.
-fn layer_error(err: BoxError) -> WsException {
-    match err.downcast::<WsException>() {
-        Ok(exception) => *exception,
-        Err(err) => WsException::new(err.to_string()),
-    }
-}

@@ -239,6 +239,7 @@ mod config;
 mod conn_limit;
 mod connection;
 mod error;
+mod handler;
 mod handshake;
 mod host;
 mod namespace;
@@ -246,22 +247,23 @@ mod origin;
 mod outbound;
 mod pattern;
 mod protocol;
-mod reply;
 mod runtime;
 mod serve;
 mod server;
 mod socket;
 mod state;
 mod util;
-#[cfg(feature = "validation")]
-mod validate;
 mod websocket;
+
+// The old path of `handler::reply`, for the files that still name it there (connection.rs,
+// refresh.rs).
+use handler::reply;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};
+pub use handler::reply::{Reply, WsResponse};
 pub use handshake::Handshake;
 pub use operators::Operators;
-pub use reply::{Reply, WsResponse};
 pub use server::Server;
 pub use socket::{DisconnectReason, SendError, Socket, TooManyRooms};
 pub use state::AppState;

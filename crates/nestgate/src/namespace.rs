@@ -2,37 +2,27 @@
 
 use crate::adapter::{Adapter, LocalStore};
 use crate::error::Reject;
-use crate::extract::Message;
-use crate::filter::{BoxedFilter, ErrorHost, Failure};
-use crate::gateway::ErasedGateway;
+use crate::filter::{ErrorHost, Failure};
 use crate::guard::BoxedHandshakeGuard;
-use crate::reply::Reply;
+use crate::handler::GatewayHooks;
 use crate::runtime::Children;
 use crate::socket::{DisconnectReason, Socket};
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Weak};
 
-/// A handler, erased: takes the message, returns the reply.
-pub(crate) type BoxedHandler = Box<dyn Fn(Message) -> BoxFuture<'static, Reply> + Send + Sync>;
+// `Route` lives in `handler`; `pub(crate)` keeps its old path working for the files that still
+// name it here (refresh.rs).
+pub(crate) use crate::handler::Route;
 
-/// One event's handler in the dispatch table.
-pub(crate) struct Route {
-    /// The event name (the key, kept `'static` for the `Event` extractor).
-    pub(crate) event: &'static str,
-    /// `Gateway::method`, for errors and logs.
-    pub(crate) handler_name: String,
-    pub(crate) call: BoxedHandler,
-    /// The handler's filters, then its gateway's.
-    pub(crate) filters: Vec<BoxedFilter>,
-}
-
-/// What the namespaces of a dynamic gateway path share: made once, instantiated per path.
+/// What the namespaces of a gateway path share: the dispatch table, the gateways' hooks and the
+/// handshake guards. A static path's is made into its namespace; a dynamic path's is kept and
+/// instantiated per concrete path.
+#[derive(Clone)]
 pub(crate) struct Template {
     pub(crate) routes: Arc<HashMap<&'static str, Route>>,
-    pub(crate) gateways: Vec<Arc<dyn ErasedGateway>>,
+    pub(crate) hooks: Vec<Arc<dyn GatewayHooks>>,
     pub(crate) handshake_guards: Vec<BoxedHandshakeGuard>,
 }
 
@@ -44,13 +34,7 @@ impl Template {
         adapter: Arc<dyn Adapter>,
         children: Weak<Children>,
     ) -> Namespace {
-        let mut namespace = Namespace::new(
-            path,
-            self.routes.clone(),
-            self.gateways.clone(),
-            adapter,
-            self.handshake_guards.clone(),
-        );
+        let mut namespace = Namespace::new(path, self.clone(), adapter);
         namespace.children = Some(children);
         namespace
     }
@@ -60,7 +44,7 @@ impl Template {
 pub(crate) struct Namespace {
     path: Box<str>,
     routes: Arc<HashMap<&'static str, Route>>,
-    gateways: Vec<Arc<dyn ErasedGateway>>,
+    hooks: Vec<Arc<dyn GatewayHooks>>,
     adapter: Arc<dyn Adapter>,
     /// The app's handshake guards, then each gateway's.
     handshake_guards: Vec<BoxedHandshakeGuard>,
@@ -83,17 +67,18 @@ impl Drop for Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(
-        path: &str,
-        routes: Arc<HashMap<&'static str, Route>>,
-        gateways: Vec<Arc<dyn ErasedGateway>>,
-        adapter: Arc<dyn Adapter>,
-        handshake_guards: Vec<BoxedHandshakeGuard>,
-    ) -> Self {
+    /// The namespace of `path`, serving `template` (the one constructor: a static path's
+    /// namespace is made from its template, a dynamic one by [`Template::instantiate`]).
+    pub(crate) fn new(path: &str, template: Template, adapter: Arc<dyn Adapter>) -> Self {
+        let Template {
+            routes,
+            hooks,
+            handshake_guards,
+        } = template;
         Namespace {
             path: path.into(),
             routes,
-            gateways,
+            hooks,
             adapter,
             handshake_guards,
             children: None,
@@ -126,21 +111,21 @@ impl Namespace {
         self.routes.get(event)
     }
 
-    pub(crate) fn gateways(&self) -> &[Arc<dyn ErasedGateway>] {
-        &self.gateways
+    pub(crate) fn hooks(&self) -> &[Arc<dyn GatewayHooks>] {
+        &self.hooks
     }
 
     /// Runs every gateway's connection hook in order; the first rejection wins. A hook's error
     /// goes through its gateway's filters, then the app's; a filter's exception closes with 1008.
     /// A hook that panics rejects the connection with 1011.
     pub(crate) async fn connect(&self, socket: &Socket) -> Result<(), Reject> {
-        for gateway in &self.gateways {
-            let hook = gateway.on_connection(socket.clone());
+        for hooks in &self.hooks {
+            let hook = hooks.on_connection(socket.clone());
             let failure = match AssertUnwindSafe(hook).catch_unwind().await {
                 Ok(Ok(())) => continue,
                 Ok(Err(failure)) => failure,
                 Err(_) => {
-                    tracing::error!(gateway = gateway.name(), "the on_connection hook panicked");
+                    tracing::error!(gateway = hooks.name(), "the on_connection hook panicked");
                     Failure::reject(Reject::new(
                         crate::close::INTERNAL,
                         crate::error::INTERNAL_SERVER_ERROR,
@@ -148,7 +133,7 @@ impl Namespace {
                 }
             };
             let host = ErrorHost::new(socket, None, "null");
-            let filters = gateway.filters().iter().chain(&socket.runtime().filters);
+            let filters = hooks.filters().iter().chain(&socket.runtime().filters);
             return Err(match failure.catch(filters, &host) {
                 Ok(exception) => Reject::from(exception),
                 Err(failure) => failure.fallback(),
@@ -159,10 +144,10 @@ impl Namespace {
 
     /// Runs every gateway's disconnect hook; a panicking hook is logged and the rest still run.
     pub(crate) async fn disconnect(&self, socket: &Socket, reason: &DisconnectReason) {
-        for gateway in &self.gateways {
-            let hook = gateway.on_disconnect(socket.clone(), reason.clone());
+        for hooks in &self.hooks {
+            let hook = hooks.on_disconnect(socket.clone(), reason.clone());
             if AssertUnwindSafe(hook).catch_unwind().await.is_err() {
-                tracing::error!(gateway = gateway.name(), "the on_disconnect hook panicked");
+                tracing::error!(gateway = hooks.name(), "the on_disconnect hook panicked");
             }
         }
     }

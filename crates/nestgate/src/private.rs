@@ -2,7 +2,7 @@
 
 use crate::error::{Reject, WsException};
 use crate::filter::Failure;
-use crate::reply::Reply;
+use crate::handler::reply::Reply;
 use futures_util::stream::Stream;
 use serde::Serialize;
 use std::cell::Cell;

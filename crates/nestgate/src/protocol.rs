@@ -44,6 +44,11 @@ struct RawEnvelope<'a> {
 #[derive(Deserialize)]
 struct EventName<'a>(#[serde(borrow)] Cow<'a, str>);
 
+/// The key of an embedded binary value.
+pub(crate) const BINARY_KEY: &str = "$binary";
+/// The key of several arguments in one `data` value.
+pub(crate) const ARGS_KEY: &str = "$args";
+
 /// How many characters of an unknown event name an error frame repeats (see [`shown_name`]).
 pub(crate) const SHOWN_NAME_CHARS: usize = 64;
 

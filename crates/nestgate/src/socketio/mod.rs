@@ -19,9 +19,10 @@
 
 mod packet;
 mod translate;
-mod values;
 
-pub use values::{Args, Binary};
+// Protocol-neutral (ws-json sees `{"$args": [...]}` and `{"$binary": ...}`): they live in
+// `extract`, and are re-exported here where Socket.IO users look for them.
+pub use crate::extract::{Args, Binary};
 
 use crate::connection::{self, Transport};
 use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};

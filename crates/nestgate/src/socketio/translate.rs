@@ -8,6 +8,7 @@
 
 use super::packet::{self, Kind, Packet};
 use crate::engineio::{EngineSender, Payload};
+use crate::protocol::BINARY_KEY;
 use crate::util::sync::lock;
 use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
@@ -18,11 +19,6 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// The key of an embedded binary value.
-pub(crate) const BINARY_KEY: &str = "$binary";
-/// The key of several arguments in one `data` value.
-pub(crate) const ARGS_KEY: &str = "$args";
 
 /// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
 /// broadcast reaches every recipient's sink as the same bytes, so it is translated once. Each

@@ -1,7 +1,7 @@
 //! [`Args`] (every argument of a Socket.IO event) and [`Binary`] (bytes inside JSON data).
 
-use super::translate::{ARGS_KEY, BINARY_KEY};
 use crate::extract::{FromMessage, MessageParts, Payload};
+use crate::protocol::{ARGS_KEY, BINARY_KEY};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
