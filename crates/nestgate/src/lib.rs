@@ -243,7 +243,6 @@ mod handshake;
 mod host;
 mod namespace;
 mod origin;
-mod outbound;
 mod pattern;
 mod protocol;
 mod reply;
@@ -256,6 +255,9 @@ mod util;
 #[cfg(feature = "validation")]
 mod validate;
 mod websocket;
+
+// The old path of the outbound queue, now `socket::outbound` (its owner is the socket).
+pub(crate) use socket::outbound;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};

@@ -3,6 +3,7 @@
 use crate::ack::{AckError, AckResponse, AckSender, decode_answer};
 use crate::util::sync::{lock, read, write};
 mod membership;
+pub(crate) mod outbound;
 
 pub use membership::TooManyRooms;
 
@@ -13,7 +14,7 @@ use crate::error::truncate_reason;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::operators::{IntoRooms, Operators};
-use crate::outbound::{Outbound, Push};
+use outbound::{Outbound, Push};
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
