@@ -16,12 +16,12 @@ pub use membership::TooManyRooms;
 pub use send::SendError;
 
 use crate::ack::{AckError, AckSender, decode_answer};
-use crate::adapter::{BroadcastOptions, Room, SocketInfo};
+use crate::adapter::{BroadcastOptions, IntoRooms, Room, SocketInfo};
 use crate::close;
 use crate::error::truncate_reason;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::operators::{IntoRooms, Operators};
+use crate::operators::Operators;
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
