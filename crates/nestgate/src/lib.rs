@@ -244,7 +244,6 @@ mod handshake;
 mod host;
 mod namespace;
 mod origin;
-mod outbound;
 mod pattern;
 mod protocol;
 mod runtime;
@@ -258,6 +257,8 @@ mod websocket;
 // The old path of `handler::reply`, for the files that still name it there (connection.rs,
 // refresh.rs).
 use handler::reply;
+// The old path of the outbound queue, now `socket::outbound` (its owner is the socket).
+pub(crate) use socket::outbound;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};

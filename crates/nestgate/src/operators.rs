@@ -1,68 +1,19 @@
 //! [`Operators`]: choose the sockets (rooms, exceptions, flags), then emit to them or query them.
 
 use crate::ack::AckResponse;
-use crate::adapter::{AdapterError, BroadcastOptions, Room, SocketInfo};
+use crate::adapter::{AdapterError, BroadcastOptions, SocketInfo};
 use crate::namespace::Namespace;
 use crate::protocol;
 use crate::runtime::Runtime;
 use futures_util::stream::Stream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One room or many: `"lobby"`, `String`, `["a", "b"]`, `vec![...]`, or a socket id (every
-/// socket is reachable through the room named by its id).
-pub trait IntoRooms {
-    /// The rooms.
-    fn into_rooms(self) -> Vec<Room>;
-}
-
-impl IntoRooms for &str {
-    fn into_rooms(self) -> Vec<Room> {
-        vec![Cow::Owned(self.to_owned())]
-    }
-}
-
-impl IntoRooms for &String {
-    fn into_rooms(self) -> Vec<Room> {
-        vec![Cow::Owned(self.clone())]
-    }
-}
-
-impl IntoRooms for String {
-    fn into_rooms(self) -> Vec<Room> {
-        vec![Cow::Owned(self)]
-    }
-}
-
-impl IntoRooms for Room {
-    fn into_rooms(self) -> Vec<Room> {
-        vec![self]
-    }
-}
-
-impl<T: IntoRooms> IntoRooms for Vec<T> {
-    fn into_rooms(self) -> Vec<Room> {
-        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
-    }
-}
-
-impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
-    fn into_rooms(self) -> Vec<Room> {
-        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
-    }
-}
-
-impl<T: IntoRooms + Clone> IntoRooms for &[T] {
-    fn into_rooms(self) -> Vec<Room> {
-        self.iter()
-            .cloned()
-            .flat_map(IntoRooms::into_rooms)
-            .collect()
-    }
-}
+// `IntoRooms` lives with the adapter's `Room`; this is its old path, which users and
+// nestgate-redis import.
+pub use crate::adapter::IntoRooms;
 
 /// Why an emit through [`Operators`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,12 +29,6 @@ pub enum BroadcastError {
 
 impl From<BroadcastError> for crate::WsException {
     fn from(err: BroadcastError) -> Self {
-        crate::WsException::internal(err)
-    }
-}
-
-impl From<AdapterError> for crate::WsException {
-    fn from(err: AdapterError) -> Self {
         crate::WsException::internal(err)
     }
 }

@@ -1,8 +1,8 @@
 //! [`Server`]: NestJS's `@WebSocketServer()`, the handle to emit to every client of a path.
 
-use crate::adapter::{AdapterError, Room, SocketInfo};
+use crate::adapter::{AdapterError, IntoRooms, Room, SocketInfo};
 use crate::namespace::Namespace;
-use crate::operators::{BroadcastError, IntoRooms, Operators};
+use crate::operators::{BroadcastError, Operators};
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use serde::Serialize;

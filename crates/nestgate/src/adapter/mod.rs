@@ -10,6 +10,9 @@
 //! Broadcasts are synchronous (a cluster adapter queues them for publishing without waiting);
 //! queries, server-side acknowledgements and remote membership changes are asynchronous, so a
 //! cluster adapter can wait for the other nodes' answers.
+//!
+//! Room names live here too: [`Room`], and [`IntoRooms`], what every join, leave and target
+//! takes (also at its old path, `operators::IntoRooms`).
 
 mod acks;
 mod local;
@@ -26,6 +29,58 @@ use std::time::Duration;
 
 /// A room name. Every socket is also reachable through the room named by its id.
 pub type Room = Cow<'static, str>;
+
+/// One room or many: `"lobby"`, `String`, `["a", "b"]`, `vec![...]`, or a socket id (every
+/// socket is reachable through the room named by its id).
+pub trait IntoRooms {
+    /// The rooms.
+    fn into_rooms(self) -> Vec<Room>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Cow::Owned(self.to_owned())]
+    }
+}
+
+impl IntoRooms for &String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Cow::Owned(self.clone())]
+    }
+}
+
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Cow::Owned(self)]
+    }
+}
+
+impl IntoRooms for Room {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self]
+    }
+}
+
+impl<T: IntoRooms> IntoRooms for Vec<T> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl<T: IntoRooms + Clone> IntoRooms for &[T] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.iter()
+            .cloned()
+            .flat_map(IntoRooms::into_rooms)
+            .collect()
+    }
+}
 
 /// Which sockets an operation targets, and how.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +127,12 @@ pub enum AdapterError {
     /// The cluster backend is unreachable; local sockets were still served.
     #[error("the cluster backend is unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<AdapterError> for crate::WsException {
+    fn from(err: AdapterError) -> Self {
+        crate::WsException::internal(err)
+    }
 }
 
 /// Where room membership lives and how operations reach sockets.

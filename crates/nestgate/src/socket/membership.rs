@@ -1,7 +1,10 @@
 //! The rooms one socket is in: a set in join order, capped by
-//! [`App::max_rooms_per_socket`](crate::App::max_rooms_per_socket).
+//! [`App::max_rooms_per_socket`](crate::App::max_rooms_per_socket), and the socket's side of a
+//! join or a leave (the store's side is `adapter::LocalStore`).
 
+use super::Socket;
 use crate::adapter::Room;
+use crate::util::sync::lock;
 use indexmap::IndexSet;
 
 /// A join refused because the socket would be in more rooms than
@@ -88,6 +91,42 @@ impl Membership {
     pub(crate) fn close(&mut self) -> Vec<Room> {
         self.closed = true;
         self.rooms()
+    }
+}
+
+impl Socket {
+    /// Adds rooms, up to the cap; returns those newly joined (none once the socket is
+    /// closed), and the refusal if some did not fit. With `whole`, all or nothing.
+    pub(crate) fn add_membership(
+        &self,
+        rooms: &[Room],
+        whole: bool,
+    ) -> (Vec<Room>, Option<TooManyRooms>) {
+        let max = self.inner.runtime.config.admission.max_rooms_per_socket;
+        let mut membership = lock(&self.inner.membership);
+        let (added, refusal) = membership.add(rooms, max, whole);
+        if let Some(refusal) = &refusal {
+            // The target these lines had before `socket.rs` was split.
+            if membership.first_refusal() {
+                tracing::warn!(target: "nestgate::socket", socket = %self.id(), max, would_be = refusal.would_be, "a join past max_rooms_per_socket was refused (logged once per socket)");
+            } else {
+                tracing::debug!(target: "nestgate::socket", socket = %self.id(), max, "a join past max_rooms_per_socket was refused");
+            }
+        }
+        (added, refusal)
+    }
+
+    /// Removes rooms; returns those actually left.
+    pub(crate) fn remove_membership(&self, rooms: &[Room]) -> Vec<Room> {
+        lock(&self.inner.membership).remove(rooms)
+    }
+
+    /// Closes the membership: returns every room, and no room can be joined afterwards.
+    ///
+    /// The list itself is kept, so that `#[on_disconnect]` hooks can still read which rooms the
+    /// socket was in (socket.io's `disconnecting`), though it is no longer in any of them.
+    pub(crate) fn close_membership(&self) -> Vec<Room> {
+        lock(&self.inner.membership).close()
     }
 }
 

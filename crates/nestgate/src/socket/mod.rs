@@ -1,30 +1,39 @@
 //! [`Socket`]: one connected client, as handlers see it.
+//!
+//! This file holds the handle and what users call on it; the machinery behind it has a file per
+//! concept: sending (`send`), closing (`closing`), server-side acks (`acks`), the rooms it is in
+//! (`membership`) and its bounded outbound queue (`outbound`).
 
-use crate::ack::{AckError, AckResponse, AckSender, decode_answer};
-use crate::util::sync::{lock, read, write};
+mod acks;
+mod closing;
 mod membership;
+pub(crate) mod outbound;
+mod send;
 
+pub(crate) use closing::Closing;
+pub use closing::DisconnectReason;
 pub use membership::TooManyRooms;
+pub use send::SendError;
 
-use crate::adapter::{BroadcastOptions, Room, SocketInfo};
+use crate::ack::{AckError, AckSender, decode_answer};
+use crate::adapter::{BroadcastOptions, IntoRooms, Room, SocketInfo};
 use crate::close;
-use crate::error::WsException;
 use crate::error::truncate_reason;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::operators::{IntoRooms, Operators};
-use crate::outbound::{Outbound, Push};
+use crate::operators::Operators;
 use crate::protocol;
 use crate::runtime::Runtime;
 use crate::server::Server;
 use crate::util::id::new_id;
 use crate::util::signal::Signal;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use crate::util::sync::{lock, read, write};
 use axum::http::Extensions;
 use membership::Membership;
+use outbound::Outbound;
+use send::TextSink;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -69,94 +78,13 @@ pub(crate) struct SocketInner {
     extensions: RwLock<Extensions>,
     /// Set for Socket.IO sockets: text frames go straight to the Engine.IO session (translated
     /// there), not through the outbound queue and the writer task; only the close goes that way.
-    direct: std::sync::OnceLock<Box<DirectSend>>,
+    text_sink: std::sync::OnceLock<Box<TextSink>>,
     membership: Mutex<Membership>,
     /// Acknowledgements the server is waiting for: (ack id, where the answer goes).
     pending_acks: Mutex<Vec<(u64, AckSender)>>,
     namespace: Arc<Namespace>,
     runtime: Arc<Runtime>,
 }
-
-/// Why and how a socket is closing.
-#[derive(Debug, Clone)]
-pub(crate) struct Closing {
-    pub(crate) reason: DisconnectReason,
-    /// The close frame to send, if any.
-    pub(crate) frame: Option<(u16, Cow<'static, str>)>,
-}
-
-/// Why a connection ended; given to `#[on_disconnect]` hooks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DisconnectReason {
-    /// The client sent a close frame.
-    ClientClose,
-    /// The connection was lost or failed (reset, EOF without a close frame, protocol error).
-    TransportError,
-    /// The client did not answer pings in time.
-    HeartbeatTimeout,
-    /// The server is shutting down (close code 1001).
-    ServerShutdown,
-    /// The server closed the socket with [`Socket::disconnect`].
-    Kicked,
-    /// The client sent a frame over the size limit (close code 1009).
-    MessageTooLarge,
-    /// The client did not read fast enough and its outbound queue overflowed (close code 1013).
-    SlowConsumer,
-    /// The client sent a text frame that is not valid UTF-8 (close code 1007).
-    InvalidPayload,
-    /// The socket's token expired without a valid fresh one (close code 4001, see
-    /// [`refresh`](crate::refresh)).
-    TokenExpired,
-    /// The handshake guards refused the fresh token the server asked for (close code 4003).
-    RefreshRefused,
-}
-
-impl std::fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DisconnectReason::ClientClose => "client close",
-            DisconnectReason::TransportError => "transport error",
-            DisconnectReason::HeartbeatTimeout => "heartbeat timeout",
-            DisconnectReason::ServerShutdown => "server shutdown",
-            DisconnectReason::Kicked => "kicked",
-            DisconnectReason::MessageTooLarge => "message too large",
-            DisconnectReason::SlowConsumer => "slow consumer",
-            DisconnectReason::InvalidPayload => "invalid payload",
-            DisconnectReason::TokenExpired => "token expired",
-            DisconnectReason::RefreshRefused => "refresh refused",
-        })
-    }
-}
-
-/// Why a frame could not be queued for a client.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The value could not be serialized.
-    #[error("cannot serialize the frame: {0}")]
-    Serialize(#[from] serde_json::Error),
-    /// The client is gone.
-    #[error("the socket is closed")]
-    Closed,
-    /// The client's outbound queue was full; it is being closed with 1013.
-    #[error("the client's outbound queue is full; it is being disconnected as a slow consumer")]
-    SlowConsumer,
-}
-
-impl From<SendError> for WsException {
-    /// An emit that failed: serialization is an internal error; a client that is gone or too
-    /// slow is not the handler's fault, and is said so (nobody may be listening anyway).
-    fn from(err: SendError) -> Self {
-        match err {
-            SendError::Serialize(err) => err.into(),
-            other => WsException::new(other.to_string()),
-        }
-    }
-}
-
-/// Where a Socket.IO socket's text frames go.
-pub(crate) type DirectSend = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
 
 impl Socket {
     pub(crate) fn new(
@@ -173,7 +101,7 @@ impl Socket {
             abort: Signal::default(),
             cause: Mutex::new(None),
             extensions: RwLock::new(Extensions::new()),
-            direct: std::sync::OnceLock::new(),
+            text_sink: std::sync::OnceLock::new(),
             membership: Mutex::new(Membership::default()),
             pending_acks: Mutex::new(Vec::new()),
             namespace,
@@ -407,182 +335,9 @@ impl Socket {
         &self.inner.namespace
     }
 
-    /// Sends text frames through `direct` from now on (see the field).
-    pub(crate) fn set_direct(&self, direct: Box<DirectSend>) {
-        let _ = self.inner.direct.set(direct);
-    }
-
-    /// Queues a text frame; a full queue closes the client as a slow consumer.
-    pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
-        if let Some(direct) = self.inner.direct.get() {
-            if self.inner.closing.is_fired() {
-                return Err(SendError::Closed);
-            }
-            return direct(text);
-        }
-        match self.inner.outbound.push(Message::Text(text)) {
-            Push::Queued => Ok(()),
-            Push::Closed => Err(SendError::Closed),
-            Push::Full => {
-                if !self.inner.closing.is_fired() {
-                    tracing::warn!(socket = %self.id(), "outbound queue full: closing a slow consumer with 1013");
-                }
-                self.abort(
-                    DisconnectReason::SlowConsumer,
-                    Some((close::TRY_AGAIN_LATER, Cow::Borrowed("slow consumer"))),
-                );
-                Err(SendError::SlowConsumer)
-            }
-        }
-    }
-
-    /// Queues a ping.
-    pub(crate) fn send_ping(&self) {
-        let _ = self.inner.outbound.push(Message::Ping(Default::default()));
-    }
-
-    /// Starts a graceful close: the close frame is queued behind what is already queued.
-    /// The first close wins; later calls do nothing.
-    pub(crate) fn close(&self, reason: DisconnectReason, frame: Option<(u16, Cow<'static, str>)>) {
-        let Some(closing) = self.set_cause(reason, frame) else {
-            return;
-        };
-        let queued = match &closing.frame {
-            Some((code, text)) => {
-                let frame = CloseFrame {
-                    code: *code,
-                    reason: Utf8Bytes::from(text.as_ref()),
-                };
-                matches!(
-                    self.inner.outbound.push(Message::Close(Some(frame))),
-                    Push::Queued
-                )
-            }
-            None => false,
-        };
-        if !queued {
-            self.inner.abort.fire();
-        }
-        self.inner.closing.fire();
-    }
-
-    /// Closes at once: what is queued is dropped, and the writer sends the close frame (if any)
-    /// directly.
-    pub(crate) fn abort(&self, reason: DisconnectReason, frame: Option<(u16, Cow<'static, str>)>) {
-        self.set_cause(reason, frame);
-        self.inner.abort.fire();
-        self.inner.closing.fire();
-    }
-
-    fn set_cause(
-        &self,
-        reason: DisconnectReason,
-        frame: Option<(u16, Cow<'static, str>)>,
-    ) -> Option<Closing> {
-        let mut cause = lock(&self.inner.cause);
-        if cause.is_some() {
-            return None;
-        }
-        let closing = Closing { reason, frame };
-        *cause = Some(closing.clone());
-        Some(closing)
-    }
-
-    /// Why the socket is closing, once it is.
-    pub(crate) fn closing_cause(&self) -> Option<Closing> {
-        lock(&self.inner.cause).clone()
-    }
-
     /// The id, shared.
     pub(crate) fn shared_id(&self) -> Arc<str> {
         self.inner.id.clone()
-    }
-
-    /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
-    /// slow consumer. Returns whether the frame was queued.
-    pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
-        if volatile && self.inner.direct.get().is_none() {
-            matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
-        } else {
-            self.send_text(frame).is_ok()
-        }
-    }
-
-    /// Closes with a code and reason (from an adapter's `disconnect_sockets`).
-    pub(crate) fn close_with(&self, reason: DisconnectReason, code: u16, text: &str) {
-        self.close(reason, Some((code, Cow::Owned(truncate_reason(text)))));
-    }
-
-    /// Adds rooms, up to the cap; returns those newly joined (none once the socket is
-    /// closed), and the refusal if some did not fit. With `whole`, all or nothing.
-    pub(crate) fn add_membership(
-        &self,
-        rooms: &[Room],
-        whole: bool,
-    ) -> (Vec<Room>, Option<TooManyRooms>) {
-        let max = self.inner.runtime.config.admission.max_rooms_per_socket;
-        let mut membership = lock(&self.inner.membership);
-        let (added, refusal) = membership.add(rooms, max, whole);
-        if let Some(refusal) = &refusal {
-            if membership.first_refusal() {
-                tracing::warn!(socket = %self.id(), max, would_be = refusal.would_be, "a join past max_rooms_per_socket was refused (logged once per socket)");
-            } else {
-                tracing::debug!(socket = %self.id(), max, "a join past max_rooms_per_socket was refused");
-            }
-        }
-        (added, refusal)
-    }
-
-    /// Removes rooms; returns those actually left.
-    pub(crate) fn remove_membership(&self, rooms: &[Room]) -> Vec<Room> {
-        lock(&self.inner.membership).remove(rooms)
-    }
-
-    /// Closes the membership: returns every room, and no room can be joined afterwards.
-    ///
-    /// The list itself is kept, so that `#[on_disconnect]` hooks can still read which rooms the
-    /// socket was in (socket.io's `disconnecting`), though it is no longer in any of them.
-    pub(crate) fn close_membership(&self) -> Vec<Room> {
-        lock(&self.inner.membership).close()
-    }
-
-    /// Registers where the answer to ack `id` goes.
-    pub(crate) fn expect_ack(&self, id: u64, sender: AckSender) {
-        lock(&self.inner.pending_acks).push((id, sender));
-    }
-
-    /// Stops waiting for ack `id`.
-    pub(crate) fn forget_ack(&self, id: u64) {
-        lock(&self.inner.pending_acks).retain(|(pending, _)| *pending != id);
-    }
-
-    /// Delivers the client's answer to ack `id`; returns whether anyone was waiting.
-    pub(crate) fn resolve_ack(&self, id: u64, data: Box<RawValue>) -> bool {
-        let sender = {
-            let mut pending = lock(&self.inner.pending_acks);
-            let Some(index) = pending.iter().position(|(pending, _)| *pending == id) else {
-                return false;
-            };
-            pending.swap_remove(index).1
-        };
-        let answer = AckResponse {
-            socket: self.id().to_owned(),
-            result: Ok(data),
-        };
-        // The channel has room for one answer per socket it was given to.
-        sender.try_send(answer).is_ok()
-    }
-
-    /// Tells everyone still waiting for an ack that the client is gone.
-    pub(crate) fn fail_pending_acks(&self) {
-        let pending = std::mem::take(&mut *lock(&self.inner.pending_acks));
-        for (_, sender) in pending {
-            let answer = AckResponse {
-                socket: self.id().to_owned(),
-                result: Err(AckError::Disconnected),
-            };
-            let _ = sender.try_send(answer);
-        }
     }
 
     /// The socket, described for a query.
@@ -602,19 +357,6 @@ impl Socket {
                 .collect(),
             remote_addr: handshake.remote_addr,
         }
-    }
-
-    /// The outbound queue, for the writer task.
-    pub(crate) fn outbound(&self) -> &Outbound {
-        &self.inner.outbound
-    }
-
-    pub(crate) fn closing_signal(&self) -> &Signal {
-        &self.inner.closing
-    }
-
-    pub(crate) fn abort_signal(&self) -> &Signal {
-        &self.inner.abort
     }
 }
 

@@ -1,0 +1,96 @@
+//! Sending to one socket: [`SendError`], and the two ways a frame goes out — the outbound queue
+//! (drained by the connection's writer task) or, for Socket.IO, the socket's text sink.
+
+use super::outbound::{Outbound, Push};
+use super::{DisconnectReason, Socket};
+use crate::close;
+use crate::error::WsException;
+use axum::extract::ws::{Message, Utf8Bytes};
+use std::borrow::Cow;
+
+/// Why a frame could not be queued for a client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The value could not be serialized.
+    #[error("cannot serialize the frame: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The client is gone.
+    #[error("the socket is closed")]
+    Closed,
+    /// The client's outbound queue was full; it is being closed with 1013.
+    #[error("the client's outbound queue is full; it is being disconnected as a slow consumer")]
+    SlowConsumer,
+}
+
+impl From<SendError> for WsException {
+    /// An emit that failed: serialization is an internal error; a client that is gone or too
+    /// slow is not the handler's fault, and is said so (nobody may be listening anyway).
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Serialize(err) => err.into(),
+            other => WsException::new(other.to_string()),
+        }
+    }
+}
+
+/// Socket.IO's text sink: where a Socket.IO socket's text frames go instead of the outbound
+/// queue (its Engine.IO session, which translates them), set with [`Socket::set_text_sink`].
+pub(crate) type TextSink = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
+
+impl Socket {
+    /// Sends text frames through the text sink from now on (see the `text_sink` field).
+    pub(crate) fn set_text_sink(&self, sink: Box<TextSink>) {
+        let _ = self.inner.text_sink.set(sink);
+    }
+
+    /// The old name of [`Socket::set_text_sink`], kept until `socketio/` calls the new one.
+    pub(crate) fn set_direct(&self, sink: Box<TextSink>) {
+        self.set_text_sink(sink);
+    }
+
+    /// Queues a text frame; a full queue closes the client as a slow consumer.
+    pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
+        if let Some(sink) = self.inner.text_sink.get() {
+            if self.inner.closing.is_fired() {
+                return Err(SendError::Closed);
+            }
+            return sink(text);
+        }
+        match self.inner.outbound.push(Message::Text(text)) {
+            Push::Queued => Ok(()),
+            Push::Closed => Err(SendError::Closed),
+            Push::Full => {
+                if !self.inner.closing.is_fired() {
+                    // The target this line had before `socket.rs` was split: logs are grouped by it.
+                    tracing::warn!(target: "nestgate::socket", socket = %self.id(), "outbound queue full: closing a slow consumer with 1013");
+                }
+                self.abort(
+                    DisconnectReason::SlowConsumer,
+                    Some((close::TRY_AGAIN_LATER, Cow::Borrowed("slow consumer"))),
+                );
+                Err(SendError::SlowConsumer)
+            }
+        }
+    }
+
+    /// Queues a ping.
+    pub(crate) fn send_ping(&self) {
+        let _ = self.inner.outbound.push(Message::Ping(Default::default()));
+    }
+
+    /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
+    /// slow consumer. Returns whether the frame was queued.
+    pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
+        if volatile && self.inner.text_sink.get().is_none() {
+            matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
+        } else {
+            self.send_text(frame).is_ok()
+        }
+    }
+
+    /// The outbound queue, for the writer task.
+    pub(crate) fn outbound(&self) -> &Outbound {
+        &self.inner.outbound
+    }
+}
