@@ -255,7 +255,7 @@ mod state;
 mod util;
 #[cfg(feature = "validation")]
 mod validate;
-mod websocket;
+mod ws;
 
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};

@@ -1,5 +1,5 @@
-//! One client connection: the upgrade, the read loop (decode, dispatch, heartbeat) and the
-//! write loop (the bounded outbound queue).
+//! One client connection: the read loop (decode, dispatch, heartbeat) and the write loop (the
+//! bounded outbound queue), shared by both wire modes.
 //!
 //! Each connection is two tasks. The reader owns the stream half, runs the connection hooks and
 //! drives the connection's running handlers; the writer owns the sink half and drains the
@@ -9,27 +9,19 @@ use crate::close;
 use crate::error::WsException;
 use crate::extract::{Message as InMessage, MessageParts, Payload};
 use crate::filter::{ErrorHost, Failure};
-use crate::guard::{HandshakeRejection, HandshakeRequest};
-use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::outbound::Outbound;
 use crate::protocol;
 use crate::reply::{Reply, ReplyKind};
 use crate::runtime::Runtime;
 use crate::socket::{Closing, DisconnectReason, Socket};
-use crate::util::linger::LingerLimits;
 use crate::util::rate::Bucket;
-use crate::websocket::{Incoming, Outgoing, Upgrade, Ws};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use axum::extract::{ConnectInfo, Request};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -45,124 +37,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// slow consumer must drain what it was sent before it can see its 1013). Dropping the transport
 /// earlier would reset it, and the client would see no close code at all.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a gateway route serves: one namespace, or the namespaces of a dynamic gateway's path.
-#[derive(Clone)]
-pub(crate) enum Target {
-    Static(Arc<Namespace>),
-    /// The index of the pattern in `Runtime::dynamic`: the namespace of the request's path is
-    /// made (or found) only once the request has passed every check.
-    Dynamic(usize),
-}
-
-/// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
-///
-/// The checks run in order, cheapest first: the upgrade headers, the size of the request's
-/// headers, the origin, the handshake guards. Only then is the namespace found (for a dynamic
-/// path, made), so a request that fails any check leaves nothing behind.
-pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Request) -> Response {
-    if runtime.shutdown.is_fired() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
-    }
-    let (mut parts, _body) = request.into_parts();
-    let upgrade = match Upgrade::from_parts(&mut parts).await {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection,
-    };
-    let path = parts.uri.path();
-    // Under `App::listen` hyper has refused larger heads already; this bounds what a socket
-    // keeps when the app is served by another server (`App::into_router`).
-    if crate::handshake::head_size(&parts.headers, &parts.uri)
-        > runtime.config.admission.max_header_size
-    {
-        tracing::debug!(path, "handshake refused: request headers too large");
-        return (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request header fields too large",
-        )
-            .into_response();
-    }
-    let remote_addr = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    if !runtime.origins.allows(&parts.headers) {
-        tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path, "handshake refused: origin not allowed");
-        return HandshakeRejection::forbidden("origin not allowed").into_response();
-    }
-    let guards = match &target {
-        Target::Static(namespace) => namespace.handshake_guards(),
-        Target::Dynamic(index) => &runtime.dynamic[*index].1.handshake_guards,
-    };
-    let mut request = HandshakeRequest::new(
-        Handshake::detached(&parts.headers, &parts.uri, remote_addr),
-        Some(runtime.state.clone()),
-    );
-    if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
-        tracing::debug!(
-            status = rejection.status().as_u16(),
-            reason = rejection.message(),
-            path,
-            "handshake refused by a guard"
-        );
-        return rejection.into_response();
-    }
-    let namespace = match target {
-        Target::Static(namespace) => namespace,
-        Target::Dynamic(_) => match runtime.namespace(path) {
-            Some(namespace) => namespace,
-            None => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "too many namespaces").into_response();
-            }
-        },
-    };
-    let (handshake, extensions) = request.into_parts();
-    let config = &runtime.config;
-    let guard = runtime.connections.token();
-    let ws_config = tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size)
-        .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_message_size));
-    let linger = LingerLimits::new(config.linger_timeout, config.linger_bytes);
-    upgrade.on_upgrade(ws_config, linger, move |ws| {
-        // Built before the task's future, so that the future holds only what the connection
-        // needs while it runs (an async block would keep `ws` and the rest as captures).
-        let connection = run(ws, handshake, extensions, runtime, namespace);
-        async move {
-            connection.await;
-            drop(guard);
-        }
-    })
-}
-
-/// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept
-/// in the connection's future for its whole life (an idle connection's memory is a budget).
-fn run(
-    ws: Ws,
-    handshake: Handshake,
-    extensions: axum::http::Extensions,
-    runtime: Arc<Runtime>,
-    namespace: Arc<Namespace>,
-) -> impl Future<Output = ()> + Send {
-    let socket = Socket::new(
-        handshake,
-        runtime.config.outbound_queue,
-        namespace.clone(),
-        runtime.clone(),
-    );
-    if !extensions.is_empty() {
-        socket.extend_extensions(extensions);
-    }
-    let (sink, stream) = ws.split();
-    let transport = Transport {
-        stream: Incoming(stream),
-        sink: Outgoing(sink),
-        heartbeat: true,
-        close_handshake: true,
-        rate_limit: true,
-    };
-    serve(socket, transport, runtime, namespace)
-}
 
 /// What a socket's frames travel over: a WebSocket for ws-json, or a Socket.IO namespace on an
 /// Engine.IO session (whose frames the Socket.IO codec translates, and which has a heartbeat
@@ -425,7 +299,7 @@ impl<F: Future<Output = ()>> Running<F> {
 /// While the writer waits, what the client sends is read and dropped: a client blocked on
 /// writing (a flood, a large message) reads nothing, and would otherwise never get to read the
 /// close frame. What still arrives after the transport is dropped is drained by the transport
-/// itself (`websocket::Linger`).
+/// itself (`ws::websocket::Linger`).
 async fn finish<S>(
     socket: &Socket,
     stream: &mut S,
