@@ -38,6 +38,13 @@ pub(crate) struct Transport<S, K> {
     pub(crate) rate_limit: bool,
 }
 
+/// The last item of a transport's stream when the transport knows why it ended: the socket ends
+/// with that reason. A Socket.IO namespace socket gets one when its Engine.IO session ends
+/// (Socket.IO maps the session's reason), so the driver needs to know no engine type.
+#[derive(Debug, thiserror::Error)]
+#[error("the transport ended: {0}")]
+pub(crate) struct Ended(pub(crate) DisconnectReason);
+
 /// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
 /// table yet.
 pub(crate) async fn serve<S, K>(

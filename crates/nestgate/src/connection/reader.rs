@@ -1,6 +1,7 @@
 //! The reader task's loop: it reads frames, hands text to dispatch, keeps the heartbeat and the
 //! inbound rate limit, and polls the connection's running handlers ([`Running`]).
 
+use super::Ended;
 use super::heartbeat::{Beat, Heartbeat};
 use crate::error::WsException;
 use crate::protocol;
@@ -99,18 +100,12 @@ where
     }
 }
 
-/// A read error: an oversized frame, or a broken transport.
+/// A read error: an oversized frame, a broken transport, or a transport that says why it ended
+/// ([`Ended`]).
 fn classify(err: axum::Error) -> DisconnectReason {
     let err = err.into_inner();
-    if let Some(ended) = err.downcast_ref::<crate::socketio::SessionEnded>() {
-        use crate::engineio::CloseReason;
-        return match ended.0 {
-            CloseReason::ClientClose => DisconnectReason::ClientClose,
-            CloseReason::PingTimeout => DisconnectReason::HeartbeatTimeout,
-            CloseReason::TooLarge => DisconnectReason::MessageTooLarge,
-            CloseReason::SlowClient => DisconnectReason::SlowConsumer,
-            _ => DisconnectReason::TransportError,
-        };
+    if let Some(Ended(reason)) = err.downcast_ref::<Ended>() {
+        return reason.clone();
     }
     match err.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => DisconnectReason::MessageTooLarge,
