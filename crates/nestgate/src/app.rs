@@ -2,7 +2,6 @@
 
 use crate::adapter::{AdapterBuilder, LocalAdapter, LocalStore};
 use crate::config::Config;
-use crate::connection;
 use crate::error::{Error, Result};
 use crate::filter::{BoxedFilter, ExceptionFilter};
 use crate::gateway::{self, Gateway, GatewayHandlers, GatewayMeta};
@@ -15,6 +14,7 @@ use crate::runtime::Runtime;
 use crate::server::Server;
 use crate::state::AppState;
 use crate::util::signal::Signal;
+use crate::ws;
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::get;
@@ -420,21 +420,19 @@ impl App {
             // request has passed its checks.
             let runtime_for_route = runtime.clone();
             let handler = move |request: Request| {
-                connection::upgrade(
+                ws::upgrade(
                     runtime_for_route.clone(),
-                    connection::Target::Dynamic(index),
+                    ws::Target::Dynamic(index),
                     request,
                 )
             };
             gateways = gateways.route(pattern.path(), get(handler));
         }
         for namespace in runtime.namespaces.values() {
-            let (runtime_for_route, target) = (
-                runtime.clone(),
-                connection::Target::Static(namespace.clone()),
-            );
+            let (runtime_for_route, target) =
+                (runtime.clone(), ws::Target::Static(namespace.clone()));
             let handler = move |request: Request| {
-                connection::upgrade(runtime_for_route.clone(), target.clone(), request)
+                ws::upgrade(runtime_for_route.clone(), target.clone(), request)
             };
             gateways = gateways.route(namespace.path(), get(handler));
             for hooks in namespace.hooks() {

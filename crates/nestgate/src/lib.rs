@@ -252,7 +252,7 @@ mod server;
 mod socket;
 mod state;
 mod util;
-mod websocket;
+mod ws;
 
 // The old path of `handler::reply`, for the files that still name it there (connection.rs,
 // refresh.rs).

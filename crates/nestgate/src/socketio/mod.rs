@@ -28,7 +28,7 @@ use crate::connection::{self, Transport};
 use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
 use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
-use crate::socket::Socket;
+use crate::socket::{DisconnectReason, Socket};
 use crate::util::rate::Bucket;
 use axum::extract::ws::Message;
 use bytes::Bytes;
@@ -222,8 +222,9 @@ async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits
     } else {
         socket.close_reason().unwrap_or(CloseReason::TransportClose)
     };
+    let reason = disconnect_reason(reason);
     for (_, (inbound, _)) in session.namespaces.drain() {
-        let _ = inbound.try_send(Err(axum::Error::new(SessionEnded(reason))));
+        let _ = inbound.try_send(Err(axum::Error::new(connection::Ended(reason.clone()))));
     }
 }
 
@@ -235,10 +236,19 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// The last item of a namespace socket's stream when its Engine.IO session ended.
-#[derive(Debug, thiserror::Error)]
-#[error("the Engine.IO session ended: {0:?}")]
-pub(crate) struct SessionEnded(pub(crate) CloseReason);
+/// Why a namespace socket ended when its Engine.IO session did: the reason its
+/// `#[on_disconnect]` hooks see, sent as the last item of its stream ([`connection::Ended`]).
+fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
+    match reason {
+        CloseReason::ClientClose => DisconnectReason::ClientClose,
+        CloseReason::PingTimeout => DisconnectReason::HeartbeatTimeout,
+        CloseReason::TooLarge => DisconnectReason::MessageTooLarge,
+        CloseReason::SlowClient => DisconnectReason::SlowConsumer,
+        CloseReason::TransportClose | CloseReason::InvalidPacket | CloseReason::ServerClose => {
+            DisconnectReason::TransportError
+        }
+    }
+}
 
 impl Session {
     async fn text(

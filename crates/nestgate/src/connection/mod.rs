@@ -1,0 +1,138 @@
+//! One client connection: the read loop (decode, dispatch, heartbeat) and the write loop (the
+//! bounded outbound queue), shared by both wire modes.
+//!
+//! Each connection is two tasks. The reader owns the stream half, runs the connection hooks and
+//! drives the connection's running handlers; the writer owns the sink half and drains the
+//! outbound queue, so a client that reads slowly never stalls its own reader or anyone else.
+
+mod dispatch;
+mod heartbeat;
+mod reader;
+mod writer;
+
+pub(crate) use dispatch::dispatch;
+
+use crate::close;
+use crate::namespace::Namespace;
+use crate::protocol;
+use crate::runtime::Runtime;
+use crate::socket::{DisconnectReason, Socket};
+use axum::extract::ws::Message;
+use reader::{Running, drain, read_loop};
+use std::borrow::Cow;
+use std::sync::Arc;
+use tokio::time::timeout;
+use writer::{finish, write_loop};
+
+/// What a socket's frames travel over: a WebSocket for ws-json, or a Socket.IO namespace on an
+/// Engine.IO session (whose frames the Socket.IO codec translates, and which has a heartbeat
+/// and a close handshake of its own).
+pub(crate) struct Transport<S, K> {
+    pub(crate) stream: S,
+    pub(crate) sink: K,
+    /// Ping the client and close it when it stays silent.
+    pub(crate) heartbeat: bool,
+    /// Wait for the client's close frame after sending ours.
+    pub(crate) close_handshake: bool,
+    /// Read at most [`App::max_messages_per_second`](crate::App::max_messages_per_second).
+    pub(crate) rate_limit: bool,
+}
+
+/// The last item of a transport's stream when the transport knows why it ended: the socket ends
+/// with that reason. A Socket.IO namespace socket gets one when its Engine.IO session ends
+/// (Socket.IO maps the session's reason), so the driver needs to know no engine type.
+#[derive(Debug, thiserror::Error)]
+#[error("the transport ended: {0}")]
+pub(crate) struct Ended(pub(crate) DisconnectReason);
+
+/// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
+/// table yet.
+pub(crate) async fn serve<S, K>(
+    socket: Socket,
+    transport: Transport<S, K>,
+    runtime: Arc<Runtime>,
+    namespace: Arc<Namespace>,
+) where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
+{
+    let Transport {
+        mut stream,
+        sink,
+        heartbeat,
+        close_handshake,
+        rate_limit,
+    } = transport;
+    let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
+
+    if let Err(reject) = namespace.connect(&socket).await {
+        tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
+        if let Some(exception) = reject.exception() {
+            let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
+            let _ = socket.send_text(frame.into());
+        }
+        let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
+        socket.close(DisconnectReason::Kicked, Some(frame));
+        // The hook may have joined rooms before rejecting: leave them.
+        namespace.store().remove(&socket);
+        finish(&socket, &mut stream, &mut writer, close_handshake).await;
+        return;
+    }
+    namespace.store().insert(socket.clone());
+    crate::refresh::watch_if_expiring(&socket);
+
+    let mut running = Running::default();
+    let reason = read_loop(
+        &socket,
+        &mut stream,
+        &mut running,
+        dispatch,
+        heartbeat,
+        rate_limit,
+    )
+    .await;
+    namespace.store().remove(&socket);
+    socket.fail_pending_acks();
+    let config = &runtime.config;
+    match reason {
+        DisconnectReason::ServerShutdown => {
+            // Let running handlers answer, then say goodbye.
+            let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
+            socket.close(
+                reason,
+                Some((close::GOING_AWAY, Cow::Borrowed("server shutting down"))),
+            );
+        }
+        DisconnectReason::ClientClose | DisconnectReason::TransportError => {
+            socket.abort(reason, None)
+        }
+        DisconnectReason::HeartbeatTimeout => {
+            socket.close(
+                reason,
+                Some((close::POLICY, Cow::Borrowed("heartbeat timeout"))),
+            );
+        }
+        DisconnectReason::MessageTooLarge => {
+            socket.close(
+                reason,
+                Some((close::TOO_BIG, Cow::Borrowed("message too large"))),
+            );
+        }
+        DisconnectReason::InvalidPayload => {
+            socket.close(
+                reason,
+                Some((close::INVALID_PAYLOAD, Cow::Borrowed("invalid UTF-8"))),
+            );
+        }
+        // Kicked and slow consumers closed themselves already.
+        _ => {}
+    }
+    let cause = socket
+        .closing_cause()
+        .map_or(DisconnectReason::TransportError, |closing| closing.reason);
+    tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
+    namespace.disconnect(&socket, &cause).await;
+    // Handlers still running for a client that left get the same deadline as at shutdown.
+    let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
+    finish(&socket, &mut stream, &mut writer, close_handshake).await;
+}

@@ -1,0 +1,176 @@
+//! The reader task's loop: it reads frames, hands text to dispatch, keeps the heartbeat and the
+//! inbound rate limit, and polls the connection's running handlers ([`Running`]).
+
+use super::Ended;
+use super::heartbeat::{Beat, Heartbeat};
+use crate::error::WsException;
+use crate::protocol;
+use crate::socket::{DisconnectReason, Socket};
+use crate::util::rate::Bucket;
+use axum::extract::ws::{Message, Utf8Bytes};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+use std::future::Future;
+use std::task::{Poll, Waker};
+use tokio::time::{Instant, sleep_until};
+
+/// Reads and dispatches frames until the connection should end; returns why.
+///
+/// `running` holds the connection's handlers: they are polled by this task, before the next
+/// frame is read (`biased`), so handlers that finish at once answer in the order of the frames.
+pub(super) async fn read_loop<S, F, D>(
+    socket: &Socket,
+    stream: &mut S,
+    running: &mut Running<F>,
+    dispatch: D,
+    heartbeat_on: bool,
+    rate_limit: bool,
+) -> DisconnectReason
+where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+    F: Future<Output = ()>,
+    D: Fn(&Socket, Utf8Bytes, &Waker) -> Option<F>,
+{
+    // The reader task's waker, for the first poll of each handler in `dispatch`.
+    let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+    let runtime = socket.runtime().clone();
+    let config = &runtime.config;
+    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
+    // Past the message rate, reading pauses until the next message is due (backpressure).
+    // Made at the first frame: a connection that never sends holds only the empty box.
+    let rate = config.message_rate.filter(|_| rate_limit);
+    let mut bucket: Option<Box<Bucket>> = None;
+    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is only polled
+    // to end a pause of the rate limit.
+    let timer = sleep_until(heartbeat.deadline());
+    // Created once: a wait created per iteration would register with its signal on every frame.
+    let closing = socket.closing_signal().fired();
+    let shutdown = runtime.shutdown.fired();
+    tokio::pin!(timer, closing, shutdown);
+    loop {
+        let throttled = bucket
+            .as_deref()
+            .is_some_and(|bucket| bucket.pause_until(Instant::now()).is_some());
+        tokio::select! {
+            biased;
+            () = &mut closing => {
+                return socket.closing_cause().map_or(DisconnectReason::Kicked, |closing| closing.reason);
+            }
+            () = &mut shutdown => return DisconnectReason::ServerShutdown,
+            Some(()) = running.next(), if !running.is_empty() => {}
+            () = &mut timer, if heartbeat_on || throttled => {
+                let now = Instant::now();
+                if heartbeat_on {
+                    match heartbeat.on_timer(now) {
+                        Beat::Ping => socket.send_ping(),
+                        Beat::Wait => {}
+                        Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+                    }
+                }
+                timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, bucket.as_deref(), now));
+            }
+            frame = stream.next(), if running.len() < config.max_in_flight && !throttled => {
+                let now = Instant::now();
+                heartbeat.seen(now);
+                if let Some(rate) = rate {
+                    let bucket = bucket.get_or_insert_with(|| Box::new(Bucket::new(rate, now)));
+                    bucket.take(now);
+                    if bucket.pause_until(now).is_some() {
+                        timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, Some(bucket), now));
+                    }
+                }
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(handling) = dispatch(socket, text, &waker) {
+                            running.push(handling);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let exception = WsException::new(
+                            "binary frames are not supported by this gateway: send JSON text frames",
+                        );
+                        let _ = socket.send_text(protocol::encode_exception(&exception, None).into());
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return DisconnectReason::ClientClose,
+                    Some(Err(err)) => return classify(err),
+                }
+            }
+        }
+    }
+}
+
+/// A read error: an oversized frame, a broken transport, or a transport that says why it ended
+/// ([`Ended`]).
+fn classify(err: axum::Error) -> DisconnectReason {
+    let err = err.into_inner();
+    if let Some(Ended(reason)) = err.downcast_ref::<Ended>() {
+        return reason.clone();
+    }
+    match err.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => DisconnectReason::MessageTooLarge,
+        Some(tungstenite::Error::Utf8(_)) => DisconnectReason::InvalidPayload,
+        _ => {
+            tracing::debug!(error = %err, "WebSocket read failed");
+            DisconnectReason::TransportError
+        }
+    }
+}
+
+/// Polls the running handlers until all have finished.
+pub(super) async fn drain<F: Future<Output = ()>>(running: &mut Running<F>) {
+    while running.next().await.is_some() {}
+}
+
+/// The handlers of one connection still running after their first poll. The set is created on
+/// first use: most connections never need it, and an empty `FuturesUnordered` already holds a
+/// task-sized allocation.
+pub(super) struct Running<F>(Option<FuturesUnordered<F>>);
+
+impl<F> Default for Running<F> {
+    fn default() -> Self {
+        Running(None)
+    }
+}
+
+impl<F: Future<Output = ()>> Running<F> {
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, FuturesUnordered::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, handling: F) {
+        self.0
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(handling);
+    }
+
+    /// The next finished handler; `None` at once when none is running.
+    fn next(&mut self) -> impl Future<Output = Option<()>> + '_ {
+        std::future::poll_fn(move |cx| match &mut self.0 {
+            Some(running) if !running.is_empty() => running.poll_next_unpin(cx),
+            _ => Poll::Ready(None),
+        })
+    }
+}
+
+/// When the read loop's timer must fire next: the heartbeat's deadline, or sooner the end of a
+/// pause of the rate limit.
+fn wake_at(
+    heartbeat: &Heartbeat,
+    heartbeat_on: bool,
+    bucket: Option<&Bucket>,
+    now: Instant,
+) -> Instant {
+    let pause_ends = bucket.and_then(|bucket| bucket.pause_until(now));
+    match (heartbeat_on, pause_ends) {
+        (true, Some(at)) => heartbeat.deadline().min(at),
+        (false, Some(at)) => at,
+        (true, None) => heartbeat.deadline(),
+        // Nothing to wake for: the timer is not polled then.
+        (false, None) => heartbeat.deadline(),
+    }
+}

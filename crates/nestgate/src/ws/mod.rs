@@ -1,0 +1,138 @@
+//! The ws-json transport: the HTTP handler of a gateway path (the checks before the upgrade,
+//! then the socket and its driver), over nestgate's own WebSocket ([`websocket`]).
+
+mod websocket;
+
+use crate::connection::{Transport, serve};
+use crate::guard::{HandshakeRejection, HandshakeRequest};
+use crate::handshake::Handshake;
+use crate::namespace::Namespace;
+use crate::runtime::Runtime;
+use crate::socket::Socket;
+use crate::util::linger::LingerLimits;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use websocket::{Incoming, Outgoing, Upgrade, Ws};
+
+/// What a gateway route serves: one namespace, or the namespaces of a dynamic gateway's path.
+#[derive(Clone)]
+pub(crate) enum Target {
+    Static(Arc<Namespace>),
+    /// The index of the pattern in `Runtime::dynamic`: the namespace of the request's path is
+    /// made (or found) only once the request has passed every check.
+    Dynamic(usize),
+}
+
+/// The HTTP handler of a gateway path: checks the upgrade and starts the connection.
+///
+/// The checks run in order, cheapest first: the upgrade headers, the size of the request's
+/// headers, the origin, the handshake guards. Only then is the namespace found (for a dynamic
+/// path, made), so a request that fails any check leaves nothing behind.
+pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Request) -> Response {
+    if runtime.shutdown.is_fired() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
+    }
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = match Upgrade::from_parts(&mut parts).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection,
+    };
+    let path = parts.uri.path();
+    // Under `App::listen` hyper has refused larger heads already; this bounds what a socket
+    // keeps when the app is served by another server (`App::into_router`).
+    if crate::handshake::head_size(&parts.headers, &parts.uri)
+        > runtime.config.admission.max_header_size
+    {
+        tracing::debug!(path, "handshake refused: request headers too large");
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request header fields too large",
+        )
+            .into_response();
+    }
+    let remote_addr = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    if !runtime.origins.allows(&parts.headers) {
+        tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path, "handshake refused: origin not allowed");
+        return HandshakeRejection::forbidden("origin not allowed").into_response();
+    }
+    let guards = match &target {
+        Target::Static(namespace) => namespace.handshake_guards(),
+        Target::Dynamic(index) => &runtime.dynamic[*index].1.handshake_guards,
+    };
+    let mut request = HandshakeRequest::new(
+        Handshake::detached(&parts.headers, &parts.uri, remote_addr),
+        Some(runtime.state.clone()),
+    );
+    if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
+        tracing::debug!(
+            status = rejection.status().as_u16(),
+            reason = rejection.message(),
+            path,
+            "handshake refused by a guard"
+        );
+        return rejection.into_response();
+    }
+    let namespace = match target {
+        Target::Static(namespace) => namespace,
+        Target::Dynamic(_) => match runtime.namespace(path) {
+            Some(namespace) => namespace,
+            None => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "too many namespaces").into_response();
+            }
+        },
+    };
+    let (handshake, extensions) = request.into_parts();
+    let config = &runtime.config;
+    let guard = runtime.connections.token();
+    let ws_config = tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer_size)
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    let linger = LingerLimits::new(config.linger_timeout, config.linger_bytes);
+    upgrade.on_upgrade(ws_config, linger, move |ws| {
+        // Built before the task's future, so that the future holds only what the connection
+        // needs while it runs (an async block would keep `ws` and the rest as captures).
+        let connection = run(ws, handshake, extensions, runtime, namespace);
+        async move {
+            connection.await;
+            drop(guard);
+        }
+    })
+}
+
+/// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept
+/// in the connection's future for its whole life (an idle connection's memory is a budget).
+fn run(
+    ws: Ws,
+    handshake: Handshake,
+    extensions: axum::http::Extensions,
+    runtime: Arc<Runtime>,
+    namespace: Arc<Namespace>,
+) -> impl Future<Output = ()> + Send {
+    let socket = Socket::new(
+        handshake,
+        runtime.config.outbound_queue,
+        namespace.clone(),
+        runtime.clone(),
+    );
+    if !extensions.is_empty() {
+        socket.extend_extensions(extensions);
+    }
+    let (sink, stream) = ws.split();
+    let transport = Transport {
+        stream: Incoming(stream),
+        sink: Outgoing(sink),
+        heartbeat: true,
+        close_handshake: true,
+        rate_limit: true,
+    };
+    serve(socket, transport, runtime, namespace)
+}
