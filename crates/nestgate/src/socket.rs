@@ -155,8 +155,9 @@ impl From<SendError> for WsException {
     }
 }
 
-/// Where a Socket.IO socket's text frames go.
-pub(crate) type DirectSend = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
+/// Where a Socket.IO socket's text frames go, and whether each is volatile (dropped, not
+/// fatal, when the session's queue is full); `Ok(false)`: dropped.
+pub(crate) type DirectSend = dyn Fn(Utf8Bytes, bool) -> Result<bool, SendError> + Send + Sync;
 
 impl Socket {
     pub(crate) fn new(
@@ -418,7 +419,7 @@ impl Socket {
             if self.inner.closing.is_fired() {
                 return Err(SendError::Closed);
             }
-            return direct(text);
+            return direct(text, false).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
@@ -501,7 +502,10 @@ impl Socket {
     /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
     /// slow consumer. Returns whether the frame was queued.
     pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
-        if volatile && self.inner.direct.get().is_none() {
+        if volatile {
+            if let Some(direct) = self.inner.direct.get() {
+                return !self.inner.closing.is_fired() && matches!(direct(frame, true), Ok(true));
+            }
             matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
         } else {
             self.send_text(frame).is_ok()

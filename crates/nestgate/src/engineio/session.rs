@@ -174,6 +174,33 @@ impl Session {
         Ok(())
     }
 
+    /// Queues packets together if they fit under `max_buffered` and `max_buffered_bytes`;
+    /// otherwise queues none of them and keeps the session open (a volatile send: the client
+    /// misses them instead of being dropped). Whether they were queued.
+    pub(super) fn offer_all(
+        &self,
+        packets: impl IntoIterator<Item = Packet>,
+    ) -> Result<bool, SendError> {
+        let mut state = self.state();
+        if state.closed {
+            return Err(SendError::Closed);
+        }
+        let (len, bytes) = (state.packets.len(), state.bytes);
+        for packet in packets {
+            state.bytes += packet.size();
+            state.packets.push_back(packet);
+        }
+        if state.packets.len() > self.max_buffered || state.bytes > self.max_buffered_bytes {
+            // All or nothing: a binary packet without its attachments would break the stream.
+            state.packets.truncate(len);
+            state.bytes = bytes;
+            return Ok(false);
+        }
+        drop(state);
+        self.ready.notify_waiters();
+        Ok(true)
+    }
+
     /// Takes what is queued, and whether the session is closed (nothing more will come).
     pub(super) fn take_packets(&self) -> (Vec<Packet>, bool) {
         let mut state = self.state();

@@ -134,6 +134,17 @@ impl EngineSender {
             .queue_all(payloads.into_iter().map(Packet::Message))
     }
 
+    /// Queues several messages at once if they fit under `max_buffered` and
+    /// `max_buffered_bytes`; otherwise drops them all and keeps the session open. Whether they
+    /// were queued (for volatile sends, which a slow client may miss).
+    pub(crate) fn try_send_all(
+        &self,
+        payloads: impl IntoIterator<Item = Payload>,
+    ) -> Result<bool, SendError> {
+        self.session
+            .offer_all(payloads.into_iter().map(Packet::Message))
+    }
+
     /// Closes the session (the client gets a close packet where it can).
     pub fn close(&self) {
         let _ = self.session.queue(Packet::Close);

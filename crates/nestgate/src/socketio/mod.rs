@@ -353,10 +353,13 @@ impl Session {
             // queue and no writer task hop per frame.
             let (sender, nsp, translation) =
                 (self.sender.clone(), nsp.to_owned(), translation.clone());
-            socket.set_direct(Box::new(move |frame| {
-                translation
-                    .send(&sender, &frame, &nsp)
-                    .map_err(|_| crate::socket::SendError::Closed)
+            socket.set_direct(Box::new(move |frame, volatile| {
+                let sent = if volatile {
+                    translation.send_volatile(&sender, &frame, &nsp)
+                } else {
+                    translation.send(&sender, &frame, &nsp).map(|()| true)
+                };
+                sent.map_err(|_| crate::socket::SendError::Closed)
             }));
         }
         // The CONNECT answer goes before anything the connection hooks emit.

@@ -84,6 +84,20 @@ impl Translation {
             None => Ok(()),
         }
     }
+
+    /// [`send`](Self::send) for a volatile frame: dropped, not fatal, when the session's queue
+    /// is full. Whether it was queued (a frame with nothing to say counts as sent).
+    pub(crate) fn send_volatile(
+        &self,
+        sender: &EngineSender,
+        frame: &Utf8Bytes,
+        nsp: &str,
+    ) -> Result<bool, crate::engineio::SendError> {
+        match self.outgoing(frame, nsp) {
+            Some(payloads) => sender.try_send_all(payloads.iter().cloned()),
+            None => Ok(true),
+        }
+    }
 }
 
 /// A frame from the client that is not well-formed where it matters.
