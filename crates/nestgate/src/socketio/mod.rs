@@ -24,7 +24,9 @@ mod values;
 pub use values::{Args, Binary};
 
 use crate::connection::{self, Transport};
-use crate::engineio::{CloseReason, EngineConfig, EngineIo, EngineSender, EngineSocket, Payload};
+use crate::engineio::{
+    CloseReason, EngineConfig, EngineIo, EngineMessage, EngineSender, EngineSocket,
+};
 use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
@@ -165,7 +167,7 @@ async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits
                 break;
             }
         };
-        if let (Some(rate), Some(Payload::Text(_))) = (rate, &payload) {
+        if let (Some(rate), Some(EngineMessage::Text(_))) = (rate, &payload) {
             // One token per Socket.IO packet (a packet's binary attachments go with it).
             let now = tokio::time::Instant::now();
             bucket
@@ -174,7 +176,7 @@ async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits
         }
         let result = match payload {
             None => break,
-            Some(Payload::Text(text)) => {
+            Some(EngineMessage::Text(text)) => {
                 if pending.is_some() {
                     Err("a text packet while binary attachments were expected")
                 } else {
@@ -183,7 +185,7 @@ async fn session(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits
                         .await
                 }
             }
-            Some(Payload::Binary(bytes)) => match pending.as_mut() {
+            Some(EngineMessage::Binary(bytes)) => match pending.as_mut() {
                 Some(waiting) if waiting.bytes + bytes.len() > limits.max_payload => {
                     Err("binary attachments over maxPayload")
                 }
@@ -364,7 +366,7 @@ impl Session {
         }
         // The CONNECT answer goes before anything the connection hooks emit.
         let reply = serde_json::json!({"sid": socket.id()}).to_string();
-        let _ = self.sender.send(Payload::text(packet::encode(
+        let _ = self.sender.send(EngineMessage::text(packet::encode(
             Kind::Connect,
             nsp,
             None,
@@ -397,7 +399,7 @@ impl Session {
             body["data"] = data;
         }
         let packet = packet::encode(Kind::ConnectError, nsp, None, 0, &body.to_string());
-        let _ = self.sender.send(Payload::text(packet));
+        let _ = self.sender.send(EngineMessage::text(packet));
     }
 }
 
@@ -431,7 +433,7 @@ fn translating_sink(
                 Message::Close(Some(_)) => {
                     // The server closed this namespace's socket: tell the client.
                     let packet = packet::encode(Kind::Disconnect, &nsp, None, 0, "");
-                    let _ = sender.send(Payload::text(packet));
+                    let _ = sender.send(EngineMessage::text(packet));
                 }
                 Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
                 Message::Binary(_) => {}

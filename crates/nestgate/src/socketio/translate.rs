@@ -7,7 +7,7 @@
 //! ([`Binary`](super::Binary)); the placeholders of the wire replace them.
 
 use super::packet::{self, Kind, Packet};
-use crate::engineio::{EngineSender, Payload};
+use crate::engineio::{EngineMessage, EngineSender};
 use crate::util::sync::lock;
 use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
@@ -29,7 +29,7 @@ pub(crate) const ARGS_KEY: &str = "$args";
 /// namespace owns one ([`Namespace::translation`](crate::namespace::Namespace::translation)),
 /// so a dynamic namespace's goes (with the frame it holds) when the namespace does.
 pub(crate) struct Translation {
-    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
+    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[EngineMessage]>)>>,
 }
 
 /// How many [`Translation`]s exist in this process (see `__internals::live_translations`).
@@ -56,7 +56,7 @@ impl Drop for Translation {
 }
 
 impl Translation {
-    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
+    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[EngineMessage]>> {
         let mut last = lock(&self.last);
         // The cache holds its frame, so an equal address is the same frame, not a new one
         // allocated where a freed one was.
@@ -66,7 +66,7 @@ impl Translation {
         {
             return Some(payloads.clone());
         }
-        let payloads: Arc<[Payload]> = outgoing(frame.as_str(), nsp)?.into();
+        let payloads: Arc<[EngineMessage]> = outgoing(frame.as_str(), nsp)?.into();
         *last = Some((frame.clone(), payloads.clone()));
         Some(payloads)
     }
@@ -78,7 +78,7 @@ impl Translation {
         sender: &EngineSender,
         frame: &Utf8Bytes,
         nsp: &str,
-    ) -> Result<(), crate::engineio::SendError> {
+    ) -> Result<(), crate::engineio::EngineSendError> {
         match self.outgoing(frame, nsp) {
             Some(payloads) => sender.send_all(payloads.iter().cloned()),
             None => Ok(()),
@@ -92,7 +92,7 @@ impl Translation {
         sender: &EngineSender,
         frame: &Utf8Bytes,
         nsp: &str,
-    ) -> Result<bool, crate::engineio::SendError> {
+    ) -> Result<bool, crate::engineio::EngineSendError> {
         match self.outgoing(frame, nsp) {
             Some(payloads) => sender.try_send_all(payloads.iter().cloned()),
             None => Ok(true),
@@ -209,7 +209,7 @@ struct Outgoing<'a> {
 /// - `{"ack": n, "data": D}` → ACK `[...args(D)]`; `{"ack": n, "error": X}` → ACK `[X]`.
 ///
 /// `args(D)`: nothing for `null`, the elements of `{"$args": [...]}`, else `[D]`.
-pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
+pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EngineMessage>> {
     let out: Outgoing<'_> = serde_json::from_str(frame).ok()?;
     let mut args: Vec<&RawValue> = Vec::with_capacity(3);
     let (kind, id) = match (out.ack, out.event) {
@@ -253,7 +253,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
     }
     array.push(']');
     if !array.contains("\"$binary\"") {
-        return Some(vec![Payload::text(packet::encode(
+        return Some(vec![EngineMessage::text(packet::encode(
             kind, nsp, id, 0, &array,
         ))]);
     }
@@ -266,14 +266,14 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
         _ => Kind::BinaryEvent,
     };
     let json = serde_json::to_string(&value).ok()?;
-    let mut payloads = vec![Payload::text(packet::encode(
+    let mut payloads = vec![EngineMessage::text(packet::encode(
         kind,
         nsp,
         id,
         attachments.len(),
         &json,
     ))];
-    payloads.extend(attachments.into_iter().map(Payload::Binary));
+    payloads.extend(attachments.into_iter().map(EngineMessage::Binary));
     Some(payloads)
 }
 
@@ -322,14 +322,16 @@ mod tests {
         translation.send(&a, &frame, "/").unwrap();
         translation.send(&b, &frame, "/").unwrap();
         let (queued_a, queued_b) = (a.queued(), b.queued());
-        let (Payload::Text(text_a), Payload::Text(text_b)) = (&queued_a[0], &queued_b[0]) else {
+        let (EngineMessage::Text(text_a), EngineMessage::Text(text_b)) =
+            (&queued_a[0], &queued_b[0])
+        else {
             panic!("text payloads: {queued_a:?}");
         };
         assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
         assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
     }
 
-    fn text(payloads: Option<Vec<Payload>>) -> Vec<Payload> {
+    fn text(payloads: Option<Vec<EngineMessage>>) -> Vec<EngineMessage> {
         payloads.expect("translated")
     }
 
@@ -364,22 +366,22 @@ mod tests {
                 r#"{"event":"message-back","data":{"$args":[1,"2"]}}"#,
                 "/"
             )),
-            [Payload::Text(r#"2["message-back",1,"2"]"#.into())]
+            [EngineMessage::Text(r#"2["message-back",1,"2"]"#.into())]
         );
         assert_eq!(
             text(outgoing(r#"{"event":"hi","data":"x","id":3}"#, "/custom")),
-            [Payload::Text(r#"2/custom,3["hi","x"]"#.into())]
+            [EngineMessage::Text(r#"2/custom,3["hi","x"]"#.into())]
         );
         assert_eq!(
             text(outgoing(r#"{"ack":9,"data":null}"#, "/")),
-            [Payload::Text("39[]".into())]
+            [EngineMessage::Text("39[]".into())]
         );
         assert_eq!(
             text(outgoing(
                 r#"{"ack":9,"error":{"status":"error","message":"no"}}"#,
                 "/"
             )),
-            [Payload::Text(
+            [EngineMessage::Text(
                 r#"39[{"status":"error","message":"no"}]"#.into()
             )]
         );
@@ -389,8 +391,8 @@ mod tests {
                 "/"
             )),
             [
-                Payload::Text(r#"61-789[{"_placeholder":true,"num":0}]"#.into()),
-                Payload::Binary(Bytes::from_static(&[1, 2, 3]))
+                EngineMessage::Text(r#"61-789[{"_placeholder":true,"num":0}]"#.into()),
+                EngineMessage::Binary(Bytes::from_static(&[1, 2, 3]))
             ]
         );
     }
