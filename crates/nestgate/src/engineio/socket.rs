@@ -28,7 +28,7 @@ pub enum CloseReason {
 }
 
 /// Why a message was not queued for an Engine.IO session (formerly `SendError`, the name of
-/// the socket's [`SendError`](crate::SendError)).
+/// a nestgate socket's own error, `nestgate::SendError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EngineSendError {
     /// The session is closed.
