@@ -302,7 +302,7 @@ async fn every_close_the_server_starts_sends_its_code() {
     let engine =
         nestgate::engineio::EngineIo::new(EngineConfig::default(), |mut socket| async move {
             if socket.recv().await.is_some() {
-                let _ = socket.send(nestgate::engineio::Payload::text("bye"));
+                let _ = socket.send(nestgate::engineio::EngineMessage::text("bye"));
                 socket.close();
             }
         });
@@ -365,4 +365,18 @@ async fn a_write_stuck_longer_than_the_ping_timeout_drops_the_transport() {
     .await;
     assert_eq!(reasons.lock().unwrap()[..], [CloseReason::TransportClose]);
     writer.abort();
+}
+
+/// The Engine.IO types' old names (`Payload`, `SendError`) still compile, as deprecated
+/// aliases of `EngineMessage` and `EngineSendError`.
+#[test]
+#[allow(deprecated)]
+fn the_old_names_of_engine_io_types_still_compile() {
+    use nestgate::engineio::{EngineMessage, EngineSendError, Payload, SendError};
+    let old: Payload = Payload::text("hi");
+    assert!(matches!(&old, Payload::Text(text) if text.as_str() == "hi"));
+    let new: EngineMessage = old;
+    assert_eq!(new.len(), 2);
+    let error: SendError = EngineSendError::Closed;
+    assert!(matches!(error, SendError::Closed));
 }

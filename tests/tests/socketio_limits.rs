@@ -1,5 +1,6 @@
 //! The bounds of the Socket.IO layer over real sockets (issue 12): binary attachments capped
-//! in bytes and in time, and the connect timeout of a polling session that never CONNECTs.
+//! in bytes and in time, the connect timeout of a polling session that never CONNECTs, and
+//! volatile frames to a session whose queue is full (dropped; the session stays open).
 
 mod engineio_client;
 
@@ -10,7 +11,7 @@ use nestgate::engineio::EngineConfig;
 use nestgate::prelude::*;
 use nestgate::socketio::SocketIoConfig;
 use nestgate_tests::{TestServer, serve};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
@@ -140,4 +141,102 @@ async fn a_polling_session_that_never_connects_is_closed_after_the_connect_timeo
         started.elapsed() >= Duration::from_millis(250),
         "not before the timeout"
     );
+}
+
+/// Opens a Socket.IO polling session at `/socket.io/`, connected to `/` (the CONNECT answer
+/// collected); its sid.
+async fn polling_connected(addr: std::net::SocketAddr) -> String {
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    let open = request(addr, &format!("GET {polling} HTTP/1.1"), b"").await;
+    assert_eq!(open.status, 200, "{open:?}");
+    let sid = sid_of(&open.body);
+    let post = request(addr, &format!("POST {polling}&sid={sid} HTTP/1.1"), b"40").await;
+    assert_eq!(post.status, 200, "{post:?}");
+    let connect = poll(addr, &sid).await;
+    assert_eq!(connect.status, 200, "{connect:?}");
+    assert!(connect.body.starts_with("40{"), "{connect:?}");
+    sid
+}
+
+/// One polling GET of session `sid`.
+async fn poll(addr: std::net::SocketAddr, sid: &str) -> engineio_client::Answer {
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    request(addr, &format!("GET {polling}&sid={sid} HTTP/1.1"), b"").await
+}
+
+/// The `n` of each `42["tick",{"n":…}]` packet in a polling payload.
+fn ticks(payload: &str) -> Vec<u64> {
+    payload
+        .split('\x1e')
+        .map(|packet| {
+            let args: Value = serde_json::from_str(packet.strip_prefix("42").expect("an EVENT"))
+                .unwrap_or_else(|_| panic!("{packet:?}"));
+            assert_eq!(args[0], "tick", "{packet:?}");
+            args[1]["n"].as_u64().expect("n")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_volatile_flood_to_a_full_session_is_dropped_and_a_plain_one_closes_it() {
+    let mut engine = EngineConfig::default();
+    engine.max_buffered = 16;
+    let server = app(SocketIoConfig::default().engine(engine)).await;
+    let addr = server.addr();
+    let sid = polling_connected(addr).await;
+    let main = server.handle().server("/").unwrap();
+    // A polling client that does not GET collects nothing: 100 packets for a queue of 16.
+    for n in 0..100 {
+        main.volatile().emit("tick", &json!({"n": n})).unwrap();
+    }
+    let answer = poll(addr, &sid).await;
+    assert_eq!(answer.status, 200, "the session is still open: {answer:?}");
+    let received = ticks(&answer.body);
+    assert!(
+        !received.is_empty() && received.len() <= 16,
+        "what fits arrives, the rest is dropped: got {received:?}"
+    );
+    assert!(
+        received.windows(2).all(|w| w[0] < w[1]),
+        "what arrives keeps its order: {received:?}"
+    );
+    // Still connected: a later frame arrives once it reads.
+    main.emit("tick", &json!({"n": 1000})).unwrap();
+    assert_eq!(ticks(&poll(addr, &sid).await.body), [1000]);
+    // The same flood, not volatile, closes the session as a slow client (as before).
+    for n in 0..100 {
+        main.emit("tick", &json!({"n": n})).unwrap();
+    }
+    assert_eq!(
+        poll(addr, &sid).await.status,
+        400,
+        "the session is gone (its queue dropped)"
+    );
+}
+
+#[tokio::test]
+async fn volatile_frames_past_max_buffered_bytes_are_dropped_too() {
+    // 4 KiB of queue (`max_payload` is its floor) and 1 KiB frames: 4 fit, at most.
+    let engine = EngineConfig::default()
+        .max_payload(4 * 1024)
+        .max_buffered_bytes(4 * 1024);
+    let server = app(SocketIoConfig::default().engine(engine)).await;
+    let addr = server.addr();
+    let sid = polling_connected(addr).await;
+    let main = server.handle().server("/").unwrap();
+    let pad = "b".repeat(1000);
+    for n in 0..50 {
+        main.volatile()
+            .emit("tick", &json!({"n": n, "pad": pad}))
+            .unwrap();
+    }
+    let answer = poll(addr, &sid).await;
+    assert_eq!(answer.status, 200, "the session is still open: {answer:?}");
+    let received = ticks(&answer.body);
+    assert!(
+        !received.is_empty() && received.len() <= 4,
+        "got {received:?}"
+    );
+    main.emit("tick", &json!({"n": 1000})).unwrap();
+    assert_eq!(ticks(&poll(addr, &sid).await.body), [1000]);
 }

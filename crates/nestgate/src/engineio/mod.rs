@@ -28,8 +28,19 @@ mod socket;
 mod websocket;
 
 pub use config::EngineConfig;
-pub use packet::Payload;
-pub use socket::{CloseReason, EngineSender, EngineSocket, SendError};
+pub use packet::EngineMessage;
+pub use socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
+
+/// The old name of [`EngineMessage`]: `nestgate::extract::Payload` is a message's data, and in
+/// Engine.IO a "payload" is a polling body of several packets.
+#[doc(hidden)]
+#[deprecated(note = "renamed to `EngineMessage`")]
+pub type Payload = EngineMessage;
+
+/// The old name of [`EngineSendError`]: `nestgate::SendError` is a socket's.
+#[doc(hidden)]
+#[deprecated(note = "renamed to `EngineSendError`")]
+pub type SendError = EngineSendError;
 
 use crate::handshake::Handshake;
 use crate::util::caps::{Caps, Permit, Refused};

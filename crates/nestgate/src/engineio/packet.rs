@@ -10,40 +10,41 @@ use bytes::Bytes;
 /// The separator of packets in one HTTP long-polling payload.
 pub(crate) const SEPARATOR: char = '\x1e';
 
-/// What an Engine.IO message carries.
+/// What an Engine.IO message carries: a text `message` packet, or a binary one (formerly
+/// `Payload`, which Engine.IO calls a polling body of several packets).
 ///
 /// Both kinds share their bytes: cloning a payload (to send one message to many sessions, as a
 /// broadcast does) counts a reference instead of copying the text.
 ///
 /// ```
-/// use nestgate::engineio::Payload;
+/// use nestgate::engineio::EngineMessage;
 ///
-/// let hello = Payload::text("hello");
+/// let hello = EngineMessage::text("hello");
 /// let copy = hello.clone();
-/// if let (Payload::Text(a), Payload::Text(b)) = (&hello, &copy) {
+/// if let (EngineMessage::Text(a), EngineMessage::Text(b)) = (&hello, &copy) {
 ///     assert_eq!(a.as_str(), "hello");
 ///     assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
+pub enum EngineMessage {
     /// A text message (`4…`).
     Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
 }
 
-impl Payload {
+impl EngineMessage {
     /// A text message (from a `String`, a `&str` or shared [`Utf8Bytes`]).
     pub fn text(text: impl Into<Utf8Bytes>) -> Self {
-        Payload::Text(text.into())
+        EngineMessage::Text(text.into())
     }
 
     /// The message's size in bytes (its text, or its binary data).
     pub fn len(&self) -> usize {
         match self {
-            Payload::Text(text) => text.len(),
-            Payload::Binary(bytes) => bytes.len(),
+            EngineMessage::Text(text) => text.len(),
+            EngineMessage::Binary(bytes) => bytes.len(),
         }
     }
 
@@ -60,7 +61,7 @@ pub(crate) enum Packet {
     Close,
     Ping(Option<String>),
     Pong(Option<String>),
-    Message(Payload),
+    Message(EngineMessage),
     Upgrade,
     Noop,
 }
@@ -76,7 +77,7 @@ impl Packet {
             let bytes = Bytes::from(frame).slice(1..);
             // A valid string minus its first (ASCII) byte is still valid: this cannot fail.
             let text = Utf8Bytes::try_from(bytes).map_err(|_| InvalidPacket)?;
-            return Ok(Packet::Message(Payload::Text(text)));
+            return Ok(Packet::Message(EngineMessage::Text(text)));
         }
         Packet::decode_text(frame.as_str())
     }
@@ -91,10 +92,10 @@ impl Packet {
             '1' => Packet::Close,
             '2' => Packet::Ping(probe()),
             '3' => Packet::Pong(probe()),
-            '4' => Packet::Message(Payload::Text(rest.into())),
+            '4' => Packet::Message(EngineMessage::Text(rest.into())),
             '5' => Packet::Upgrade,
             '6' => Packet::Noop,
-            'b' => Packet::Message(Payload::Binary(
+            'b' => Packet::Message(EngineMessage::Binary(
                 BASE64.decode(rest).map_err(|_| InvalidPacket)?.into(),
             )),
             _ => return Err(InvalidPacket),
@@ -117,11 +118,11 @@ impl Packet {
                 out.push('3');
                 out.push_str(probe.as_deref().unwrap_or(""));
             }
-            Packet::Message(Payload::Text(text)) => {
+            Packet::Message(EngineMessage::Text(text)) => {
                 out.push('4');
                 out.push_str(text);
             }
-            Packet::Message(Payload::Binary(bytes)) => {
+            Packet::Message(EngineMessage::Binary(bytes)) => {
                 out.push('b');
                 BASE64.encode_string(bytes, out);
             }
@@ -168,7 +169,7 @@ mod tests {
         let packets = Packet::decode_payload(body).unwrap();
         assert_eq!(
             packets[2],
-            Packet::Message(Payload::Binary(Bytes::from_static(&[1, 2, 3, 4])))
+            Packet::Message(EngineMessage::Binary(Bytes::from_static(&[1, 2, 3, 4])))
         );
         assert_eq!(packets[3], Packet::Ping(Some("probe".into())));
         assert_eq!(Packet::encode_payload(&packets), body);
@@ -179,7 +180,7 @@ mod tests {
         let frame = Utf8Bytes::from(String::from("4hello"));
         let start = frame.as_ptr();
         match Packet::decode_frame(frame).unwrap() {
-            Packet::Message(Payload::Text(text)) => {
+            Packet::Message(EngineMessage::Text(text)) => {
                 assert_eq!(text.as_str(), "hello");
                 assert_eq!(text.as_ptr(), start.wrapping_add(1), "a slice, not a copy");
             }

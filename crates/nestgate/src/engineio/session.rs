@@ -3,8 +3,8 @@
 //! The transports are in `polling.rs` and `websocket.rs`.
 
 use super::Engine;
-use super::packet::{Packet, Payload};
-use super::socket::{CloseReason, EngineSender, EngineSocket, SendError};
+use super::packet::{EngineMessage, Packet};
+use super::socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
 use crate::handshake::Handshake;
 use crate::util::caps::Permit;
 use crate::util::signal::Signal;
@@ -71,7 +71,7 @@ pub(crate) struct Session {
     state: Mutex<State>,
     /// Packets queued or the state changed.
     pub(super) ready: Notify,
-    incoming: Mutex<Option<mpsc::Sender<Payload>>>,
+    incoming: Mutex<Option<mpsc::Sender<EngineMessage>>>,
     /// Bytes the client's messages may hold while they wait for the application.
     incoming_budget: Arc<Semaphore>,
     /// A polling GET is waiting.
@@ -144,7 +144,7 @@ impl Session {
         *lock(&self.reason)
     }
 
-    pub(super) fn queue(&self, packet: Packet) -> Result<(), SendError> {
+    pub(super) fn queue(&self, packet: Packet) -> Result<(), EngineSendError> {
         self.queue_all(std::iter::once(packet))
     }
 
@@ -153,10 +153,10 @@ impl Session {
     pub(super) fn queue_all(
         &self,
         packets: impl IntoIterator<Item = Packet>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), EngineSendError> {
         let mut state = self.state();
         if state.closed {
-            return Err(SendError::Closed);
+            return Err(EngineSendError::Closed);
         }
         for packet in packets {
             state.bytes += packet.size();
@@ -168,10 +168,37 @@ impl Session {
         if overflow {
             tracing::warn!(sid = %self.sid, "Engine.IO client too slow: closing its session");
             self.close(CloseReason::SlowClient);
-            return Err(SendError::Closed);
+            return Err(EngineSendError::Closed);
         }
         self.ready.notify_waiters();
         Ok(())
+    }
+
+    /// Queues packets together if they fit under `max_buffered` and `max_buffered_bytes`;
+    /// otherwise queues none of them and keeps the session open (a volatile send: the client
+    /// misses them instead of being dropped). Whether they were queued.
+    pub(super) fn offer_all(
+        &self,
+        packets: impl IntoIterator<Item = Packet>,
+    ) -> Result<bool, EngineSendError> {
+        let mut state = self.state();
+        if state.closed {
+            return Err(EngineSendError::Closed);
+        }
+        let (len, bytes) = (state.packets.len(), state.bytes);
+        for packet in packets {
+            state.bytes += packet.size();
+            state.packets.push_back(packet);
+        }
+        if state.packets.len() > self.max_buffered || state.bytes > self.max_buffered_bytes {
+            // All or nothing: a binary packet without its attachments would break the stream.
+            state.packets.truncate(len);
+            state.bytes = bytes;
+            return Ok(false);
+        }
+        drop(state);
+        self.ready.notify_waiters();
+        Ok(true)
     }
 
     /// Takes what is queued, and whether the session is closed (nothing more will come).
@@ -241,7 +268,7 @@ impl Session {
 
     /// A client's message, for the application. Waits while the application is behind (by
     /// messages, or by bytes: at most `max_buffered_bytes` wait for it).
-    async fn deliver(&self, payload: Payload) {
+    async fn deliver(&self, payload: EngineMessage) {
         let sender = lock(&self.incoming).clone();
         let Some(sender) = sender else { return };
         let budget = budget(&payload, self.max_buffered_bytes);
@@ -285,11 +312,11 @@ impl Session {
 
     /// Queues a ping whose pong is due at `due`. Under the same lock as the queue: a transport
     /// that takes packets after `pong_due` is set takes this ping too.
-    fn ping(&self, due: tokio::time::Instant) -> Result<(), SendError> {
+    fn ping(&self, due: tokio::time::Instant) -> Result<(), EngineSendError> {
         {
             let mut state = self.state();
             if state.closed {
-                return Err(SendError::Closed);
+                return Err(EngineSendError::Closed);
             }
             state.pong_due = Some(due);
             state.ping_delivered = false;
@@ -304,7 +331,7 @@ impl Session {
 
 /// The bytes a client's message holds against the incoming budget (never more than all of it,
 /// `max`, so that any message fits).
-pub(super) fn budget(payload: &Payload, max: usize) -> u32 {
+pub(super) fn budget(payload: &EngineMessage, max: usize) -> u32 {
     u32::try_from(payload.len().min(max)).unwrap_or(u32::MAX)
 }
 

@@ -1,7 +1,7 @@
 //! A session as the application sees it: [`EngineSocket`] (the client's messages, and a way to
 //! answer), [`EngineSender`], and why a session ended.
 
-use super::packet::{Packet, Payload};
+use super::packet::{EngineMessage, Packet};
 use super::session::{Session, budget};
 use crate::handshake::Handshake;
 use std::sync::Arc;
@@ -27,9 +27,10 @@ pub enum CloseReason {
     ServerClose,
 }
 
-/// Why a message was not queued.
+/// Why a message was not queued for an Engine.IO session (formerly `SendError`, the name of
+/// a nestgate socket's own error, `nestgate::SendError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
+pub enum EngineSendError {
     /// The session is closed.
     #[error("the session is closed")]
     Closed,
@@ -39,7 +40,7 @@ pub enum SendError {
 #[derive(Debug)]
 pub struct EngineSocket {
     pub(super) sender: EngineSender,
-    pub(super) incoming: mpsc::Receiver<Payload>,
+    pub(super) incoming: mpsc::Receiver<EngineMessage>,
     /// Bytes given back to the session's incoming budget as messages are taken.
     pub(super) incoming_budget: Arc<Semaphore>,
     pub(super) max_incoming: usize,
@@ -72,7 +73,7 @@ impl EngineSocket {
     }
 
     /// The next message from the client; `None` once the session is closed.
-    pub async fn recv(&mut self) -> Option<Payload> {
+    pub async fn recv(&mut self) -> Option<EngineMessage> {
         let payload = self.incoming.recv().await?;
         self.incoming_budget
             .add_permits(budget(&payload, self.max_incoming) as usize);
@@ -80,7 +81,7 @@ impl EngineSocket {
     }
 
     /// Queues a message for the client.
-    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
+    pub fn send(&self, payload: EngineMessage) -> Result<(), EngineSendError> {
         self.sender.send(payload)
     }
 
@@ -108,7 +109,7 @@ impl EngineSender {
 
     /// The messages queued for the client (for unit tests).
     #[cfg(test)]
-    pub(crate) fn queued(&self) -> Vec<Payload> {
+    pub(crate) fn queued(&self) -> Vec<EngineMessage> {
         let state = self.session.state();
         let messages = state.packets.iter().filter_map(|packet| match packet {
             Packet::Message(payload) => Some(payload.clone()),
@@ -124,14 +125,28 @@ impl EngineSender {
 
     /// Queues a message for the client. A client that lets `max_buffered` packets or
     /// `max_buffered_bytes` pile up is disconnected.
-    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
+    pub fn send(&self, payload: EngineMessage) -> Result<(), EngineSendError> {
         self.session.queue(Packet::Message(payload))
     }
 
     /// Queues several messages at once (they are written together).
-    pub fn send_all(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
+    pub fn send_all(
+        &self,
+        payloads: impl IntoIterator<Item = EngineMessage>,
+    ) -> Result<(), EngineSendError> {
         self.session
             .queue_all(payloads.into_iter().map(Packet::Message))
+    }
+
+    /// Queues several messages at once if they fit under `max_buffered` and
+    /// `max_buffered_bytes`; otherwise drops them all and keeps the session open. Whether they
+    /// were queued (for volatile sends, which a slow client may miss).
+    pub(crate) fn try_send_all(
+        &self,
+        payloads: impl IntoIterator<Item = EngineMessage>,
+    ) -> Result<bool, EngineSendError> {
+        self.session
+            .offer_all(payloads.into_iter().map(Packet::Message))
     }
 
     /// Closes the session (the client gets a close packet where it can).

@@ -8,7 +8,7 @@
 //! is not lost to a TCP reset.
 
 use super::Engine;
-use super::packet::{Packet, Payload};
+use super::packet::{EngineMessage, Packet};
 use super::session::Session;
 use super::socket::CloseReason;
 use crate::close;
@@ -200,7 +200,7 @@ async fn grace_after_close(session: &Session) {
 async fn write_batch(sink: &mut Sink, packets: Vec<Packet>) -> Result<(), ()> {
     for packet in packets {
         let message = match packet {
-            Packet::Message(Payload::Binary(bytes)) => Message::Binary(bytes),
+            Packet::Message(EngineMessage::Binary(bytes)) => Message::Binary(bytes),
             Packet::Noop => continue,
             other => {
                 let mut out = String::with_capacity(other.size());
@@ -242,7 +242,7 @@ async fn read_loop(session: &Arc<Session>, mut stream: Stream) -> (Stream, Optio
         };
         let packet = match message {
             Message::Text(text) => Packet::decode_frame(text),
-            Message::Binary(bytes) => Ok(Packet::Message(Payload::Binary(bytes))),
+            Message::Binary(bytes) => Ok(Packet::Message(EngineMessage::Binary(bytes))),
             Message::Ping(_) | Message::Pong(_) => continue,
             // The transport ended (the Engine.IO close packet is the client's close).
             Message::Close(_) => break,

@@ -31,7 +31,7 @@ use crate::util::sync::{lock, read, write};
 use axum::http::Extensions;
 use membership::Membership;
 use outbound::Outbound;
-use send::TextSink;
+pub(crate) use send::TextSink;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;

@@ -36,17 +36,14 @@ impl From<SendError> for WsException {
 
 /// Socket.IO's text sink: where a Socket.IO socket's text frames go instead of the outbound
 /// queue (its Engine.IO session, which translates them), set with [`Socket::set_text_sink`].
-pub(crate) type TextSink = dyn Fn(Utf8Bytes) -> Result<(), SendError> + Send + Sync;
+/// The flag says whether the frame is volatile (dropped, not fatal, when the session's queue is
+/// full); `Ok(false)`: dropped.
+pub(crate) type TextSink = dyn Fn(Utf8Bytes, bool) -> Result<bool, SendError> + Send + Sync;
 
 impl Socket {
     /// Sends text frames through the text sink from now on (see the `text_sink` field).
     pub(crate) fn set_text_sink(&self, sink: Box<TextSink>) {
         let _ = self.inner.text_sink.set(sink);
-    }
-
-    /// The old name of [`Socket::set_text_sink`], kept until `socketio/` calls the new one.
-    pub(crate) fn set_direct(&self, sink: Box<TextSink>) {
-        self.set_text_sink(sink);
     }
 
     /// Queues a text frame; a full queue closes the client as a slow consumer.
@@ -55,7 +52,7 @@ impl Socket {
             if self.inner.closing.is_fired() {
                 return Err(SendError::Closed);
             }
-            return sink(text);
+            return sink(text, false).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
@@ -82,7 +79,10 @@ impl Socket {
     /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
     /// slow consumer. Returns whether the frame was queued.
     pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
-        if volatile && self.inner.text_sink.get().is_none() {
+        if volatile {
+            if let Some(sink) = self.inner.text_sink.get() {
+                return !self.inner.closing.is_fired() && matches!(sink(frame, true), Ok(true));
+            }
             matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
         } else {
             self.send_text(frame).is_ok()

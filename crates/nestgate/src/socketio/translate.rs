@@ -7,10 +7,8 @@
 //! ([`Binary`](super::Binary)); the placeholders of the wire replace them.
 
 use super::packet::{self, Kind, Packet};
-use crate::engineio::{EngineSender, Payload};
+use crate::engineio::EngineMessage;
 use crate::protocol::BINARY_KEY;
-use crate::util::sync::lock;
-use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -18,69 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::Arc;
 
-/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
-/// broadcast reaches every recipient's sink as the same bytes, so it is translated once. Each
-/// namespace owns one ([`Namespace::translation`](crate::namespace::Namespace::translation)),
-/// so a dynamic namespace's goes (with the frame it holds) when the namespace does.
-pub(crate) struct Translation {
-    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Payload]>)>>,
-}
-
-/// How many [`Translation`]s exist in this process (see `__internals::live_translations`).
-static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// How many Socket.IO translation caches exist in this process: one per live namespace.
-pub(crate) fn live() -> usize {
-    LIVE.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-impl Default for Translation {
-    fn default() -> Self {
-        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Translation {
-            last: std::sync::Mutex::new(None),
-        }
-    }
-}
-
-impl Drop for Translation {
-    fn drop(&mut self) {
-        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl Translation {
-    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Payload]>> {
-        let mut last = lock(&self.last);
-        // The cache holds its frame, so an equal address is the same frame, not a new one
-        // allocated where a freed one was.
-        if let Some((cached, payloads)) = &*last
-            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
-            && cached.len() == frame.len()
-        {
-            return Some(payloads.clone());
-        }
-        let payloads: Arc<[Payload]> = outgoing(frame.as_str(), nsp)?.into();
-        *last = Some((frame.clone(), payloads.clone()));
-        Some(payloads)
-    }
-
-    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
-    /// Socket.IO client is dropped).
-    pub(crate) fn send(
-        &self,
-        sender: &EngineSender,
-        frame: &Utf8Bytes,
-        nsp: &str,
-    ) -> Result<(), crate::engineio::SendError> {
-        match self.outgoing(frame, nsp) {
-            Some(payloads) => sender.send_all(payloads.iter().cloned()),
-            None => Ok(()),
-        }
-    }
-}
 
 /// A frame from the client that is not well-formed where it matters.
 #[derive(Debug)]
@@ -191,7 +127,7 @@ struct Outgoing<'a> {
 /// - `{"ack": n, "data": D}` → ACK `[...args(D)]`; `{"ack": n, "error": X}` → ACK `[X]`.
 ///
 /// `args(D)`: nothing for `null`, the elements of `{"$args": [...]}`, else `[D]`.
-pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
+pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EngineMessage>> {
     let out: Outgoing<'_> = serde_json::from_str(frame).ok()?;
     let mut args: Vec<&RawValue> = Vec::with_capacity(3);
     let (kind, id) = match (out.ack, out.event) {
@@ -235,7 +171,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
     }
     array.push(']');
     if !array.contains("\"$binary\"") {
-        return Some(vec![Payload::text(packet::encode(
+        return Some(vec![EngineMessage::text(packet::encode(
             kind, nsp, id, 0, &array,
         ))]);
     }
@@ -248,14 +184,14 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<Payload>> {
         _ => Kind::BinaryEvent,
     };
     let json = serde_json::to_string(&value).ok()?;
-    let mut payloads = vec![Payload::text(packet::encode(
+    let mut payloads = vec![EngineMessage::text(packet::encode(
         kind,
         nsp,
         id,
         attachments.len(),
         &json,
     ))];
-    payloads.extend(attachments.into_iter().map(Payload::Binary));
+    payloads.extend(attachments.into_iter().map(EngineMessage::Binary));
     Some(payloads)
 }
 
@@ -288,30 +224,8 @@ fn take_binaries(value: &mut Value, attachments: &mut Vec<Bytes>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engineio::{EngineConfig, EngineIo};
 
-    /// A broadcast reaches every session as the same bytes: each queue holds a reference to
-    /// one translated text, not a copy of it.
-    #[tokio::test]
-    async fn one_translation_is_shared_by_every_recipient() {
-        let engine = EngineIo::new(EngineConfig::default(), |_socket| async {});
-        let (a, b) = (engine.test_session(), engine.test_session());
-        let translation = Translation::default();
-        let frame = Utf8Bytes::from(format!(
-            r#"{{"event":"said","data":"{}"}}"#,
-            "x".repeat(10_000)
-        ));
-        translation.send(&a, &frame, "/").unwrap();
-        translation.send(&b, &frame, "/").unwrap();
-        let (queued_a, queued_b) = (a.queued(), b.queued());
-        let (Payload::Text(text_a), Payload::Text(text_b)) = (&queued_a[0], &queued_b[0]) else {
-            panic!("text payloads: {queued_a:?}");
-        };
-        assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
-        assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
-    }
-
-    fn text(payloads: Option<Vec<Payload>>) -> Vec<Payload> {
+    fn text(payloads: Option<Vec<EngineMessage>>) -> Vec<EngineMessage> {
         payloads.expect("translated")
     }
 
@@ -346,22 +260,22 @@ mod tests {
                 r#"{"event":"message-back","data":{"$args":[1,"2"]}}"#,
                 "/"
             )),
-            [Payload::Text(r#"2["message-back",1,"2"]"#.into())]
+            [EngineMessage::Text(r#"2["message-back",1,"2"]"#.into())]
         );
         assert_eq!(
             text(outgoing(r#"{"event":"hi","data":"x","id":3}"#, "/custom")),
-            [Payload::Text(r#"2/custom,3["hi","x"]"#.into())]
+            [EngineMessage::Text(r#"2/custom,3["hi","x"]"#.into())]
         );
         assert_eq!(
             text(outgoing(r#"{"ack":9,"data":null}"#, "/")),
-            [Payload::Text("39[]".into())]
+            [EngineMessage::Text("39[]".into())]
         );
         assert_eq!(
             text(outgoing(
                 r#"{"ack":9,"error":{"status":"error","message":"no"}}"#,
                 "/"
             )),
-            [Payload::Text(
+            [EngineMessage::Text(
                 r#"39[{"status":"error","message":"no"}]"#.into()
             )]
         );
@@ -371,8 +285,8 @@ mod tests {
                 "/"
             )),
             [
-                Payload::Text(r#"61-789[{"_placeholder":true,"num":0}]"#.into()),
-                Payload::Binary(Bytes::from_static(&[1, 2, 3]))
+                EngineMessage::Text(r#"61-789[{"_placeholder":true,"num":0}]"#.into()),
+                EngineMessage::Binary(Bytes::from_static(&[1, 2, 3]))
             ]
         );
     }

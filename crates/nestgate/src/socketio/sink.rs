@@ -1,0 +1,166 @@
+//! What a Socket.IO socket sends, on its way to the Engine.IO session: the per-namespace
+//! translation cache ([`Translation`]), the direct path of text frames, and the sink the
+//! connection driver writes the rest (the close) to.
+
+use super::packet::{self, Kind};
+use super::translate::outgoing;
+use crate::engineio::{EngineMessage, EngineSender};
+use crate::socket::TextSink;
+use crate::util::sync::lock;
+use axum::extract::ws::{Message, Utf8Bytes};
+use std::sync::Arc;
+
+/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
+/// broadcast reaches every recipient's sink as the same bytes, so it is translated once. Each
+/// namespace owns one ([`Namespace::translation`](crate::namespace::Namespace::translation)),
+/// so a dynamic namespace's goes (with the frame it holds) when the namespace does.
+pub(crate) struct Translation {
+    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[EngineMessage]>)>>,
+}
+
+/// How many [`Translation`]s exist in this process (see `__internals::live_translations`).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many Socket.IO translation caches exist in this process: one per live namespace.
+pub(crate) fn live() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Default for Translation {
+    fn default() -> Self {
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Translation {
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Drop for Translation {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Translation {
+    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[EngineMessage]>> {
+        let mut last = lock(&self.last);
+        // The cache holds its frame, so an equal address is the same frame, not a new one
+        // allocated where a freed one was.
+        if let Some((cached, payloads)) = &*last
+            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
+            && cached.len() == frame.len()
+        {
+            return Some(payloads.clone());
+        }
+        let payloads: Arc<[EngineMessage]> = outgoing(frame.as_str(), nsp)?.into();
+        *last = Some((frame.clone(), payloads.clone()));
+        Some(payloads)
+    }
+
+    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
+    /// Socket.IO client is dropped).
+    pub(crate) fn send(
+        &self,
+        sender: &EngineSender,
+        frame: &Utf8Bytes,
+        nsp: &str,
+    ) -> Result<(), crate::engineio::EngineSendError> {
+        match self.outgoing(frame, nsp) {
+            Some(payloads) => sender.send_all(payloads.iter().cloned()),
+            None => Ok(()),
+        }
+    }
+
+    /// [`send`](Self::send) for a volatile frame: dropped, not fatal, when the session's queue
+    /// is full. Whether it was queued (a frame with nothing to say counts as sent).
+    pub(crate) fn send_volatile(
+        &self,
+        sender: &EngineSender,
+        frame: &Utf8Bytes,
+        nsp: &str,
+    ) -> Result<bool, crate::engineio::EngineSendError> {
+        match self.outgoing(frame, nsp) {
+            Some(payloads) => sender.try_send_all(payloads.iter().cloned()),
+            None => Ok(true),
+        }
+    }
+}
+
+/// Where a Socket.IO socket's text frames go (`Socket::set_text_sink`): straight to the session,
+/// translated on the sending task; a volatile frame that does not fit is dropped.
+pub(super) fn text_sink(
+    sender: EngineSender,
+    nsp: String,
+    translation: Arc<Translation>,
+) -> Box<TextSink> {
+    Box::new(move |frame, volatile| {
+        let sent = if volatile {
+            translation.send_volatile(&sender, &frame, &nsp)
+        } else {
+            translation.send(&sender, &frame, &nsp).map(|()| true)
+        };
+        sent.map_err(|_| crate::socket::SendError::Closed)
+    })
+}
+
+/// A sink that turns the core's ws-json frames into Socket.IO packets on the session.
+pub(super) fn translating_sink(
+    sender: EngineSender,
+    nsp: String,
+    translation: Arc<Translation>,
+) -> impl futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static {
+    Box::pin(futures_util::sink::unfold(
+        (sender, nsp, translation),
+        |(sender, nsp, translation), message: Message| async move {
+            match message {
+                // Text frames normally go straight to the session (`Socket::set_text_sink`).
+                Message::Text(frame) => translation
+                    .send(&sender, &frame, &nsp)
+                    .map_err(axum::Error::new)?,
+                Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
+                    // The server is shutting down: close the whole session, as socket.io's
+                    // `io.close()` does, so that clients reconnect by themselves (a DISCONNECT
+                    // packet would tell them not to).
+                    sender.close();
+                }
+                Message::Close(Some(_)) => {
+                    // The server closed this namespace's socket: tell the client.
+                    let packet = packet::encode(Kind::Disconnect, &nsp, None, 0, "");
+                    let _ = sender.send(EngineMessage::text(packet));
+                }
+                Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
+                Message::Binary(_) => {}
+            }
+            Ok::<_, axum::Error>((sender, nsp, translation))
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engineio::{EngineConfig, EngineIo};
+
+    /// A broadcast reaches every session as the same bytes: each queue holds a reference to
+    /// one translated text, not a copy of it.
+    #[tokio::test]
+    async fn one_translation_is_shared_by_every_recipient() {
+        let engine = EngineIo::new(EngineConfig::default(), |_socket| async {});
+        let (a, b) = (engine.test_session(), engine.test_session());
+        let translation = Translation::default();
+        let frame = Utf8Bytes::from(format!(
+            r#"{{"event":"said","data":"{}"}}"#,
+            "x".repeat(10_000)
+        ));
+        translation.send(&a, &frame, "/").unwrap();
+        translation.send(&b, &frame, "/").unwrap();
+        let (queued_a, queued_b) = (a.queued(), b.queued());
+        let (EngineMessage::Text(text_a), EngineMessage::Text(text_b)) =
+            (&queued_a[0], &queued_b[0])
+        else {
+            panic!("text payloads: {queued_a:?}");
+        };
+        assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
+        assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
+    }
+}
