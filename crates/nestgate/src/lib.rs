@@ -236,7 +236,6 @@ pub mod testing;
 
 mod app;
 mod config;
-mod conn_limit;
 mod connection;
 mod error;
 mod handshake;
@@ -248,7 +247,6 @@ mod pattern;
 mod protocol;
 mod reply;
 mod runtime;
-mod serve;
 mod server;
 mod socket;
 mod state;
