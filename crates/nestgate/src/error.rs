@@ -46,6 +46,17 @@ pub enum Error {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
+    /// No gateway serves the path asked for (an in-process test socket, with the `testing`
+    /// feature's `InProcess::new`).
+    #[error("no gateway at {path}")]
+    NoGateway {
+        /// The path asked for.
+        path: String,
+    },
+    /// A connection hook refused the connection (an in-process test socket, with the `testing`
+    /// feature's `InProcess::new`).
+    #[error("connection rejected: {} (close code {})", .0.reason(), .0.code())]
+    Rejected(Reject),
 }
 
 /// The message a client sees for an internal error; the detail goes to the log only.

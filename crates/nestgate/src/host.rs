@@ -8,14 +8,14 @@
 //!
 //! IP literals, `localhost` and `*.localhost` are always allowed: a rebinding page is served
 //! under a DNS name, and browsers resolve `*.localhost` to loopback themselves (RFC 6761).
+//!
+//! This is the pure check (the setting, its parsing and matching); the middleware that applies
+//! it to every gateway route, and the 403 it answers, sit where the router is built
+//! (`app/router.rs`).
 
-use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse as _, Response};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
 /// What the app was told about hosts.
 #[derive(Debug, Clone, Default)]
@@ -67,37 +67,6 @@ impl HostCheck {
         };
         always_allowed(&name) || self.names.iter().any(|entry| matches(entry, &name, port))
     }
-
-    /// The 403 for a refused host: Engine.IO's error body on the Engine.IO path, a plain one
-    /// elsewhere (as the origin check's).
-    pub(crate) fn refusal(engine_io: bool) -> Response {
-        if engine_io {
-            // engine.io's `abortRequest`: 403 and `{"code": 4 (FORBIDDEN), "message"}`.
-            let json = HeaderValue::from_static("application/json");
-            (
-                StatusCode::FORBIDDEN,
-                [(axum::http::header::CONTENT_TYPE, json)],
-                r#"{"code":4,"message":"Host not allowed"}"#,
-            )
-                .into_response()
-        } else {
-            crate::handshake::HandshakeRejection::forbidden("host not allowed").into_response()
-        }
-    }
-}
-
-/// The middleware in front of every gateway route: refuses a request whose `Host` the check
-/// does not allow (403). The state is the check, and whether the route is Engine.IO's.
-pub(crate) async fn check(
-    State((check, engine_io)): State<(Arc<HostCheck>, bool)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if check.allows(request.headers()) {
-        return next.run(request).await;
-    }
-    tracing::debug!(host = ?request.headers().get(HOST), "request refused: host not allowed");
-    HostCheck::refusal(engine_io)
 }
 
 /// `name[:port]` or `[v6][:port]`, lowercased and without a trailing dot; `None` if malformed.
@@ -145,6 +114,7 @@ fn matches(entry: &str, name: &str, port: Option<u16>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn host(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -236,7 +236,6 @@ pub mod testing;
 
 mod app;
 mod config;
-mod conn_limit;
 mod connection;
 mod error;
 mod handler;
@@ -247,7 +246,6 @@ mod origin;
 mod pattern;
 mod protocol;
 mod runtime;
-mod serve;
 mod server;
 mod socket;
 mod state;

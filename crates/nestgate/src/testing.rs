@@ -306,19 +306,16 @@ impl InProcess {
     pub async fn new(app: crate::App, path: &str) -> crate::Result<Self> {
         let runtime = app.build_for_tests()?;
         let Some(namespace) = runtime.namespace(path) else {
-            return Err(crate::Error::Serve(std::io::Error::other(format!(
-                "no gateway at {path}"
-            ))));
+            return Err(crate::Error::NoGateway {
+                path: path.to_owned(),
+            });
         };
         let capacity = runtime.config.outbound_queue;
         let uri = path.parse().unwrap_or_default();
         let handshake = crate::Handshake::detached(&Default::default(), &uri, None);
         let socket = crate::Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
         if let Err(reject) = namespace.connect(&socket).await {
-            return Err(crate::Error::Serve(std::io::Error::other(format!(
-                "rejected: {}",
-                reject.reason()
-            ))));
+            return Err(crate::Error::Rejected(reject));
         }
         namespace.store().insert(socket.clone());
         Ok(InProcess { socket })
@@ -349,5 +346,20 @@ impl InProcess {
             axum::extract::ws::Message::Text(text) => Some(text.to_string()),
             other => Some(format!("{other:?}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_path_without_a_gateway_is_its_own_error() {
+        let err = super::InProcess::new(crate::App::bare(), "/nowhere")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::NoGateway { path } if path == "/nowhere"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "no gateway at /nowhere");
     }
 }

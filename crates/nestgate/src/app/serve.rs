@@ -5,11 +5,9 @@
 //! cannot hold a slot forever), `TCP_NODELAY` on every socket, and an accept loop that pauses
 //! instead of spinning when the process runs out of file descriptors. It also bounds what a
 //! client may open before any handler runs: the size of a request head (431), connections in
-//! all and per address (503, see [`conn_limit`](crate::conn_limit)), and requests must carry
-//! exactly one `Host` (400).
+//! all and per address (503, see [`Counted`]), and requests must carry exactly one `Host` (400).
 
-use crate::conn_limit::Counted;
-use crate::util::caps::Caps;
+use crate::util::caps::{Caps, Permit};
 use crate::util::linger::LingerLimits;
 use crate::util::signal::Signal;
 use axum::Router;
@@ -19,9 +17,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
@@ -44,18 +45,18 @@ const LINGER: Duration = Duration::from_secs(1);
 
 /// How the accept loop and each HTTP connection are bounded.
 #[derive(Debug, Clone)]
-pub(crate) struct ServeSettings {
+pub(super) struct ServeSettings {
     /// The deadline for a request head.
-    pub(crate) handshake_timeout: Duration,
+    pub(super) handshake_timeout: Duration,
     /// The largest request head, in bytes (431 past it).
-    pub(crate) max_header_size: usize,
+    pub(super) max_header_size: usize,
     /// The connection caps, if any is set.
-    pub(crate) limits: Option<Arc<Caps>>,
+    pub(super) limits: Option<Arc<Caps>>,
 }
 
 /// Accepts connections until `shutdown` is cancelled; each connection runs in a task that
 /// `connections` tracks.
-pub(crate) async fn serve(
+pub(super) async fn serve(
     listener: TcpListener,
     router: Router,
     settings: ServeSettings,
@@ -263,5 +264,73 @@ async fn serve_connection(
     }
     if let Err(err) = connection.await {
         tracing::debug!(%remote, error = %err, "HTTP connection ended with an error");
+    }
+}
+
+/// The TCP stream of a counted connection
+/// ([`App::max_connections`](crate::App::max_connections),
+/// [`App::max_connections_per_ip`](crate::App::max_connections_per_ip)): it holds its
+/// connection's permit (if any) until it is dropped.
+///
+/// The accept loop takes a [`Permit`] of the app's [`Caps`](crate::util::caps::Caps) for each
+/// connection; the permit travels inside the connection's I/O object ([`Counted`]), so it is
+/// held exactly as long as the socket is open: through the HTTP exchange and, after an upgrade,
+/// for the WebSocket's whole life.
+#[derive(Debug)]
+struct Counted {
+    tcp: TcpStream,
+    _permit: Option<Permit>,
+}
+
+impl Counted {
+    fn new(tcp: TcpStream, permit: Option<Permit>) -> Self {
+        Counted {
+            tcp,
+            _permit: permit,
+        }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
     }
 }
