@@ -17,7 +17,6 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-
 /// A frame from the client that is not well-formed where it matters.
 #[derive(Debug)]
 pub(crate) struct Malformed;
