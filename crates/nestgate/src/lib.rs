@@ -252,12 +252,6 @@ mod state;
 mod util;
 mod ws;
 
-// The old path of `handler::reply`, for the files that still name it there (connection.rs,
-// refresh.rs).
-use handler::reply;
-// The old path of the outbound queue, now `socket::outbound` (its owner is the socket).
-pub(crate) use socket::outbound;
-
 pub use app::{App, AppHandle, Listening};
 pub use error::{Error, Reject, Result, WsException};
 pub use handler::reply::{Reply, WsResponse};

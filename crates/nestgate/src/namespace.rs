@@ -4,17 +4,13 @@ use crate::adapter::{Adapter, LocalStore};
 use crate::error::Reject;
 use crate::filter::{ErrorHost, Failure};
 use crate::guard::BoxedHandshakeGuard;
-use crate::handler::GatewayHooks;
+use crate::handler::{GatewayHooks, Route};
 use crate::runtime::Children;
 use crate::socket::{DisconnectReason, Socket};
 use futures_util::FutureExt as _;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Weak};
-
-// `Route` lives in `handler`; `pub(crate)` keeps its old path working for the files that still
-// name it here (refresh.rs).
-pub(crate) use crate::handler::Route;
 
 /// What the namespaces of a gateway path share: the dispatch table, the gateways' hooks and the
 /// handshake guards. A static path's is made into its namespace; a dynamic path's is kept and

@@ -4,8 +4,8 @@
 use crate::error::WsException;
 use crate::extract::{Message as InMessage, MessageParts, Payload};
 use crate::filter::{ErrorHost, Failure};
+use crate::handler::reply::{Reply, ReplyKind};
 use crate::protocol;
-use crate::reply::{Reply, ReplyKind};
 use crate::socket::Socket;
 use axum::extract::ws::Utf8Bytes;
 use futures_util::stream::BoxStream;

@@ -1,7 +1,7 @@
 //! The writer task (it drains the outbound queue into the transport, batching writes) and the
 //! end of a connection: the close frame out, the client's close frame in, each within a grace.
 
-use crate::outbound::Outbound;
+use crate::socket::outbound::Outbound;
 use crate::socket::{Closing, DisconnectReason, Socket};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{SinkExt as _, StreamExt as _};

@@ -69,9 +69,9 @@
 use crate::error::WsException;
 use crate::extract::Message;
 use crate::guard::{HandshakeRejection, HandshakeRequest};
+use crate::handler::Route;
+use crate::handler::reply::Reply;
 use crate::handshake::Handshake;
-use crate::namespace::Route;
-use crate::reply::Reply;
 use crate::socket::Socket;
 use axum::http::Extensions;
 use serde_json::Value;
