@@ -1,4 +1,6 @@
-//! The ws-json codec: text frames ⇄ `{event, data, id}`. The only module that knows the wire format.
+//! The ws-json codec: text frames ⇄ `{event, data, id}`, acks and exception bodies. The core
+//! speaks ws-json through this module alone; the other module that reads and writes ws-json
+//! frames is Socket.IO's translator (`socketio/translate.rs`), which turns them into packets.
 //!
 //! Decoding borrows from the frame: the event name is a `&str` into it (unless it holds escapes)
 //! and `data` is a byte range into it, deserialized later straight into the handler's type.

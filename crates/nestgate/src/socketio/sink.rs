@@ -1,6 +1,7 @@
 //! What a Socket.IO socket sends, on its way to the Engine.IO session: the per-namespace
-//! translation cache ([`Translation`]), the direct path of text frames, and the sink the
-//! connection driver writes the rest (the close) to.
+//! translation cache ([`Translation`]), the socket's text sink (its frames go straight to the
+//! session, translated on the sending task), and the sink the connection driver writes the rest
+//! (the close) to.
 
 use super::packet::{self, Kind};
 use super::translate::outgoing;
