@@ -2,7 +2,6 @@
 //! form, and the run of a path's guards on one request.
 
 use crate::handshake::{Handshake, HandshakeRejection};
-use crate::refresh::{Expiry, Refreshing};
 use crate::state::AppState;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
@@ -11,6 +10,15 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+/// A socket's expiry, as the handshake guards set it (kept in its extensions: a socket without
+/// one pays nothing; [`refresh`](crate::refresh) watches it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expiry(pub(crate) SystemTime);
+
+/// Marks a [`HandshakeRequest`] made for a [`refresh`](crate::refresh).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refreshing;
 
 /// The upgrade request a [`HandshakeGuard`] looks at, and what it establishes for the socket.
 pub struct HandshakeRequest {

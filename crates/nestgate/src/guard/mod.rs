@@ -66,7 +66,7 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::sync::Arc;
 
-mod handshake;
+pub(crate) mod handshake;
 
 pub use crate::error::FORBIDDEN_RESOURCE;
 pub use crate::handshake::HandshakeRejection;

@@ -89,14 +89,8 @@ pub const EVENT: &str = "nestgate:refresh";
 /// had them).
 pub const TOKEN_PARAM: &str = "token";
 
-/// A socket's expiry, as the handshake guards set it (kept in its extensions: a socket without
-/// one pays nothing).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Expiry(pub(crate) SystemTime);
-
-/// Marks a [`HandshakeRequest`] made for a refresh.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Refreshing;
+// The markers a handshake request carries in its extensions, defined with it.
+pub(crate) use crate::guard::handshake::{Expiry, Refreshing};
 
 impl Socket {
     /// When the credentials this socket connected (or last refreshed) with expire, as a
