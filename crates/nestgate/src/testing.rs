@@ -310,10 +310,10 @@ impl InProcess {
                 path: path.to_owned(),
             });
         };
-        let capacity = runtime.config.outbound_queue;
         let uri = path.parse().unwrap_or_default();
         let handshake = crate::Handshake::detached(&Default::default(), &uri, None);
-        let socket = crate::Socket::new(handshake, capacity, namespace.clone(), runtime.clone());
+        let request = crate::guard::HandshakeRequest::new(handshake, None);
+        let socket = crate::Socket::accept(request, namespace.clone(), runtime.clone());
         if let Err(reject) = namespace.connect(&socket).await {
             return Err(crate::Error::Rejected(reject));
         }

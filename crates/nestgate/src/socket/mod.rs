@@ -19,6 +19,7 @@ use crate::ack::{AckError, AckSender, decode_answer};
 use crate::adapter::{BroadcastOptions, IntoRooms, Room, SocketInfo};
 use crate::close;
 use crate::error::truncate_reason;
+use crate::guard::HandshakeRequest;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::operators::Operators;
@@ -87,7 +88,23 @@ pub(crate) struct SocketInner {
 }
 
 impl Socket {
-    pub(crate) fn new(
+    /// The socket of a request its handshake guards let in: its handshake, and what the guards
+    /// established as its extensions. The one place where an accepted request becomes a socket,
+    /// for every transport (the ws-json upgrade, a Socket.IO CONNECT, the in-process test socket).
+    pub(crate) fn accept(
+        request: HandshakeRequest,
+        namespace: Arc<Namespace>,
+        runtime: Arc<Runtime>,
+    ) -> Self {
+        let (handshake, extensions) = request.into_parts();
+        let socket = Socket::new(handshake, runtime.config.outbound_queue, namespace, runtime);
+        if !extensions.is_empty() {
+            socket.extend_extensions(extensions);
+        }
+        socket
+    }
+
+    fn new(
         handshake: Handshake,
         outbound_capacity: usize,
         namespace: Arc<Namespace>,

@@ -266,16 +266,7 @@ impl Client {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
-        let (handshake, extensions) = request.into_parts();
-        let socket = Socket::new(
-            handshake,
-            runtime.config.outbound_queue,
-            namespace.clone(),
-            runtime.clone(),
-        );
-        if !extensions.is_empty() {
-            socket.extend_extensions(extensions);
-        }
+        let socket = Socket::accept(request, namespace.clone(), runtime.clone());
         // The namespace's own cache: shared by its sockets, gone with it.
         let translation = namespace.translation().clone();
         // Frames go straight to the session, translated on the sending task: no second

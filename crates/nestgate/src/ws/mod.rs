@@ -89,7 +89,6 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
             }
         },
     };
-    let (handshake, extensions) = request.into_parts();
     let config = &runtime.config;
     let guard = runtime.connections.token();
     let ws_config = tungstenite::protocol::WebSocketConfig::default()
@@ -100,7 +99,7 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
     upgrade.on_upgrade(ws_config, linger, move |ws| {
         // Built before the task's future, so that the future holds only what the connection
         // needs while it runs (an async block would keep `ws` and the rest as captures).
-        let connection = run(ws, handshake, extensions, runtime, namespace);
+        let connection = run(ws, request, runtime, namespace);
         async move {
             connection.await;
             drop(guard);
@@ -112,20 +111,11 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
 /// in the connection's future for its whole life (an idle connection's memory is a budget).
 fn run(
     ws: Ws,
-    handshake: Handshake,
-    extensions: axum::http::Extensions,
+    request: HandshakeRequest,
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) -> impl Future<Output = ()> + Send {
-    let socket = Socket::new(
-        handshake,
-        runtime.config.outbound_queue,
-        namespace.clone(),
-        runtime.clone(),
-    );
-    if !extensions.is_empty() {
-        socket.extend_extensions(extensions);
-    }
+    let socket = Socket::accept(request, namespace.clone(), runtime.clone());
     let (sink, stream) = ws.split();
     let transport = Transport {
         stream: Incoming(stream),
