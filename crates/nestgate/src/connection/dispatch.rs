@@ -2,7 +2,7 @@
 //! delivery of what it returns (replies, acks, streams, errors through the exception filters).
 
 use crate::error::WsException;
-use crate::extract::{Message as InMessage, MessageParts, Payload};
+use crate::extract::{Message, MessageParts, Payload};
 use crate::filter::{ErrorHost, Failure};
 use crate::handler::reply::{Reply, ReplyKind};
 use crate::protocol;
@@ -58,7 +58,7 @@ pub(crate) fn dispatch(
         id,
         args: envelope.args,
     };
-    let mut handler = (route.call)(InMessage::new(
+    let mut handler = (route.call)(Message::new(
         parts,
         Payload::new(frame.clone(), data.clone()),
     ));
