@@ -4,7 +4,7 @@
 
 mod engineio_client;
 
-use engineio_client::{eventually, request, sid_of};
+use engineio_client::{eventually, request, sid_of, socketio_get, socketio_polling_session};
 use futures_util::{SinkExt as _, StreamExt as _};
 use nestgate::App;
 use nestgate::engineio::EngineConfig;
@@ -143,27 +143,6 @@ async fn a_polling_session_that_never_connects_is_closed_after_the_connect_timeo
     );
 }
 
-/// Opens a Socket.IO polling session at `/socket.io/`, connected to `/` (the CONNECT answer
-/// collected); its sid.
-async fn polling_connected(addr: std::net::SocketAddr) -> String {
-    let polling = "/socket.io/?EIO=4&transport=polling";
-    let open = request(addr, &format!("GET {polling} HTTP/1.1"), b"").await;
-    assert_eq!(open.status, 200, "{open:?}");
-    let sid = sid_of(&open.body);
-    let post = request(addr, &format!("POST {polling}&sid={sid} HTTP/1.1"), b"40").await;
-    assert_eq!(post.status, 200, "{post:?}");
-    let connect = poll(addr, &sid).await;
-    assert_eq!(connect.status, 200, "{connect:?}");
-    assert!(connect.body.starts_with("40{"), "{connect:?}");
-    sid
-}
-
-/// One polling GET of session `sid`.
-async fn poll(addr: std::net::SocketAddr, sid: &str) -> engineio_client::Answer {
-    let polling = "/socket.io/?EIO=4&transport=polling";
-    request(addr, &format!("GET {polling}&sid={sid} HTTP/1.1"), b"").await
-}
-
 /// The `n` of each `42["tick",{"n":…}]` packet in a polling payload.
 fn ticks(payload: &str) -> Vec<u64> {
     payload
@@ -183,13 +162,13 @@ async fn a_volatile_flood_to_a_full_session_is_dropped_and_a_plain_one_closes_it
     engine.max_buffered = 16;
     let server = app(SocketIoConfig::default().engine(engine)).await;
     let addr = server.addr();
-    let sid = polling_connected(addr).await;
+    let sid = socketio_polling_session(addr).await;
     let main = server.handle().server("/").unwrap();
     // A polling client that does not GET collects nothing: 100 packets for a queue of 16.
     for n in 0..100 {
         main.volatile().emit("tick", &json!({"n": n})).unwrap();
     }
-    let answer = poll(addr, &sid).await;
+    let answer = socketio_get(addr, &sid).await;
     assert_eq!(answer.status, 200, "the session is still open: {answer:?}");
     let received = ticks(&answer.body);
     assert!(
@@ -202,13 +181,13 @@ async fn a_volatile_flood_to_a_full_session_is_dropped_and_a_plain_one_closes_it
     );
     // Still connected: a later frame arrives once it reads.
     main.emit("tick", &json!({"n": 1000})).unwrap();
-    assert_eq!(ticks(&poll(addr, &sid).await.body), [1000]);
+    assert_eq!(ticks(&socketio_get(addr, &sid).await.body), [1000]);
     // The same flood, not volatile, closes the session as a slow client (as before).
     for n in 0..100 {
         main.emit("tick", &json!({"n": n})).unwrap();
     }
     assert_eq!(
-        poll(addr, &sid).await.status,
+        socketio_get(addr, &sid).await.status,
         400,
         "the session is gone (its queue dropped)"
     );
@@ -222,7 +201,7 @@ async fn volatile_frames_past_max_buffered_bytes_are_dropped_too() {
         .max_buffered_bytes(4 * 1024);
     let server = app(SocketIoConfig::default().engine(engine)).await;
     let addr = server.addr();
-    let sid = polling_connected(addr).await;
+    let sid = socketio_polling_session(addr).await;
     let main = server.handle().server("/").unwrap();
     let pad = "b".repeat(1000);
     for n in 0..50 {
@@ -230,7 +209,7 @@ async fn volatile_frames_past_max_buffered_bytes_are_dropped_too() {
             .emit("tick", &json!({"n": n, "pad": pad}))
             .unwrap();
     }
-    let answer = poll(addr, &sid).await;
+    let answer = socketio_get(addr, &sid).await;
     assert_eq!(answer.status, 200, "the session is still open: {answer:?}");
     let received = ticks(&answer.body);
     assert!(
@@ -238,5 +217,5 @@ async fn volatile_frames_past_max_buffered_bytes_are_dropped_too() {
         "got {received:?}"
     );
     main.emit("tick", &json!({"n": 1000})).unwrap();
-    assert_eq!(ticks(&poll(addr, &sid).await.body), [1000]);
+    assert_eq!(ticks(&socketio_get(addr, &sid).await.body), [1000]);
 }

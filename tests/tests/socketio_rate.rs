@@ -6,7 +6,7 @@
 
 mod engineio_client;
 
-use engineio_client::{Answer, request, sid_of};
+use engineio_client::{socketio_get, socketio_polling_session, socketio_post};
 use futures_util::{SinkExt as _, StreamExt as _};
 use nestgate::App;
 use nestgate::engineio::EngineConfig;
@@ -14,7 +14,6 @@ use nestgate::prelude::*;
 use nestgate::socketio::SocketIoConfig;
 use nestgate_tests::{TestServer, serve};
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -199,23 +198,6 @@ async fn a_client_paused_by_the_limit_is_not_closed_for_a_ping_timeout() {
     server.shutdown().await.unwrap();
 }
 
-const POLLING: &str = "/socket.io/?EIO=4&transport=polling";
-
-async fn post(addr: SocketAddr, sid: &str, body: &str) -> Answer {
-    let head = format!("POST {POLLING}&sid={sid} HTTP/1.1");
-    request(addr, &head, body.as_bytes()).await
-}
-
-/// A polling session connected to the main namespace; its sid.
-async fn polling_session(addr: SocketAddr) -> String {
-    let open = request(addr, &format!("GET {POLLING} HTTP/1.1"), b"").await;
-    let sid = sid_of(&open.body);
-    assert_eq!(post(addr, &sid, "40").await.status, 200);
-    let connected = request(addr, &format!("GET {POLLING}&sid={sid} HTTP/1.1"), b"").await;
-    assert!(connected.body.starts_with("40{"), "{connected:?}");
-    sid
-}
-
 /// `count` EVENTs with acks in one polling payload.
 fn flood(count: usize) -> String {
     let packets: Vec<String> = (0..count)
@@ -230,9 +212,9 @@ async fn a_polling_flooder_is_held_back_by_its_post_within_post_timeout() {
     let addr = server.addr();
     // 700 messages in one POST: the burst (200) and the messages waiting for the application
     // (256) go at once, the rest at 100/s: the POST is answered after about 2.4 s.
-    let sid = polling_session(addr).await;
+    let sid = socketio_polling_session(addr).await;
     let started = Instant::now();
-    let answer = post(addr, &sid, &flood(700)).await;
+    let answer = socketio_post(addr, &sid, &flood(700)).await;
     let held = started.elapsed();
     assert_eq!((answer.status, answer.body.as_str()), (200, "ok"));
     assert!(
@@ -242,7 +224,7 @@ async fn a_polling_flooder_is_held_back_by_its_post_within_post_timeout() {
     // Every message was taken: the session is alive and answers all 700 acks.
     let mut answers = 0;
     while answers < 700 {
-        let got = request(addr, &format!("GET {POLLING}&sid={sid} HTTP/1.1"), b"").await;
+        let got = socketio_get(addr, &sid).await;
         assert_eq!(got.status, 200, "{got:?}");
         answers += got
             .body
@@ -257,12 +239,12 @@ async fn a_polling_flooder_is_held_back_by_its_post_within_post_timeout() {
     let engine = EngineConfig::default().post_timeout(Duration::from_secs(1));
     let short = serve(app().socket_io(SocketIoConfig::default().engine(engine))).await;
     let addr = short.addr();
-    let sid = polling_session(addr).await;
+    let sid = socketio_polling_session(addr).await;
     let started = Instant::now();
-    let answer = post(addr, &sid, &flood(2_000)).await;
+    let answer = socketio_post(addr, &sid, &flood(2_000)).await;
     assert_eq!(answer.status, 408, "{answer:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let after = request(addr, &format!("GET {POLLING}&sid={sid} HTTP/1.1"), b"").await;
+    let after = socketio_get(addr, &sid).await;
     assert_eq!(after.status, 400, "the session is closed: {after:?}");
 }
 

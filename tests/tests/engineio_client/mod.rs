@@ -116,6 +116,39 @@ pub(crate) async fn post(addr: SocketAddr, sid: &str, body: &str) -> Answer {
     .await
 }
 
+/// The query of every Socket.IO polling request (Engine.IO at `/socket.io/`).
+pub(crate) const SOCKETIO_POLLING: &str = "/socket.io/?EIO=4&transport=polling";
+
+/// A Socket.IO polling session connected to the main namespace (its CONNECT answer collected);
+/// its sid.
+pub(crate) async fn socketio_polling_session(addr: SocketAddr) -> String {
+    let open = request(addr, &format!("GET {SOCKETIO_POLLING} HTTP/1.1"), b"").await;
+    assert_eq!(open.status, 200, "{open:?}");
+    let sid = sid_of(&open.body);
+    let connect = socketio_post(addr, &sid, "40").await;
+    assert_eq!(connect.status, 200, "{connect:?}");
+    let connected = socketio_get(addr, &sid).await;
+    assert_eq!(connected.status, 200, "{connected:?}");
+    assert!(connected.body.starts_with("40{"), "{connected:?}");
+    sid
+}
+
+/// One polling GET of Socket.IO session `sid`.
+pub(crate) async fn socketio_get(addr: SocketAddr, sid: &str) -> Answer {
+    request(
+        addr,
+        &format!("GET {SOCKETIO_POLLING}&sid={sid} HTTP/1.1"),
+        b"",
+    )
+    .await
+}
+
+/// One polling POST of `body` to Socket.IO session `sid`.
+pub(crate) async fn socketio_post(addr: SocketAddr, sid: &str, body: &str) -> Answer {
+    let head = format!("POST {SOCKETIO_POLLING}&sid={sid} HTTP/1.1");
+    request(addr, &head, body.as_bytes()).await
+}
+
 /// A WebSocket opened by hand on `path` (101 checked); the rest is frames.
 pub(crate) async fn websocket(addr: SocketAddr, path: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
