@@ -145,41 +145,17 @@ impl Session {
     }
 
     pub(super) fn queue(&self, packet: Packet) -> Result<(), EngineSendError> {
-        self.queue_all(std::iter::once(packet))
+        self.queue_all(std::iter::once(packet), false).map(drop)
     }
 
-    /// Queues packets together; a client that lets more than `max_buffered` packets, or more
-    /// than `max_buffered_bytes`, pile up is dropped.
+    /// Queues packets together, all or nothing. When they would take the queue past
+    /// `max_buffered` packets or `max_buffered_bytes`, a `volatile` send queues none of them and
+    /// keeps the session open (the client misses them: `Ok(false)`); any other drops the client
+    /// as too slow. Whether they were queued.
     pub(super) fn queue_all(
         &self,
         packets: impl IntoIterator<Item = Packet>,
-    ) -> Result<(), EngineSendError> {
-        let mut state = self.state();
-        if state.closed {
-            return Err(EngineSendError::Closed);
-        }
-        for packet in packets {
-            state.bytes += packet.size();
-            state.packets.push_back(packet);
-        }
-        let overflow =
-            state.packets.len() > self.max_buffered || state.bytes > self.max_buffered_bytes;
-        drop(state);
-        if overflow {
-            tracing::warn!(sid = %self.sid, "Engine.IO client too slow: closing its session");
-            self.close(CloseReason::SlowClient);
-            return Err(EngineSendError::Closed);
-        }
-        self.ready.notify_waiters();
-        Ok(())
-    }
-
-    /// Queues packets together if they fit under `max_buffered` and `max_buffered_bytes`;
-    /// otherwise queues none of them and keeps the session open (a volatile send: the client
-    /// misses them instead of being dropped). Whether they were queued.
-    pub(super) fn offer_all(
-        &self,
-        packets: impl IntoIterator<Item = Packet>,
+        volatile: bool,
     ) -> Result<bool, EngineSendError> {
         let mut state = self.state();
         if state.closed {
@@ -191,10 +167,16 @@ impl Session {
             state.packets.push_back(packet);
         }
         if state.packets.len() > self.max_buffered || state.bytes > self.max_buffered_bytes {
-            // All or nothing: a binary packet without its attachments would break the stream.
-            state.packets.truncate(len);
-            state.bytes = bytes;
-            return Ok(false);
+            if volatile {
+                // All or nothing: a binary packet without its attachments would break the stream.
+                state.packets.truncate(len);
+                state.bytes = bytes;
+                return Ok(false);
+            }
+            drop(state);
+            tracing::warn!(sid = %self.sid, "Engine.IO client too slow: closing its session");
+            self.close(CloseReason::SlowClient);
+            return Err(EngineSendError::Closed);
         }
         drop(state);
         self.ready.notify_waiters();

@@ -134,19 +134,19 @@ impl EngineSender {
         &self,
         payloads: impl IntoIterator<Item = EngineMessage>,
     ) -> Result<(), EngineSendError> {
-        self.session
-            .queue_all(payloads.into_iter().map(Packet::Message))
+        self.queue_all(payloads, false).map(drop)
     }
 
-    /// Queues several messages at once if they fit under `max_buffered` and
-    /// `max_buffered_bytes`; otherwise drops them all and keeps the session open. Whether they
-    /// were queued (for volatile sends, which a slow client may miss).
-    pub(crate) fn try_send_all(
+    /// [`send_all`](Self::send_all), or for a `volatile` send: when the messages do not fit
+    /// under `max_buffered` and `max_buffered_bytes`, none is queued and the session stays open.
+    /// Whether they were queued.
+    pub(crate) fn queue_all(
         &self,
         payloads: impl IntoIterator<Item = EngineMessage>,
+        volatile: bool,
     ) -> Result<bool, EngineSendError> {
         self.session
-            .offer_all(payloads.into_iter().map(Packet::Message))
+            .queue_all(payloads.into_iter().map(Packet::Message), volatile)
     }
 
     /// Closes the session (the client gets a close packet where it can).

@@ -59,29 +59,17 @@ impl Translation {
     }
 
     /// Translates a core frame and queues it on the session (a frame with nothing to say to a
-    /// Socket.IO client is dropped).
+    /// Socket.IO client is dropped, and counts as sent); a `volatile` frame is dropped, not
+    /// fatal, when the session's queue is full. Whether it was queued.
     pub(crate) fn send(
         &self,
         sender: &EngineSender,
         frame: &Utf8Bytes,
         nsp: &str,
-    ) -> Result<(), crate::engineio::EngineSendError> {
-        match self.outgoing(frame, nsp) {
-            Some(payloads) => sender.send_all(payloads.iter().cloned()),
-            None => Ok(()),
-        }
-    }
-
-    /// [`send`](Self::send) for a volatile frame: dropped, not fatal, when the session's queue
-    /// is full. Whether it was queued (a frame with nothing to say counts as sent).
-    pub(crate) fn send_volatile(
-        &self,
-        sender: &EngineSender,
-        frame: &Utf8Bytes,
-        nsp: &str,
+        volatile: bool,
     ) -> Result<bool, crate::engineio::EngineSendError> {
         match self.outgoing(frame, nsp) {
-            Some(payloads) => sender.try_send_all(payloads.iter().cloned()),
+            Some(payloads) => sender.queue_all(payloads.iter().cloned(), volatile),
             None => Ok(true),
         }
     }
@@ -95,12 +83,9 @@ pub(super) fn text_sink(
     translation: Arc<Translation>,
 ) -> Box<TextSink> {
     Box::new(move |frame, volatile| {
-        let sent = if volatile {
-            translation.send_volatile(&sender, &frame, &nsp)
-        } else {
-            translation.send(&sender, &frame, &nsp).map(|()| true)
-        };
-        sent.map_err(|_| crate::socket::SendError::Closed)
+        translation
+            .send(&sender, &frame, &nsp, volatile)
+            .map_err(|_| crate::socket::SendError::Closed)
     })
 }
 
@@ -115,9 +100,11 @@ pub(super) fn translating_sink(
         |(sender, nsp, translation), message: Message| async move {
             match message {
                 // Text frames normally go straight to the session (`Socket::set_text_sink`).
-                Message::Text(frame) => translation
-                    .send(&sender, &frame, &nsp)
-                    .map_err(axum::Error::new)?,
+                Message::Text(frame) => {
+                    translation
+                        .send(&sender, &frame, &nsp, false)
+                        .map_err(axum::Error::new)?;
+                }
                 Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
                     // The server is shutting down: close the whole session, as socket.io's
                     // `io.close()` does, so that clients reconnect by themselves (a DISCONNECT
@@ -153,8 +140,8 @@ mod tests {
             r#"{{"event":"said","data":"{}"}}"#,
             "x".repeat(10_000)
         ));
-        translation.send(&a, &frame, "/").unwrap();
-        translation.send(&b, &frame, "/").unwrap();
+        translation.send(&a, &frame, "/", false).unwrap();
+        translation.send(&b, &frame, "/", false).unwrap();
         let (queued_a, queued_b) = (a.queued(), b.queued());
         let (EngineMessage::Text(text_a), EngineMessage::Text(text_b)) =
             (&queued_a[0], &queued_b[0])
