@@ -87,11 +87,26 @@ impl Handshake {
 /// value plus the 2 bytes of `": "` (what `max_header_size` and Engine.IO's
 /// `max_handshake_bytes` bound).
 pub(crate) fn head_size(headers: &HeaderMap, uri: &Uri) -> usize {
-    uri.to_string().len()
+    text_len(uri)
         + headers
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 2)
             .sum::<usize>()
+}
+
+/// The length of `uri` as text, counted as it is written out, without building the text.
+fn text_len(uri: &Uri) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.0 += text.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing into a counter cannot fail.
+    let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{uri}"));
+    count.0
 }
 
 /// A copy of the request headers that owns its bytes (see [`Handshake::detached`]).
@@ -163,5 +178,23 @@ impl IntoResponse for HandshakeRejection {
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uri_is_counted_as_long_as_its_text() {
+        for uri in [
+            "/",
+            "/chat?token=a%20b&x=1",
+            "http://example.com:8080/a/b?c",
+            "*",
+        ] {
+            let uri: Uri = uri.parse().unwrap();
+            assert_eq!(text_len(&uri), uri.to_string().len(), "{uri}");
+        }
     }
 }
