@@ -97,27 +97,17 @@ impl Socket {
         runtime: Arc<Runtime>,
     ) -> Self {
         let (handshake, extensions) = request.into_parts();
-        let socket = Socket::new(handshake, runtime.config.outbound_queue, namespace, runtime);
-        if !extensions.is_empty() {
-            socket.extend_extensions(extensions);
-        }
-        socket
-    }
-
-    fn new(
-        handshake: Handshake,
-        outbound_capacity: usize,
-        namespace: Arc<Namespace>,
-        runtime: Arc<Runtime>,
-    ) -> Self {
         let inner = SocketInner {
             id: new_id(),
             handshake,
-            outbound: Outbound::new(outbound_capacity, runtime.config.outbound_queue_bytes),
+            outbound: Outbound::new(
+                runtime.config.outbound_queue,
+                runtime.config.outbound_queue_bytes,
+            ),
             closing: Signal::default(),
             abort: Signal::default(),
             cause: Mutex::new(None),
-            extensions: RwLock::new(Extensions::new()),
+            extensions: RwLock::new(extensions),
             text_sink: std::sync::OnceLock::new(),
             membership: Mutex::new(Membership::default()),
             pending_acks: Mutex::new(Vec::new()),
@@ -327,11 +317,6 @@ impl Socket {
     /// Set it in the `#[on_connection]` hook, read it in later handlers with [`Socket::extension`].
     pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) {
         write(&self.inner.extensions).insert(value);
-    }
-
-    /// Adds what the handshake guards established.
-    pub(crate) fn extend_extensions(&self, extensions: Extensions) {
-        write(&self.inner.extensions).extend(extensions);
     }
 
     /// Runs `f` on the socket's extensions, under their lock (a refresh replaces several at once).
