@@ -600,6 +600,7 @@ async fn run_scenario(
                 sources,
                 payload: 32,
                 reopen: !active,
+                protocol: Protocol::WsJson,
             };
             let result = idle::run(&args).await?;
             idle::print(&result);

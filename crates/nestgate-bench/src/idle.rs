@@ -55,6 +55,10 @@ pub(crate) struct IdleArgs {
     /// memory with the first round's (memory not reused: a leak).
     #[arg(long)]
     pub(crate) reopen: bool,
+    /// The wire protocol (`socketio`: Engine.IO's WebSocket transport at `/socket.io/`, each
+    /// connection CONNECTed to the namespace `/`).
+    #[arg(long, value_enum, default_value_t = Protocol::WsJson)]
+    pub(crate) protocol: Protocol,
 }
 
 /// What an `idle` run measured.
@@ -157,11 +161,11 @@ pub(crate) async fn run(args: &IdleArgs) -> Result<IdleResult> {
         );
     }
     let probe = Probe::new(args.pid);
-    let target = Target::resolve(&args.url, args.sources, Protocol::WsJson).await?;
+    let target = Target::resolve(&args.url, args.sources, args.protocol).await?;
     let data = "x".repeat(args.payload);
     let echo = Echo {
-        request: format!(r#"{{"event":"echo","data":"{data}"}}"#).into(),
-        expected: format!(r#"{{"event":"echo","data":"{data}"}}"#).into(),
+        request: args.protocol.frame("echo", &format!("\"{data}\"")).into(),
+        expected: args.protocol.frame("echo", &format!("\"{data}\"")).into(),
         interval: args.active_interval,
     };
     // Every `every`-th connection is active.
