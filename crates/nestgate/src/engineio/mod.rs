@@ -29,6 +29,7 @@ mod websocket;
 
 pub use config::EngineConfig;
 pub use packet::EngineMessage;
+pub(crate) use packet::Packet;
 pub use socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
 
 /// The old name of [`EngineMessage`]: `nestgate::extract::Payload` is a message's data, and in
@@ -55,7 +56,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
-use packet::Packet;
 use session::Session;
 use std::future::Future;
 use std::net::SocketAddr;

@@ -62,6 +62,9 @@ pub(crate) enum Packet {
     Ping(Option<String>),
     Pong(Option<String>),
     Message(EngineMessage),
+    /// A text message already in its wire form, `4` and its text ([`Packet::encoded`]): a
+    /// WebSocket writes it as it is, and every session it is queued on shares its bytes.
+    Encoded(Utf8Bytes),
     Upgrade,
     Noop,
 }
@@ -71,6 +74,12 @@ pub(crate) enum Packet {
 pub(crate) struct InvalidPacket;
 
 impl Packet {
+    /// A text message from its wire form, `4` followed by the message's text.
+    pub(crate) fn encoded(wire: String) -> Packet {
+        debug_assert!(wire.starts_with('4'), "an Engine.IO message: {wire}");
+        Packet::Encoded(wire.into())
+    }
+
     /// Decodes a WebSocket text frame; a message's text stays a slice of the frame.
     pub(crate) fn decode_frame(frame: Utf8Bytes) -> Result<Packet, InvalidPacket> {
         if frame.starts_with('4') {
@@ -126,6 +135,7 @@ impl Packet {
                 out.push('b');
                 BASE64.encode_string(bytes, out);
             }
+            Packet::Encoded(wire) => out.push_str(wire),
             Packet::Upgrade => out.push('5'),
             Packet::Noop => out.push('6'),
         }
@@ -140,6 +150,7 @@ impl Packet {
     pub(crate) fn size(&self) -> usize {
         match self {
             Packet::Message(payload) => payload.len() + 1,
+            Packet::Encoded(wire) => wire.len(),
             Packet::Open(json) => json.len() + 1,
             Packet::Ping(probe) | Packet::Pong(probe) => probe.as_ref().map_or(0, String::len) + 1,
             Packet::Close | Packet::Upgrade | Packet::Noop => 1,

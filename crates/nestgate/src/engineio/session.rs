@@ -288,7 +288,12 @@ impl Session {
                     self.close_lingering();
                 }
             }
-            Packet::Ping(_) | Packet::Upgrade | Packet::Noop | Packet::Open(_) => {}
+            // `Encoded` is the server's own: no decoder makes one.
+            Packet::Ping(_)
+            | Packet::Upgrade
+            | Packet::Noop
+            | Packet::Open(_)
+            | Packet::Encoded(_) => {}
         }
     }
 

@@ -113,6 +113,13 @@ impl EngineSender {
         let state = self.session.state();
         let messages = state.packets.iter().filter_map(|packet| match packet {
             Packet::Message(payload) => Some(payload.clone()),
+            Packet::Encoded(wire) => {
+                // The message's text: the wire form without its `4`, the same bytes.
+                let text = bytes::Bytes::from(wire.clone()).slice(1..);
+                Some(EngineMessage::Text(
+                    text.try_into().expect("UTF-8 after an ASCII byte"),
+                ))
+            }
             _ => None,
         });
         messages.collect()
@@ -147,6 +154,16 @@ impl EngineSender {
     ) -> Result<bool, EngineSendError> {
         self.session
             .queue_all(payloads.into_iter().map(Packet::Message), volatile)
+    }
+
+    /// Queues packets, as [`queue_all`](Self::queue_all) does messages: the Socket.IO
+    /// translation's, whose text is already in its wire form ([`Packet::encoded`]).
+    pub(crate) fn queue_packets(
+        &self,
+        packets: impl IntoIterator<Item = Packet>,
+        volatile: bool,
+    ) -> Result<bool, EngineSendError> {
+        self.session.queue_all(packets, volatile)
     }
 
     /// Closes the session (the client gets a close packet where it can).

@@ -158,6 +158,9 @@ async fn linger(mut stream: Stream, max_bytes: usize) {
 /// Writes the session's packets as they are queued, until the session is closed and what was
 /// left is written. `None` when it gave up on the transport.
 async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Option<Sink> {
+    // Made once: a wait made per batch would register with the signal on every one.
+    let ended = session.closed.fired();
+    tokio::pin!(ended);
     loop {
         let notified = session.ready.notified();
         tokio::pin!(notified);
@@ -171,7 +174,10 @@ async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Op
                         Err(())
                     })
                 }
-                () = grace_after_close(session) => {
+                () = async {
+                    (&mut ended).await;
+                    tokio::time::sleep(CLOSE_GRACE).await;
+                } => {
                     tracing::debug!(sid = %session.sid, "Engine.IO client does not read: dropping it");
                     Err(())
                 }
@@ -186,21 +192,17 @@ async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Op
         }
         tokio::select! {
             () = &mut notified => {}
-            () = session.closed.fired() => {}
+            () = &mut ended => {}
         }
     }
-}
-
-/// Completes [`CLOSE_GRACE`] after the session is closed.
-async fn grace_after_close(session: &Session) {
-    session.closed.fired().await;
-    tokio::time::sleep(CLOSE_GRACE).await;
 }
 
 async fn write_batch(sink: &mut Sink, packets: Vec<Packet>) -> Result<(), ()> {
     for packet in packets {
         let message = match packet {
             Packet::Message(EngineMessage::Binary(bytes)) => Message::Binary(bytes),
+            // Already in its wire form, shared with every session it was queued on.
+            Packet::Encoded(wire) => Message::Text(wire),
             Packet::Noop => continue,
             other => {
                 let mut out = String::with_capacity(other.size());
@@ -218,10 +220,13 @@ async fn write_batch(sink: &mut Sink, packets: Vec<Packet>) -> Result<(), ()> {
 async fn read_loop(session: &Arc<Session>, mut stream: Stream) -> (Stream, Option<u16>) {
     let mut reason = CloseReason::TransportClose;
     let mut code = None;
+    // Made once: a wait made per frame would register with the signal on every one.
+    let closed = session.closed.fired();
+    tokio::pin!(closed);
     loop {
         let message = tokio::select! {
             message = stream.next() => message,
-            () = session.closed.fired() => break,
+            () = &mut closed => break,
         };
         let message = match message {
             Some(Ok(message)) => message,

@@ -1,6 +1,7 @@
 //! Socket.IO v5 packets: `<type>[<attachments>-][<namespace>,][<ack id>][<JSON>]`.
 
 use serde_json::value::RawValue;
+use std::fmt::Write as _;
 
 /// The packet types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,20 +154,31 @@ pub(crate) fn encode(
     data: &str,
 ) -> String {
     let mut out = String::with_capacity(data.len() + nsp.len() + 24);
+    write_header(&mut out, kind, nsp, id, attachments);
+    out.push_str(data);
+    out
+}
+
+/// Writes what comes before a packet's data: its type, attachment count, namespace and id.
+pub(crate) fn write_header(
+    out: &mut String,
+    kind: Kind,
+    nsp: &str,
+    id: Option<u64>,
+    attachments: usize,
+) {
     out.push(kind.digit());
     if matches!(kind, Kind::BinaryEvent | Kind::BinaryAck) {
-        out.push_str(&attachments.to_string());
-        out.push('-');
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{attachments}-");
     }
     if nsp != "/" {
         out.push_str(nsp);
         out.push(',');
     }
     if let Some(id) = id {
-        out.push_str(&id.to_string());
+        let _ = write!(out, "{id}");
     }
-    out.push_str(data);
-    out
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use super::packet::{self, Kind};
 use super::translate::outgoing;
-use crate::engineio::{EngineMessage, EngineSender};
+use crate::engineio::{EngineMessage, EngineSender, Packet};
 use crate::socket::TextSink;
 use crate::util::sync::lock;
 use axum::extract::ws::{Message, Utf8Bytes};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// namespace owns one ([`Namespace::translation`](crate::namespace::Namespace::translation)),
 /// so a dynamic namespace's goes (with the frame it holds) when the namespace does.
 pub(crate) struct Translation {
-    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[EngineMessage]>)>>,
+    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Packet]>)>>,
 }
 
 /// How many [`Translation`]s exist in this process (see `__internals::live_translations`).
@@ -43,7 +43,7 @@ impl Drop for Translation {
 }
 
 impl Translation {
-    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[EngineMessage]>> {
+    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Packet]>> {
         let mut last = lock(&self.last);
         // The cache holds its frame, so an equal address is the same frame, not a new one
         // allocated where a freed one was.
@@ -53,7 +53,7 @@ impl Translation {
         {
             return Some(payloads.clone());
         }
-        let payloads: Arc<[EngineMessage]> = outgoing(frame.as_str(), nsp)?.into();
+        let payloads: Arc<[Packet]> = outgoing(frame.as_str(), nsp)?.into();
         *last = Some((frame.clone(), payloads.clone()));
         Some(payloads)
     }
@@ -69,7 +69,7 @@ impl Translation {
         volatile: bool,
     ) -> Result<bool, crate::engineio::EngineSendError> {
         match self.outgoing(frame, nsp) {
-            Some(payloads) => sender.queue_all(payloads.iter().cloned(), volatile),
+            Some(packets) => sender.queue_packets(packets.iter().cloned(), volatile),
             None => Ok(true),
         }
     }

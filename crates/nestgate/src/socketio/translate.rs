@@ -7,7 +7,7 @@
 //! ([`Binary`](super::Binary)); the placeholders of the wire replace them.
 
 use super::packet::{self, Kind, Packet};
-use crate::engineio::EngineMessage;
+use crate::engineio::{EngineMessage, Packet as EnginePacket};
 use crate::protocol::BINARY_KEY;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -120,78 +120,171 @@ struct Outgoing<'a> {
     error: Option<&'a RawValue>,
 }
 
-/// The Socket.IO packet (and its binary attachments) for a frame the core sends.
+/// What a frame the core sends says, as raw JSON texts borrowed from it.
+#[derive(Debug, PartialEq, Eq)]
+struct Parts<'a> {
+    kind: Kind,
+    id: Option<u64>,
+    /// An event's name, a JSON string.
+    event: Option<&'a str>,
+    /// An event's or an ack's `data`, or an ack's `error`.
+    body: Option<&'a str>,
+    /// `body` is an ack's `error`: one argument, never spread.
+    error: bool,
+}
+
+/// Splits a frame in one of the forms `protocol`'s encoders write — `{"event":E,"data":D}`,
+/// `{"event":E,"data":D,"id":n}`, `{"ack":n,"data":D}`, `{"ack":n,"error":D}` — without
+/// parsing `D`: those encoders write it as one JSON value (serialized, or a `RawValue`), so
+/// what sits between the keys and the closing brace is `D`. `None` for any other text.
+fn split(frame: &str) -> Option<Parts<'_>> {
+    let inner = frame.strip_suffix('}')?;
+    if let Some(rest) = inner.strip_prefix("{\"ack\":") {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let id = rest[..digits].parse().ok()?;
+        let rest = &rest[digits..];
+        let (body, error) = match rest.strip_prefix(",\"data\":") {
+            Some(data) => (data, false),
+            None => (rest.strip_prefix(",\"error\":")?, true),
+        };
+        return (!body.is_empty()).then_some(Parts {
+            kind: Kind::Ack,
+            id: Some(id),
+            event: None,
+            body: Some(body),
+            error,
+        });
+    }
+    let rest = inner.strip_prefix("{\"event\":")?;
+    let (event, rest) = rest.split_at(json_string_len(rest)?);
+    let rest = rest.strip_prefix(",\"data\":")?;
+    // A value never ends with `,"id":<digits>` (an object or an array ends with its bracket),
+    // so such an end is the frame's own id.
+    let digits = rest.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (body, id) = match rest[..rest.len() - digits].strip_suffix(",\"id\":") {
+        Some(body) if digits > 0 => (body, Some(rest[rest.len() - digits..].parse().ok()?)),
+        _ => (rest, None),
+    };
+    (!body.is_empty()).then_some(Parts {
+        kind: Kind::Event,
+        id,
+        event: Some(event),
+        body: Some(body),
+        error: false,
+    })
+}
+
+/// The length of the JSON string `text` starts with, quotes included.
+fn json_string_len(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut at = 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return Some(at + 1),
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Any other frame, read as JSON (slower, but takes keys in any order).
+fn parse(frame: &str) -> Option<Parts<'_>> {
+    let out: Outgoing<'_> = serde_json::from_str(frame).ok()?;
+    let (kind, id, event) = match (out.ack, out.event) {
+        (Some(ack), _) => (Kind::Ack, Some(ack), None),
+        (None, Some(event)) => (Kind::Event, out.id, Some(event.get())),
+        (None, None) => return None,
+    };
+    let (body, error) = match (out.error, out.data) {
+        (Some(error), _) if kind == Kind::Ack => (Some(error.get()), true),
+        (_, data) => (data.map(RawValue::get), false),
+    };
+    Some(Parts {
+        kind,
+        id,
+        event,
+        body,
+        error,
+    })
+}
+
+/// The Engine.IO packets for a frame the core sends: the Socket.IO packet as a message in its
+/// wire form (`4…`, [`Packet::encoded`]), then its binary attachments.
 ///
 /// - `{"event": E, "data": D, "id"?: n}` → EVENT `[E, ...args(D)]` (with an ack id).
 /// - `{"ack": n, "data": D}` → ACK `[...args(D)]`; `{"ack": n, "error": X}` → ACK `[X]`.
 ///
 /// `args(D)`: nothing for `null`, the elements of `{"$args": [...]}`, else `[D]`.
-pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EngineMessage>> {
-    let out: Outgoing<'_> = serde_json::from_str(frame).ok()?;
-    let mut args: Vec<&RawValue> = Vec::with_capacity(3);
-    let (kind, id) = match (out.ack, out.event) {
-        (Some(ack), _) => (Kind::Ack, Some(ack)),
-        (None, Some(event)) => {
-            args.push(event);
-            (Kind::Event, out.id)
-        }
-        (None, None) => return None,
-    };
+pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
+    let parts = split(frame).or_else(|| parse(frame))?;
+    let mut args: Vec<&str> = Vec::with_capacity(3);
+    args.extend(parts.event);
     let spread: Vec<&RawValue>;
-    match (out.error, out.data) {
-        (Some(error), _) if kind == Kind::Ack => args.push(error),
-        (_, Some(data)) if data.get() != "null" => {
-            if data.get().starts_with("{\"$args\"") {
+    match parts.body {
+        Some(body) if parts.error => args.push(body),
+        Some(body) if body != "null" => {
+            if body.starts_with("{\"$args\"") {
                 #[derive(Deserialize)]
                 struct Spread<'a> {
                     #[serde(borrow, rename = "$args")]
                     args: Vec<&'a RawValue>,
                 }
-                match serde_json::from_str::<Spread<'_>>(data.get()) {
+                match serde_json::from_str::<Spread<'_>>(body) {
                     Ok(many) => {
                         spread = many.args;
-                        args.extend(spread.iter().copied());
+                        args.extend(spread.iter().map(|arg| arg.get()));
                     }
-                    Err(_) => args.push(data),
+                    Err(_) => args.push(body),
                 }
             } else {
-                args.push(data);
+                args.push(body);
             }
         }
         _ => {}
     }
-    let mut array = String::with_capacity(frame.len() + 8);
-    array.push('[');
-    for (index, arg) in args.iter().enumerate() {
-        if index > 0 {
-            array.push(',');
+    let (kind, id) = (parts.kind, parts.id);
+    if !args.iter().any(|arg| arg.contains("\"$binary\"")) {
+        let len = args.iter().map(|arg| arg.len() + 1).sum::<usize>();
+        let mut wire = String::with_capacity(len + nsp.len() + 24);
+        wire.push('4');
+        packet::write_header(&mut wire, kind, nsp, id, 0);
+        wire.push('[');
+        for (index, arg) in args.iter().enumerate() {
+            if index > 0 {
+                wire.push(',');
+            }
+            wire.push_str(arg);
         }
-        array.push_str(arg.get());
-    }
-    array.push(']');
-    if !array.contains("\"$binary\"") {
-        return Some(vec![EngineMessage::text(packet::encode(
-            kind, nsp, id, 0, &array,
-        ))]);
+        wire.push(']');
+        return Some(vec![EnginePacket::encoded(wire)]);
     }
     // Binary values: placeholders in the JSON, the bytes as attachments after it.
-    let mut value: Value = serde_json::from_str(&array).ok()?;
+    let mut value = Value::Array(
+        args.iter()
+            .map(|arg| serde_json::from_str(arg))
+            .collect::<Result<_, _>>()
+            .ok()?,
+    );
     let mut attachments = Vec::new();
     take_binaries(&mut value, &mut attachments);
     let kind = match kind {
         Kind::Ack => Kind::BinaryAck,
         _ => Kind::BinaryEvent,
     };
-    let json = serde_json::to_string(&value).ok()?;
-    let mut payloads = vec![EngineMessage::text(packet::encode(
-        kind,
-        nsp,
-        id,
-        attachments.len(),
-        &json,
-    ))];
-    payloads.extend(attachments.into_iter().map(EngineMessage::Binary));
-    Some(payloads)
+    let mut wire = String::from("4");
+    packet::write_header(&mut wire, kind, nsp, id, attachments.len());
+    wire.push_str(&serde_json::to_string(&value).ok()?);
+    let mut packets = vec![EnginePacket::encoded(wire)];
+    packets.extend(
+        attachments
+            .into_iter()
+            .map(|bytes| EnginePacket::Message(EngineMessage::Binary(bytes))),
+    );
+    Some(packets)
 }
 
 /// Replaces `{"$binary": "<base64>"}` by placeholders, collecting the bytes.
@@ -224,8 +317,69 @@ fn take_binaries(value: &mut Value, attachments: &mut Vec<Bytes>) {
 mod tests {
     use super::*;
 
-    fn text(payloads: Option<Vec<EngineMessage>>) -> Vec<EngineMessage> {
-        payloads.expect("translated")
+    /// The messages of translated packets (a text without its Engine.IO `4`).
+    fn text(packets: Option<Vec<EnginePacket>>) -> Vec<EngineMessage> {
+        let packets = packets.expect("translated");
+        let message = |packet| match packet {
+            EnginePacket::Encoded(wire) => {
+                let wire = wire.as_str().strip_prefix('4').expect("a message");
+                EngineMessage::text(wire.to_owned())
+            }
+            EnginePacket::Message(message) => message,
+            other => panic!("not a message: {other:?}"),
+        };
+        packets.into_iter().map(message).collect()
+    }
+
+    #[test]
+    fn the_core_s_frames_split_without_parsing() {
+        let event = |name, body, id| Parts {
+            kind: Kind::Event,
+            id,
+            event: Some(name),
+            body: Some(body),
+            error: false,
+        };
+        assert_eq!(
+            split(r#"{"event":"a\"b","data":{"id":1},"id":7}"#),
+            Some(event(r#""a\"b""#, r#"{"id":1}"#, Some(7)))
+        );
+        assert_eq!(
+            split(r#"{"event":"n","data":12}"#),
+            Some(event(r#""n""#, "12", None))
+        );
+        assert_eq!(
+            split(r#"{"event":"n","data":"x,\"id\":3"}"#),
+            Some(event(r#""n""#, r#""x,\"id\":3""#, None))
+        );
+        assert_eq!(
+            split(r#"{"ack":42,"error":{"message":"no"}}"#),
+            Some(Parts {
+                kind: Kind::Ack,
+                id: Some(42),
+                event: None,
+                body: Some(r#"{"message":"no"}"#),
+                error: true,
+            })
+        );
+        // Other shapes are left to the JSON parser, which reads them all the same.
+        for other in [
+            r#"{"data":1,"event":"n"}"#,
+            r#"{"event":"n"}"#,
+            r#"{"ack":,"data":1}"#,
+            r#"{"event":"n","data":}"#,
+            r#" {"event":"n","data":1}"#,
+        ] {
+            assert_eq!(split(other), None, "{other}");
+        }
+        assert_eq!(
+            parse(r#"{"data":1,"id":2,"event":"n"}"#),
+            Some(event(r#""n""#, "1", Some(2)))
+        );
+        assert_eq!(
+            text(outgoing(r#"{"data":[1],"event":"n"}"#, "/")),
+            [EngineMessage::Text(r#"2["n",[1]]"#.into())]
+        );
     }
 
     #[test]
