@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The first value of query parameter `name` in `uri`, percent-decoded.
 pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
@@ -20,7 +21,8 @@ pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
 /// The HTTP request that opened the connection.
 #[derive(Debug, Clone)]
 pub struct Handshake {
-    pub(crate) headers: HeaderMap,
+    /// Shared: every namespace a Socket.IO session connects to keeps the same headers.
+    pub(crate) headers: Arc<HeaderMap>,
     pub(crate) uri: Uri,
     pub(crate) remote_addr: Option<SocketAddr>,
     /// The Socket.IO CONNECT payload (`io({ auth })`); `None` for ws-json clients.
@@ -75,7 +77,7 @@ impl Handshake {
         remote_addr: Option<SocketAddr>,
     ) -> Self {
         Handshake {
-            headers: detach_headers(headers),
+            headers: Arc::new(detach_headers(headers)),
             uri: Uri::try_from(uri.to_string()).unwrap_or_default(),
             remote_addr,
             auth: None,

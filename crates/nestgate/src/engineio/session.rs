@@ -7,12 +7,13 @@ use super::packet::{EngineMessage, Packet};
 use super::socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
 use crate::handshake::Handshake;
 use crate::util::caps::Permit;
+use crate::util::queue;
 use crate::util::signal::Signal;
 use crate::util::sync::lock;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore};
 
 /// Messages from the client waiting for the application.
 const INCOMING: usize = 256;
@@ -71,7 +72,7 @@ pub(crate) struct Session {
     state: Mutex<State>,
     /// Packets queued or the state changed.
     pub(super) ready: Notify,
-    incoming: Mutex<Option<mpsc::Sender<EngineMessage>>>,
+    incoming: Mutex<Option<queue::Sender<EngineMessage>>>,
     /// Bytes the client's messages may hold while they wait for the application.
     incoming_budget: Arc<Semaphore>,
     /// A polling GET is waiting.
@@ -96,7 +97,7 @@ impl Session {
         websocket: bool,
         admission: Permit,
     ) -> (Arc<Session>, EngineSocket) {
-        let (tx, rx) = mpsc::channel(INCOMING);
+        let (tx, rx) = queue::channel(INCOMING);
         let max_buffered_bytes = engine
             .config
             .buffered_bytes_limit()

@@ -4,8 +4,9 @@
 use super::packet::{EngineMessage, Packet};
 use super::session::{Session, budget};
 use crate::handshake::Handshake;
+use crate::util::queue;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 /// Why an Engine.IO session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub enum EngineSendError {
 #[derive(Debug)]
 pub struct EngineSocket {
     pub(super) sender: EngineSender,
-    pub(super) incoming: mpsc::Receiver<EngineMessage>,
+    pub(super) incoming: queue::Receiver<EngineMessage>,
     /// Bytes given back to the session's incoming budget as messages are taken.
     pub(super) incoming_budget: Arc<Semaphore>,
     pub(super) max_incoming: usize,

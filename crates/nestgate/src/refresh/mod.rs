@@ -151,7 +151,7 @@ async fn check(socket: &Socket, answer: Value) -> Result<Extensions, HandshakeRe
         .filter(|token| !token.is_empty());
     let handshake = socket.handshake();
     let renewed = Handshake {
-        headers: token::headers_with(&handshake.headers, token),
+        headers: std::sync::Arc::new(token::headers_with(&handshake.headers, token)),
         uri: token::uri_with(&handshake.uri, token),
         remote_addr: handshake.remote_addr,
         auth: Some(Box::new(answer)),

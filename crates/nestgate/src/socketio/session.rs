@@ -10,13 +10,13 @@ use crate::engineio::{CloseReason, EngineMessage, EngineSender, EngineSocket};
 use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
+use crate::util::queue;
 use crate::util::rate::Bucket;
 use axum::extract::ws::Message;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// The bounds of one session's Socket.IO layer.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +46,7 @@ struct Client {
     runtime: Arc<Runtime>,
     sender: EngineSender,
     /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
-    namespaces: HashMap<String, (mpsc::Sender<Result<Message, axum::Error>>, Socket)>,
+    namespaces: HashMap<String, (queue::Sender<Result<Message, axum::Error>>, Socket)>,
 }
 
 /// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
@@ -182,7 +182,9 @@ impl Client {
         match packet.kind {
             Kind::Connect => {
                 *connected_once = true;
-                self.connect(packet.nsp, packet.data, socket).await;
+                // Boxed: the guards' futures are large, and a session waits for its messages
+                // far longer than it connects; unboxed, every idle session would keep their room.
+                Box::pin(self.connect(packet.nsp, packet.data, socket)).await;
                 Ok(())
             }
             Kind::Disconnect => {
@@ -285,7 +287,7 @@ impl Client {
             0,
             &reply,
         )));
-        let (inbound, receiver) = mpsc::channel(runtime.config.max_in_flight.max(1));
+        let (inbound, receiver) = queue::channel(runtime.config.max_in_flight.max(1));
         self.namespaces
             .insert(nsp.to_owned(), (inbound, socket.clone()));
         let transport = Transport {
@@ -317,7 +319,7 @@ impl Client {
 
 /// The stream of ws-json frames the session routes to one namespace socket.
 fn tokio_stream_of(
-    mut receiver: mpsc::Receiver<Result<Message, axum::Error>>,
+    mut receiver: queue::Receiver<Result<Message, axum::Error>>,
 ) -> impl futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin + Send {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }

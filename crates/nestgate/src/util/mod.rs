@@ -4,6 +4,7 @@
 pub(crate) mod caps;
 pub(crate) mod id;
 pub(crate) mod linger;
+pub(crate) mod queue;
 pub(crate) mod rate;
 pub(crate) mod signal;
 pub(crate) mod sync;
