@@ -119,6 +119,11 @@ struct Watched;
 
 #[websocket_gateway]
 impl Watched {
+    #[subscribe_message("leave")]
+    fn leave(&self, socket: Socket) {
+        socket.disconnect();
+    }
+
     #[on_disconnect]
     fn gone(&self, socket: Socket, reason: nestgate::DisconnectReason) {
         if let Some(reasons) = socket.server().state::<Reasons>() {
@@ -388,4 +393,44 @@ async fn disconnect_reasons_reach_the_hook() {
     silent.send(Message::text("40/watched,")).await.unwrap();
     expect("heartbeat timeout").await;
     drop(silent);
+}
+
+/// What the server closes reaches the client: a socket it disconnects gets its namespace's
+/// DISCONNECT (and the session stays usable: the client may connect again), and a shutdown
+/// closes the whole session, so that clients reconnect by themselves.
+#[tokio::test]
+async fn the_server_s_own_closes_reach_the_client() {
+    let reasons = Reasons::default();
+    let server = serve(
+        App::bare()
+            .gateway::<Watched>()
+            .provide(reasons.clone())
+            .socket_io(SocketIoConfig::default()),
+    )
+    .await;
+    let mut client = Raw::connect(&server).await;
+    assert!(
+        client
+            .join("/watched", None)
+            .await
+            .starts_with("40/watched,")
+    );
+    client.send(r#"42/watched,["leave"]"#).await;
+    assert_eq!(client.recv().await.as_deref(), Some("41/watched,"));
+    assert!(
+        client
+            .join("/watched", None)
+            .await
+            .starts_with("40/watched,")
+    );
+    assert!(
+        reasons
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|reason| reason == "kicked")
+    );
+    server.shutdown().await.expect("shuts down");
+    assert!(client.closed().await, "the session ends with the server");
 }

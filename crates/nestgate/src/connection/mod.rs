@@ -22,7 +22,7 @@ use reader::{Running, drain, read_loop};
 use std::borrow::Cow;
 use std::sync::Arc;
 use tokio::time::timeout;
-use writer::{finish, write_loop};
+use writer::{Writer, finish, write_loop};
 
 /// What a socket's frames travel over: a WebSocket for ws-json, or a Socket.IO namespace on an
 /// Engine.IO session (whose frames the Socket.IO codec translates, and which has a heartbeat
@@ -36,6 +36,11 @@ pub(crate) struct Transport<S, K> {
     pub(crate) close_handshake: bool,
     /// Read at most [`App::max_messages_per_second`](crate::App::max_messages_per_second).
     pub(crate) rate_limit: bool,
+    /// Drain the outbound queue in a writer task of its own while the connection lives. Without
+    /// it (a Socket.IO namespace socket, whose frames go through its text sink and whose queue
+    /// only ever holds its close), the queue is drained by the reader task once it ends: one
+    /// task and its allocation fewer per socket.
+    pub(crate) writer_task: bool,
 }
 
 /// The last item of a transport's stream when the transport knows why it ended: the socket ends
@@ -62,8 +67,13 @@ pub(crate) async fn serve<S, K>(
         heartbeat,
         close_handshake,
         rate_limit,
+        writer_task,
     } = transport;
-    let mut writer = tokio::spawn(write_loop(sink, socket.clone()));
+    let mut writer = if writer_task {
+        Writer::Task(tokio::spawn(write_loop(sink, socket.clone())))
+    } else {
+        Writer::Inline(Some(sink))
+    };
 
     if let Err(reject) = namespace.connect(&socket).await {
         tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");

@@ -94,6 +94,32 @@ where
     Ok(closed)
 }
 
+/// The writer of a connection: a task of its own, or (see `Transport::writer_task`) the sink,
+/// drained by [`finish`] in the reader task.
+pub(crate) enum Writer<K> {
+    Task(tokio::task::JoinHandle<()>),
+    Inline(Option<K>),
+}
+
+impl<K> Writer<K>
+where
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
+    /// Completes when the writer is done: the task has ended, or the queue is drained here.
+    async fn done(&mut self, socket: &Socket) {
+        match self {
+            Writer::Task(task) => {
+                let _ = task.await;
+            }
+            Writer::Inline(sink) => {
+                if let Some(sink) = sink.take() {
+                    write_loop(sink, socket.clone()).await;
+                }
+            }
+        }
+    }
+}
+
 /// Waits for the writer to send the close frame, then for the client's close frame, each within
 /// a grace period; a client that does not cooperate has its transport dropped.
 ///
@@ -101,19 +127,22 @@ where
 /// writing (a flood, a large message) reads nothing, and would otherwise never get to read the
 /// close frame. What still arrives after the transport is dropped is drained by the transport
 /// itself (`ws::websocket::Linger`).
-pub(super) async fn finish<S>(
+pub(super) async fn finish<S, K>(
     socket: &Socket,
     stream: &mut S,
-    writer: &mut tokio::task::JoinHandle<()>,
+    writer: &mut Writer<K>,
     close_handshake: bool,
 ) where
     S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+    K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
 {
     let written = async {
-        if timeout(CLOSE_GRACE, &mut *writer).await.is_err() {
+        let done = writer.done(socket);
+        tokio::pin!(done);
+        if timeout(CLOSE_GRACE, &mut done).await.is_err() {
             socket.abort_signal().fire();
             // The writer bounds its own close by CLOSE_TIMEOUT; the margin only covers scheduling.
-            let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut *writer).await;
+            let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(1), &mut done).await;
         }
     };
     tokio::pin!(written);

@@ -298,6 +298,8 @@ impl Client {
             // The inbound rate limit is the session's (above): a namespace socket that paused
             // here would stall the whole session behind it.
             rate_limit: false,
+            // Its frames go through the text sink; the queue only carries its close.
+            writer_task: false,
         };
         runtime.connections.spawn(connection::serve(
             socket,

@@ -123,6 +123,7 @@ fn run(
         heartbeat: true,
         close_handshake: true,
         rate_limit: true,
+        writer_task: true,
     };
     serve(socket, transport, runtime, namespace)
 }
