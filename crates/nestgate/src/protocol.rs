@@ -92,6 +92,48 @@ pub(crate) fn decode(text: &str) -> Result<Envelope<'_>, WsException> {
     })
 }
 
+/// A frame its transport has decoded already — Socket.IO's events and acks, whose packets were
+/// validated as they were parsed — as ranges of the text it came in: dispatched as it is, not
+/// written out as ws-json and parsed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// The event name.
+    pub(crate) event: Option<Name>,
+    /// Where `data` sits in the text; `None` when there is none.
+    pub(crate) data: Option<Range<usize>>,
+    /// The acknowledgement id the client asked for.
+    pub(crate) id: Option<u64>,
+    /// The server's acknowledgement id this frame answers.
+    pub(crate) ack: Option<u64>,
+    /// `data` is the array of an event's several arguments.
+    pub(crate) args: Option<u32>,
+}
+
+/// An event name in a [`Decoded`] frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Name {
+    /// The name is this range of the text.
+    At(Range<usize>),
+    /// The name had escapes: unescaped.
+    Owned(String),
+}
+
+impl Decoded {
+    /// The envelope of `frame`, the text this was decoded from.
+    pub(crate) fn envelope(self, frame: &str) -> Envelope<'_> {
+        Envelope {
+            event: self.event.map(|name| match name {
+                Name::At(range) => Cow::Borrowed(&frame[range]),
+                Name::Owned(name) => Cow::Owned(name),
+            }),
+            data: self.data,
+            id: self.id,
+            ack: self.ack,
+            args: self.args,
+        }
+    }
+}
+
 /// The JSON text `data` stands for: the slice, or `null` when it is absent.
 pub(crate) fn data_text<'a>(frame: &'a str, data: &Option<Range<usize>>) -> &'a str {
     match data {

@@ -335,7 +335,7 @@ impl InProcess {
     /// Dispatches one text frame given as bytes the way the WebSocket layer hands them over.
     pub async fn send_frame(&mut self, frame: axum::extract::ws::Utf8Bytes) {
         let waker = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
-        if let Some(running) = crate::connection::dispatch(&self.socket, frame, &waker) {
+        if let Some(running) = crate::connection::dispatch(&self.socket, frame, None, &waker) {
             running.await;
         }
     }

@@ -5,7 +5,7 @@ use crate::error::WsException;
 use crate::extract::{Message, MessageParts, Payload};
 use crate::filter::{ErrorHost, Failure};
 use crate::handler::reply::{Reply, ReplyKind};
-use crate::protocol;
+use crate::protocol::{self, Decoded};
 use crate::socket::Socket;
 use axum::extract::ws::Utf8Bytes;
 use futures_util::stream::BoxStream;
@@ -16,18 +16,23 @@ use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll, Waker};
 
-/// Decodes one text frame and starts its handler; answers bad frames at once.
+/// Decodes one text frame (unless its transport did: `decoded`) and starts its handler; answers
+/// bad frames at once.
 pub(crate) fn dispatch(
     socket: &Socket,
     frame: Utf8Bytes,
+    decoded: Option<Decoded>,
     waker: &Waker,
 ) -> Option<impl Future<Output = ()> + Send + use<>> {
-    let envelope = match protocol::decode(frame.as_str()) {
-        Ok(envelope) => envelope,
-        Err(exception) => {
-            protocol_error(socket, None, exception, None);
-            return None;
-        }
+    let envelope = match decoded {
+        Some(decoded) => decoded.envelope(frame.as_str()),
+        None => match protocol::decode(frame.as_str()) {
+            Ok(envelope) => envelope,
+            Err(exception) => {
+                protocol_error(socket, None, exception, None);
+                return None;
+            }
+        },
     };
     if let (None, Some(ack)) = (&envelope.event, envelope.ack) {
         answer_ack(

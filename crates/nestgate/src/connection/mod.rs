@@ -43,6 +43,14 @@ pub(crate) struct Transport<S, K> {
     pub(crate) writer_task: bool,
 }
 
+/// What a transport's stream brings: a WebSocket message, or a frame the transport decoded
+/// itself (Socket.IO's events and acks) with the text it is a part of.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Message(Message),
+    Decoded(axum::extract::ws::Utf8Bytes, crate::protocol::Decoded),
+}
+
 /// The last item of a transport's stream when the transport knows why it ended: the socket ends
 /// with that reason. A Socket.IO namespace socket gets one when its Engine.IO session ends
 /// (Socket.IO maps the session's reason), so the driver needs to know no engine type.
@@ -58,7 +66,7 @@ pub(crate) async fn serve<S, K>(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) where
-    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    S: futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin + Send,
     K: futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
 {
     let Transport {

@@ -1,10 +1,10 @@
 //! The reader task's loop: it reads frames, hands text to dispatch, keeps the heartbeat and the
 //! inbound rate limit, and polls the connection's running handlers ([`Running`]).
 
-use super::Ended;
 use super::heartbeat::{Beat, Heartbeat};
+use super::{Ended, Inbound};
 use crate::error::WsException;
-use crate::protocol;
+use crate::protocol::{self, Decoded};
 use crate::socket::{DisconnectReason, Socket};
 use crate::util::rate::Bucket;
 use axum::extract::ws::{Message, Utf8Bytes};
@@ -27,9 +27,9 @@ pub(super) async fn read_loop<S, F, D>(
     rate_limit: bool,
 ) -> DisconnectReason
 where
-    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin,
     F: Future<Output = ()>,
-    D: Fn(&Socket, Utf8Bytes, &Waker) -> Option<F>,
+    D: Fn(&Socket, Utf8Bytes, Option<Decoded>, &Waker) -> Option<F>,
 {
     // The reader task's waker, for the first poll of each handler in `dispatch`.
     let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
@@ -80,19 +80,24 @@ where
                     }
                 }
                 match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        if let Some(handling) = dispatch(socket, text, &waker) {
+                    Some(Ok(Inbound::Message(Message::Text(text)))) => {
+                        if let Some(handling) = dispatch(socket, text, None, &waker) {
                             running.push(handling);
                         }
                     }
-                    Some(Ok(Message::Binary(_))) => {
+                    Some(Ok(Inbound::Decoded(frame, decoded))) => {
+                        if let Some(handling) = dispatch(socket, frame, Some(decoded), &waker) {
+                            running.push(handling);
+                        }
+                    }
+                    Some(Ok(Inbound::Message(Message::Binary(_)))) => {
                         let exception = WsException::new(
                             "binary frames are not supported by this gateway: send JSON text frames",
                         );
                         let _ = socket.send_text(protocol::encode_exception(&exception, None).into());
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => return DisconnectReason::ClientClose,
+                    Some(Ok(Inbound::Message(Message::Ping(_) | Message::Pong(_)))) => {}
+                    Some(Ok(Inbound::Message(Message::Close(_)))) | None => return DisconnectReason::ClientClose,
                     Some(Err(err)) => return classify(err),
                 }
             }

@@ -1,6 +1,7 @@
 //! The writer task (it drains the outbound queue into the transport, batching writes) and the
 //! end of a connection: the close frame out, the client's close frame in, each within a grace.
 
+use super::Inbound;
 use crate::socket::outbound::Outbound;
 use crate::socket::{Closing, DisconnectReason, Socket};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
@@ -133,7 +134,7 @@ pub(super) async fn finish<S, K>(
     writer: &mut Writer<K>,
     close_handshake: bool,
 ) where
-    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin,
     K: futures_util::Sink<Message, Error = axum::Error> + Unpin,
 {
     let written = async {
@@ -153,7 +154,7 @@ pub(super) async fn finish<S, K>(
             biased;
             () = &mut written => break,
             message = stream.next(), if open => match message {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => open = false,
+                Some(Ok(Inbound::Message(Message::Close(_)))) | Some(Err(_)) | None => open = false,
                 Some(Ok(_)) => {}
             },
         }
@@ -164,7 +165,7 @@ pub(super) async fn finish<S, K>(
     // Read until the client's close frame so that the transport is not reset under it.
     let _ = timeout(CLOSE_GRACE, async {
         while let Some(Ok(message)) = stream.next().await {
-            if matches!(message, Message::Close(_)) {
+            if matches!(message, Inbound::Message(Message::Close(_))) {
                 break;
             }
         }

@@ -101,6 +101,10 @@ pub(crate) fn fuzz(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let shared = axum::extract::ws::Utf8Bytes::from(text);
+    if let Ok(packet) = packet::decode(shared.as_str()) {
+        let _ = translate::decoded(&packet, &shared);
+    }
     if let Ok(packet) = packet::decode(text) {
         let attachments = vec![Bytes::copy_from_slice(data); packet.attachments];
         if let Ok(frame) = translate::incoming(&packet, &attachments) {

@@ -5,14 +5,14 @@
 use super::packet::{self, Kind};
 use super::sink::{text_sink, translating_sink};
 use super::translate;
-use crate::connection::{self, Transport};
+use crate::connection::{self, Inbound, Transport};
 use crate::engineio::{CloseReason, EngineMessage, EngineSender, EngineSocket};
 use crate::guard::HandshakeRequest;
 use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
 use crate::util::queue;
 use crate::util::rate::Bucket;
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,7 +46,7 @@ struct Client {
     runtime: Arc<Runtime>,
     sender: EngineSender,
     /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
-    namespaces: HashMap<String, (queue::Sender<Result<Message, axum::Error>>, Socket)>,
+    namespaces: HashMap<String, (queue::Sender<Result<Inbound, axum::Error>>, Socket)>,
 }
 
 /// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
@@ -172,7 +172,7 @@ fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
 impl Client {
     async fn text(
         &mut self,
-        text: &str,
+        text: &Utf8Bytes,
         socket: &EngineSocket,
         pending: &mut Option<PendingBinary>,
         connected_once: &mut bool,
@@ -194,7 +194,7 @@ impl Client {
             }
             Kind::BinaryEvent | Kind::BinaryAck if packet.attachments > 0 => {
                 *pending = Some(PendingBinary {
-                    header: text.to_owned(),
+                    header: text.as_str().to_owned(),
                     expected: packet.attachments,
                     attachments: Vec::with_capacity(packet.attachments),
                     bytes: text.len(),
@@ -202,34 +202,44 @@ impl Client {
                 });
                 Ok(())
             }
-            _ => self.route(&packet, &[]).await,
+            _ => {
+                let inbound = match translate::decoded(&packet, text) {
+                    Ok(Some((frame, decoded))) => Inbound::Decoded(frame, decoded),
+                    Ok(None) => Inbound::Message(Message::Text(
+                        translate::incoming(&packet, &[])
+                            .map_err(|_| "malformed arguments")?
+                            .into(),
+                    )),
+                    Err(_) => return Err("malformed arguments"),
+                };
+                self.route(packet.nsp, inbound).await;
+                Ok(())
+            }
         }
     }
 
     async fn binary(&mut self, header: &str, attachments: &[Bytes]) -> Result<(), &'static str> {
         let packet = packet::decode(header).map_err(|_| "not a Socket.IO packet")?;
-        self.route(&packet, attachments).await
+        // With its attachments, as a ws-json frame (the bytes become `{"$binary": ...}`).
+        let frame = translate::incoming(&packet, attachments).map_err(|_| "malformed arguments")?;
+        self.route(packet.nsp, Inbound::Message(Message::Text(frame.into())))
+            .await;
+        Ok(())
     }
 
-    /// An EVENT or ACK, to its namespace's socket as a ws-json frame.
-    async fn route(
-        &mut self,
-        packet: &packet::Packet<'_>,
-        attachments: &[Bytes],
-    ) -> Result<(), &'static str> {
-        let frame = translate::incoming(packet, attachments).map_err(|_| "malformed arguments")?;
-        let Some((inbound, _)) = self.namespaces.get(packet.nsp) else {
+    /// An EVENT or ACK, to its namespace's socket.
+    async fn route(&mut self, nsp: &str, frame: Inbound) {
+        let Some((inbound, _)) = self.namespaces.get(nsp) else {
             tracing::debug!(
-                nsp = packet.nsp,
+                nsp,
                 "a packet for a namespace this client is not connected to"
             );
-            return Ok(());
+            return;
         };
-        if inbound.send(Ok(Message::Text(frame.into()))).await.is_err() {
+        if inbound.send(Ok(frame)).await.is_err() {
             // The server closed that socket; the client will learn it from the DISCONNECT.
-            self.namespaces.remove(packet.nsp);
+            self.namespaces.remove(nsp);
         }
-        Ok(())
     }
 
     /// CONNECT to a namespace: guards, then a socket served by the core.
@@ -321,7 +331,7 @@ impl Client {
 
 /// The stream of ws-json frames the session routes to one namespace socket.
 fn tokio_stream_of(
-    mut receiver: queue::Receiver<Result<Message, axum::Error>>,
-) -> impl futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin + Send {
+    mut receiver: queue::Receiver<Result<Inbound, axum::Error>>,
+) -> impl futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin + Send {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }

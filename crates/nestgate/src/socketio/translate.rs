@@ -8,7 +8,8 @@
 
 use super::packet::{self, Kind, Packet};
 use crate::engineio::{EngineMessage, Packet as EnginePacket};
-use crate::protocol::BINARY_KEY;
+use crate::protocol::{BINARY_KEY, Decoded, Name};
+use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -75,6 +76,83 @@ pub(crate) fn incoming(packet: &Packet<'_>, attachments: &[Bytes]) -> Result<Str
     }
     out.push('}');
     Ok(out)
+}
+
+/// A client's EVENT or ACK without attachments, as the core dispatches it: ranges of the
+/// packet's own text (`text`, which `packet` was decoded from), so that its `data` is neither
+/// copied nor parsed again. Several arguments are one array (`args`), written out; an event
+/// name that is not a string is left to [`incoming`] (and the core's error for it).
+pub(crate) fn decoded(
+    packet: &Packet<'_>,
+    text: &Utf8Bytes,
+) -> Result<Option<(Utf8Bytes, Decoded)>, Malformed> {
+    let base = text.as_str().as_ptr() as usize;
+    // `packet` borrows from `text`; anything else is sent the copying way.
+    let within = |raw: &RawValue| {
+        let start = (raw.get().as_ptr() as usize).checked_sub(base)?;
+        let end = start + raw.get().len();
+        (end <= text.len()).then_some(start..end)
+    };
+    if !packet.args.iter().all(|arg| within(arg).is_some()) {
+        return Ok(None);
+    }
+    let range = |raw: &RawValue| within(raw).unwrap_or_default();
+    let (event, rest, id, ack) = match packet.kind {
+        Kind::Event | Kind::BinaryEvent => {
+            let (name, rest) = packet.args.split_first().ok_or(Malformed)?;
+            let name_text = name.get();
+            if !name_text.starts_with('"') {
+                return Ok(None);
+            }
+            let name = if name_text.contains('\\') {
+                Name::Owned(serde_json::from_str(name_text).map_err(|_| Malformed)?)
+            } else {
+                let quoted = range(name);
+                Name::At(quoted.start + 1..quoted.end - 1)
+            };
+            (Some(name), rest, packet.id, None)
+        }
+        Kind::Ack | Kind::BinaryAck => (None, &packet.args[..], None, packet.id),
+        _ => return Err(Malformed),
+    };
+    if event.is_none() && ack.is_none() {
+        return Err(Malformed);
+    }
+    let (frame, data, args) = match rest {
+        [] => (text.clone(), None, None),
+        [one] if one.get() == "null" => (text.clone(), None, None),
+        [one] => (text.clone(), Some(range(one)), None),
+        several => {
+            let mut array = String::with_capacity(packet.data.len());
+            array.push('[');
+            for (index, arg) in several.iter().enumerate() {
+                if index > 0 {
+                    array.push(',');
+                }
+                array.push_str(arg.get());
+            }
+            array.push(']');
+            let data = Some(0..array.len());
+            (
+                Utf8Bytes::from(array),
+                data,
+                u32::try_from(several.len()).ok(),
+            )
+        }
+    };
+    // A new text (several arguments) takes the name with it.
+    let event = match event {
+        Some(Name::At(at)) if args.is_some() => Some(Name::Owned(text.as_str()[at].to_owned())),
+        other => other,
+    };
+    let decoded = Decoded {
+        event,
+        data,
+        id,
+        ack,
+        args,
+    };
+    Ok(Some((frame, decoded)))
 }
 
 /// Replaces `{"_placeholder": true, "num": n}` by `{"$binary": "<base64>"}`.
@@ -404,6 +482,50 @@ mod tests {
             incoming(&p, &[Bytes::from_static(&[1, 2, 3])]).unwrap(),
             r#"{"event":"bin","data":{"$binary":"AQID"}}"#
         );
+    }
+
+    /// What `decoded` hands the core is what the ws-json frame of `incoming` decodes to.
+    #[test]
+    fn decoded_packets_read_as_their_ws_json_frames() {
+        for text in [
+            r#"2["message",1,"2",{"3":[true]}]"#,
+            r#"2456["echo","x"]"#,
+            r#"2/chat,9["echo",{"a":[1,2]}]"#,
+            r#"2["ping"]"#,
+            r#"2["null",null]"#,
+            r#"2["a\u0062c",1]"#,
+            r#"2["a\"q",1,2]"#,
+            r#"37[{"ok":true}]"#,
+            r#"3/chat,8[1,"two"]"#,
+            r#"39[]"#,
+        ] {
+            let frame = Utf8Bytes::from(text);
+            let packet = packet::decode(frame.as_str()).expect(text);
+            let (decoded_text, decoded) = decoded(&packet, &frame).unwrap().expect("decoded");
+            let envelope = decoded.envelope(decoded_text.as_str());
+            let ws_json = incoming(&packet, &[]).unwrap();
+            let expected = crate::protocol::decode(&ws_json).unwrap();
+            assert_eq!(envelope.event, expected.event, "{text}");
+            assert_eq!(
+                crate::protocol::data_text(decoded_text.as_str(), &envelope.data),
+                crate::protocol::data_text(&ws_json, &expected.data),
+                "{text}"
+            );
+            assert_eq!(
+                (envelope.id, envelope.ack, envelope.args),
+                (expected.id, expected.ack, expected.args),
+                "{text}"
+            );
+        }
+        // One argument is a range of the packet itself, not a copy.
+        let frame = Utf8Bytes::from(r#"2["echo","x"]"#);
+        let packet = packet::decode(frame.as_str()).unwrap();
+        let (shared, _) = decoded(&packet, &frame).unwrap().unwrap();
+        assert_eq!(shared.as_str().as_ptr(), frame.as_str().as_ptr());
+        // A packet that was not decoded from the text given goes the copying way.
+        let copy = Utf8Bytes::from(r#"2["echo","x"]"#);
+        let packet = packet::decode(r#"2["echo","x"]"#).unwrap();
+        assert!(decoded(&packet, &copy).unwrap().is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! prepared frame, without a copy or a second UTF-8 check; incoming text is checked once more
 //! when it becomes axum's `Utf8Bytes` (axum has no unchecked conversion).
 
+use crate::connection::Inbound;
 use crate::util::linger::LingerLimits;
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -185,7 +186,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Linger<T
 pub(crate) struct Incoming(pub(crate) SplitStream<Ws>);
 
 impl Stream for Incoming {
-    type Item = Result<Message, axum::Error>;
+    type Item = Result<Inbound, axum::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
@@ -209,7 +210,7 @@ impl Stream for Incoming {
                 // Only ever produced for writing.
                 tungstenite::Message::Frame(_) => continue,
             };
-            return Poll::Ready(Some(Ok(message)));
+            return Poll::Ready(Some(Ok(Inbound::Message(message))));
         }
     }
 }
