@@ -192,7 +192,7 @@ impl LocalStore {
     pub fn broadcast(&self, frame: &Frame, options: &BroadcastOptions) -> usize {
         let mut sent = 0;
         self.for_each_target(options, |socket| {
-            if socket.send_frame(frame.clone(), options.volatile) {
+            if socket.send_frame(frame.clone(), options.volatile, true) {
                 sent += 1;
             }
         });
@@ -213,7 +213,7 @@ impl LocalStore {
         let mut failed = Vec::new();
         for socket in targets {
             socket.expect_ack(ack_id, sender.clone());
-            if socket.send_frame(frame.clone(), options.volatile) {
+            if socket.send_frame(frame.clone(), options.volatile, true) {
                 waiting.push(socket);
             } else {
                 socket.forget_ack(ack_id);

@@ -30,6 +30,7 @@ mod websocket;
 pub use config::EngineConfig;
 pub use packet::EngineMessage;
 pub(crate) use packet::Packet;
+pub(crate) use session::{Direct, Waiting};
 pub use socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
 
 /// The old name of [`EngineMessage`]: `nestgate::extract::Payload` is a message's data, and in
@@ -61,7 +62,16 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-type OnConnect = Arc<dyn Fn(EngineSocket) -> BoxFuture<'static, ()> + Send + Sync>;
+/// What an engine does with each new session.
+enum OnConnect {
+    /// Runs the application's task with the session's [`EngineSocket`] (the public API).
+    Task(Arc<dyn Fn(EngineSocket) -> BoxFuture<'static, ()> + Send + Sync>),
+    /// Makes a handler the transports give each message to where they read it (Socket.IO's).
+    Direct(Box<MakeDirect>),
+}
+
+/// Makes a session's [`Direct`] handler from its sender and handshake.
+pub(crate) type MakeDirect = dyn Fn(EngineSender, Handshake) -> Arc<dyn Direct> + Send + Sync;
 
 /// An Engine.IO server: its sessions and what to do with each new one.
 #[derive(Clone)]
@@ -98,7 +108,20 @@ impl EngineIo {
                 admissions: Caps::new(Some(config.max_sessions), config.max_sessions_per_ip),
                 config,
                 sessions: DashMap::new(),
-                on_connect: Arc::new(move |socket| Box::pin(on_connect(socket))),
+                on_connect: OnConnect::Task(Arc::new(move |socket| Box::pin(on_connect(socket)))),
+            }),
+        }
+    }
+
+    /// An engine whose sessions give their messages to the handler `make` returns for each,
+    /// in the task of the transport that read them: no queue and no task in between.
+    pub(crate) fn direct(config: EngineConfig, make: Box<MakeDirect>) -> Self {
+        EngineIo {
+            inner: Arc::new(Engine {
+                admissions: Caps::new(Some(config.max_sessions), config.max_sessions_per_ip),
+                config,
+                sessions: DashMap::new(),
+                on_connect: OnConnect::Direct(make),
             }),
         }
     }
@@ -337,10 +360,18 @@ impl Engine {
         websocket: bool,
         admission: Permit,
     ) -> Arc<Session> {
-        let (session, socket) = Session::new(self.clone(), handshake, websocket, admission);
+        let session = match &self.on_connect {
+            OnConnect::Task(on_connect) => {
+                let (session, socket) = Session::new(self.clone(), handshake, websocket, admission);
+                tokio::spawn(on_connect(socket));
+                session
+            }
+            OnConnect::Direct(make) => {
+                Session::direct(self.clone(), handshake, websocket, admission, &**make)
+            }
+        };
         self.sessions.insert(session.sid.clone(), session.clone());
         tokio::spawn(session::heartbeat(self.clone(), session.clone()));
-        tokio::spawn((self.on_connect)(socket));
         session
     }
 

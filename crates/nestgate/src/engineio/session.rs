@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore};
 
 /// Messages from the client waiting for the application.
-const INCOMING: usize = 256;
+pub(super) const INCOMING: usize = 256;
 
 /// How long a session closed by the client over polling keeps its sid for one last GET.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -58,11 +58,18 @@ impl State {
 
     /// Takes every queued packet, for a transport to write.
     pub(super) fn take(&mut self) -> Vec<Packet> {
+        let mut packets = Vec::new();
+        self.take_into(&mut packets);
+        packets
+    }
+
+    /// Moves every queued packet to the end of `out` (a transport's buffer, kept between writes).
+    pub(super) fn take_into(&mut self, out: &mut Vec<Packet>) {
         self.bytes = 0;
         if self.pong_due.is_some() {
             self.ping_delivered = true;
         }
-        self.packets.drain(..).collect()
+        out.extend(self.packets.drain(..));
     }
 }
 
@@ -72,9 +79,8 @@ pub(crate) struct Session {
     state: Mutex<State>,
     /// Packets queued or the state changed.
     pub(super) ready: Notify,
-    incoming: Mutex<Option<queue::Sender<EngineMessage>>>,
-    /// Bytes the client's messages may hold while they wait for the application.
-    incoming_budget: Arc<Semaphore>,
+    /// Where the client's messages go.
+    incoming: Mutex<Inbox>,
     /// A polling GET is waiting.
     pub(super) polling: AtomicBool,
     /// A polling POST is reading its body.
@@ -90,7 +96,34 @@ pub(crate) struct Session {
     _admission: Permit,
 }
 
+/// Where a session's messages go: the application's [`EngineSocket`] (a queue, read by a task of
+/// its own), or a [`Direct`] handler called by the transport that read them. `None` once the
+/// session is closed.
+#[derive(Clone)]
+enum Inbox {
+    /// The queue, and the bytes the messages waiting in it may still hold.
+    Queue(queue::Sender<EngineMessage>, Arc<Semaphore>),
+    Direct(Arc<dyn Direct>),
+    None,
+}
+
+/// What a message the application is not ready for waits on.
+pub(crate) type Waiting = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A session's messages handled where they are read, without a queue or a task between the
+/// transport and the application (how the Socket.IO engine takes them).
+pub(crate) trait Direct: Send + Sync + 'static {
+    /// Handles a message from the client. `None` when it is done; otherwise the message is
+    /// handled once the future completes, and later messages wait for it (the WebSocket keeps
+    /// reading meanwhile, up to the session's bounds, so that pongs and a close are seen).
+    fn message(self: Arc<Self>, message: EngineMessage) -> Option<Waiting>;
+
+    /// The session closed: no message comes any more.
+    fn closed(&self, reason: CloseReason);
+}
+
 impl Session {
+    /// A session whose messages go to the [`EngineSocket`] returned with it.
     pub(crate) fn new(
         engine: Arc<Engine>,
         handshake: Handshake,
@@ -103,26 +136,12 @@ impl Session {
             .buffered_bytes_limit()
             .min(Semaphore::MAX_PERMITS);
         let incoming_budget = Arc::new(Semaphore::new(max_buffered_bytes));
-        let session = Arc::new(Session {
-            sid: crate::util::id::new_id(),
-            engine: Arc::downgrade(&engine),
-            state: Mutex::new(State {
-                websocket,
-                ..State::default()
-            }),
-            ready: Notify::new(),
-            incoming: Mutex::new(Some(tx)),
-            incoming_budget: incoming_budget.clone(),
-            polling: AtomicBool::new(false),
-            posting: AtomicBool::new(false),
-            pong: Notify::new(),
-            closed: Signal::default(),
-            reason: Mutex::new(None),
-            max_buffered: engine.config.max_buffered,
-            max_buffered_bytes,
-            ping_timeout: engine.config.ping_timeout,
-            _admission: admission,
-        });
+        let session = Session::with_inbox(
+            engine,
+            websocket,
+            admission,
+            Inbox::Queue(tx, incoming_budget.clone()),
+        );
         let socket = EngineSocket {
             sender: EngineSender {
                 session: session.clone(),
@@ -133,6 +152,57 @@ impl Session {
             handshake,
         };
         (session, socket)
+    }
+
+    /// A session whose messages go to the handler `make` returns (given the session's sender
+    /// and handshake).
+    pub(crate) fn direct(
+        engine: Arc<Engine>,
+        handshake: Handshake,
+        websocket: bool,
+        admission: Permit,
+        make: &(dyn Fn(EngineSender, Handshake) -> Arc<dyn Direct> + Send + Sync),
+    ) -> Arc<Session> {
+        let session = Session::with_inbox(engine, websocket, admission, Inbox::None);
+        let handler = make(
+            EngineSender {
+                session: session.clone(),
+            },
+            handshake,
+        );
+        *lock(&session.incoming) = Inbox::Direct(handler);
+        session
+    }
+
+    fn with_inbox(
+        engine: Arc<Engine>,
+        websocket: bool,
+        admission: Permit,
+        inbox: Inbox,
+    ) -> Arc<Session> {
+        let max_buffered_bytes = engine
+            .config
+            .buffered_bytes_limit()
+            .min(Semaphore::MAX_PERMITS);
+        Arc::new(Session {
+            sid: crate::util::id::new_id(),
+            engine: Arc::downgrade(&engine),
+            state: Mutex::new(State {
+                websocket,
+                ..State::default()
+            }),
+            ready: Notify::new(),
+            incoming: Mutex::new(inbox),
+            polling: AtomicBool::new(false),
+            posting: AtomicBool::new(false),
+            pong: Notify::new(),
+            closed: Signal::default(),
+            reason: Mutex::new(None),
+            max_buffered: engine.config.max_buffered,
+            max_buffered_bytes,
+            ping_timeout: engine.config.ping_timeout,
+            _admission: admission,
+        })
     }
 
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
@@ -184,10 +254,11 @@ impl Session {
         Ok(true)
     }
 
-    /// Takes what is queued, and whether the session is closed (nothing more will come).
-    pub(super) fn take_packets(&self) -> (Vec<Packet>, bool) {
+    /// Moves what is queued to `out`; whether the session is closed (nothing more will come).
+    pub(super) fn take_packets(&self, out: &mut Vec<Packet>) -> bool {
         let mut state = self.state();
-        (state.take(), state.closed)
+        state.take_into(out);
+        state.closed
     }
 
     /// Closes the session: the application's `recv` ends, waiting transports return, and the
@@ -228,8 +299,13 @@ impl Session {
             }
         }
         *lock(&self.reason) = Some(reason);
-        lock(&self.incoming).take();
-        self.incoming_budget.close();
+        // Taken out under the lock, told outside it (the handler has locks of its own). A
+        // handler holds the session's sender: dropping it here ends that cycle.
+        match std::mem::replace(&mut *lock(&self.incoming), Inbox::None) {
+            Inbox::Queue(_, budget) => budget.close(),
+            Inbox::Direct(handler) => handler.closed(reason),
+            Inbox::None => {}
+        }
         if forget {
             self.forget();
         }
@@ -249,27 +325,63 @@ impl Session {
         false
     }
 
-    /// A client's message, for the application. Waits while the application is behind (by
-    /// messages, or by bytes: at most `max_buffered_bytes` wait for it).
-    async fn deliver(&self, payload: EngineMessage) {
-        let sender = lock(&self.incoming).clone();
-        let Some(sender) = sender else { return };
-        let budget = budget(&payload, self.max_buffered_bytes);
-        let Ok(permit) = self.incoming_budget.acquire_many(budget).await else {
-            return; // The session closed meanwhile.
-        };
-        // `recv` gives the bytes back.
-        permit.forget();
-        let _ = sender.send(payload).await;
+    /// A client's message, for the application: handed over at once, or a future to wait for
+    /// while the application is behind (by messages, or by bytes: at most `max_buffered_bytes`
+    /// wait for an application's own task).
+    fn deliver(&self, payload: EngineMessage) -> Option<Waiting> {
+        let inbox = lock(&self.incoming).clone();
+        match inbox {
+            Inbox::Queue(sender, incoming_budget) => {
+                let budget = budget(&payload, self.max_buffered_bytes);
+                if let Ok(permit) = incoming_budget.try_acquire_many(budget) {
+                    // `recv` gives the bytes back.
+                    permit.forget();
+                    return match sender.try_send(payload) {
+                        Ok(()) | Err(queue::TrySend::Closed(_)) => None,
+                        Err(queue::TrySend::Full(payload)) => Some(Box::pin(async move {
+                            let _ = sender.send(payload).await;
+                        })),
+                    };
+                }
+                Some(Box::pin(async move {
+                    let Ok(permit) = incoming_budget.acquire_many(budget).await else {
+                        return; // The session closed meanwhile.
+                    };
+                    permit.forget();
+                    let _ = sender.send(payload).await;
+                }))
+            }
+            Inbox::Direct(handler) => handler.message(payload),
+            Inbox::None => None,
+        }
     }
 
-    /// Handles a packet from the client (either transport).
+    /// Handles a packet from the client (either transport), waiting while the application is
+    /// behind.
     pub(super) async fn receive(self: &Arc<Self>, packet: Packet) {
+        if let Some(waiting) = self.receive_now(packet) {
+            waiting.await;
+        }
+    }
+
+    /// The bytes the client's messages may hold while a transport keeps them for a [`Direct`]
+    /// handler that is not ready; none for an application's own queue, which holds them
+    /// itself (within the same bound).
+    pub(super) fn max_waiting_bytes(&self) -> usize {
+        match &*lock(&self.incoming) {
+            Inbox::Direct(_) => self.max_buffered_bytes,
+            Inbox::Queue(..) | Inbox::None => 0,
+        }
+    }
+
+    /// Handles a packet from the client (either transport); a message the application is not
+    /// ready for is returned as the future to wait for before the next one is given.
+    pub(super) fn receive_now(self: &Arc<Self>, packet: Packet) -> Option<Waiting> {
         match packet {
             Packet::Message(payload) => {
                 // Before waiting for the application: this is when the client was last heard.
                 self.state().last_message = Some(tokio::time::Instant::now());
-                self.deliver(payload).await;
+                return self.deliver(payload);
             }
             Packet::Pong(_) => {
                 let mut state = self.state();
@@ -296,6 +408,7 @@ impl Session {
             | Packet::Open(_)
             | Packet::Encoded(_) => {}
         }
+        None
     }
 
     /// Queues a ping whose pong is due at `due`. Under the same lock as the queue: a transport

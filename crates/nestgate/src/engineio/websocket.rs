@@ -9,12 +9,13 @@
 
 use super::Engine;
 use super::packet::{EngineMessage, Packet};
-use super::session::Session;
+use super::session::{INCOMING, Session, Waiting};
 use super::socket::CloseReason;
 use crate::close;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
@@ -161,14 +162,16 @@ async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Op
     // Made once: a wait made per batch would register with the signal on every one.
     let ended = session.closed.fired();
     tokio::pin!(ended);
+    // Kept between batches (a write takes the packets out and leaves the room).
+    let mut packets = Vec::new();
     loop {
         let notified = session.ready.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (packets, closed) = session.take_packets();
+        let closed = session.take_packets(&mut packets);
         if !packets.is_empty() {
             let written = tokio::select! {
-                written = timeout(deadline, write_batch(&mut sink, packets)) => {
+                written = timeout(deadline, write_batch(&mut sink, &mut packets)) => {
                     written.unwrap_or_else(|_| {
                         tracing::debug!(sid = %session.sid, "Engine.IO write timed out");
                         Err(())
@@ -186,6 +189,10 @@ async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Op
                 session.close(CloseReason::TransportClose);
                 return None;
             }
+            if packets.capacity() > 8 {
+                // After a burst: an idle session does not keep its room.
+                packets = Vec::new();
+            }
         }
         if closed {
             return Some(sink);
@@ -197,8 +204,9 @@ async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Op
     }
 }
 
-async fn write_batch(sink: &mut Sink, packets: Vec<Packet>) -> Result<(), ()> {
-    for packet in packets {
+/// Writes and flushes `packets`, leaving the vector empty.
+async fn write_batch(sink: &mut Sink, packets: &mut Vec<Packet>) -> Result<(), ()> {
+    for packet in packets.drain(..) {
         let message = match packet {
             Packet::Message(EngineMessage::Binary(bytes)) => Message::Binary(bytes),
             // Already in its wire form, shared with every session it was queued on.
@@ -217,16 +225,30 @@ async fn write_batch(sink: &mut Sink, packets: Vec<Packet>) -> Result<(), ()> {
 
 /// Reads the client's packets until the session closes. Returns the stream (for
 /// [`linger`]) and the close code a read error calls for.
+///
+/// A message the application is not ready for ([`Session::receive_now`] returned a future) does
+/// not stop the reading: what arrives behind it waits here, in order, as it would in the
+/// application's queue and within the same bounds (`INCOMING` messages, `max_buffered_bytes`),
+/// while pongs are handled at once — a client the application is slow with is still pinged, and
+/// still seen to be alive. Past the bounds, reading stops (backpressure).
 async fn read_loop(session: &Arc<Session>, mut stream: Stream) -> (Stream, Option<u16>) {
     let mut reason = CloseReason::TransportClose;
     let mut code = None;
     // Made once: a wait made per frame would register with the signal on every one.
     let closed = session.closed.fired();
     tokio::pin!(closed);
+    let mut backlog = Backlog::default();
+    let max_waiting_bytes = session.max_waiting_bytes();
     loop {
+        let full = backlog.is_full(max_waiting_bytes);
         let message = tokio::select! {
-            message = stream.next() => message,
-            () = &mut closed => break,
+            biased;
+            () = &mut closed => return (stream, code),
+            () = backlog.wait(), if backlog.is_waiting() => {
+                backlog.resume(session);
+                continue;
+            }
+            message = stream.next(), if !full => message,
         };
         let message = match message {
             Some(Ok(message)) => message,
@@ -253,7 +275,7 @@ async fn read_loop(session: &Arc<Session>, mut stream: Stream) -> (Stream, Optio
             Message::Close(_) => break,
         };
         match packet {
-            Ok(packet) => session.receive(packet).await,
+            Ok(packet) => backlog.receive(session, packet),
             Err(_) => {
                 tracing::debug!(sid = %session.sid, "invalid Engine.IO packet: closing the session");
                 reason = CloseReason::InvalidPacket;
@@ -261,9 +283,81 @@ async fn read_loop(session: &Arc<Session>, mut stream: Stream) -> (Stream, Optio
             }
         }
         if session.closed.is_fired() {
-            break;
+            return (stream, code);
         }
+    }
+    // The transport ended: what the client sent before goes to the application first.
+    if matches!(reason, CloseReason::TransportClose) {
+        let _ = timeout(CLOSE_GRACE, backlog.drain(session)).await;
     }
     session.close(reason);
     (stream, code)
+}
+
+/// The message the application is not ready for yet, and the packets read behind it.
+#[derive(Default)]
+struct Backlog {
+    waiting: Option<Waiting>,
+    /// Messages (and a close) in the order they came, behind `waiting`.
+    packets: VecDeque<Packet>,
+    bytes: usize,
+}
+
+impl Backlog {
+    fn is_waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    fn is_full(&self, max_bytes: usize) -> bool {
+        self.waiting.is_some()
+            && (self.packets.len() >= INCOMING || self.bytes >= max_bytes || max_bytes == 0)
+    }
+
+    /// Completes when the waiting message has been taken.
+    fn wait(&mut self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| match self.waiting.as_mut() {
+            Some(waiting) => waiting.as_mut().poll(cx),
+            None => std::task::Poll::Pending,
+        })
+    }
+
+    /// A packet from the client: handled now, or behind the message that waits.
+    fn receive(&mut self, session: &Arc<Session>, packet: Packet) {
+        if self.waiting.is_none() {
+            self.waiting = session.receive_now(packet);
+            return;
+        }
+        if matches!(packet, Packet::Message(_) | Packet::Close) {
+            self.bytes += packet.size();
+            self.packets.push_back(packet);
+            return;
+        }
+        // A pong is not a message: it never waits (nor does a ping or an upgrade), and only
+        // a message is ever given a future to wait for.
+        let waits = session.receive_now(packet);
+        debug_assert!(waits.is_none(), "only messages wait");
+    }
+
+    /// The waiting message was taken: hands over what came behind it until one waits again.
+    fn resume(&mut self, session: &Arc<Session>) {
+        self.waiting = None;
+        while self.waiting.is_none() {
+            let Some(packet) = self.packets.pop_front() else {
+                break;
+            };
+            self.bytes -= packet.size();
+            self.waiting = session.receive_now(packet);
+        }
+        if self.packets.is_empty() && self.packets.capacity() > 16 {
+            self.packets = VecDeque::new();
+        }
+    }
+
+    /// Hands everything over.
+    async fn drain(&mut self, session: &Arc<Session>) {
+        while self.is_waiting() {
+            self.wait().await;
+            self.resume(session);
+        }
+    }
 }

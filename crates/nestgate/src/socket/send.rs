@@ -36,9 +36,18 @@ impl From<SendError> for WsException {
 
 /// Socket.IO's text sink: where a Socket.IO socket's text frames go instead of the outbound
 /// queue (its Engine.IO session, which translates them), set with [`Socket::set_text_sink`].
-/// The flag says whether the frame is volatile (dropped, not fatal, when the session's queue is
-/// full); `Ok(false)`: dropped.
-pub(crate) type TextSink = dyn Fn(Utf8Bytes, bool) -> Result<bool, SendError> + Send + Sync;
+/// `Ok(false)`: a volatile frame that was dropped.
+pub(crate) type TextSink = dyn Fn(Utf8Bytes, Delivery) -> Result<bool, SendError> + Send + Sync;
+
+/// How a frame goes through a [`TextSink`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delivery {
+    /// Dropped, not fatal, when the session's queue is full.
+    pub(crate) volatile: bool,
+    /// The same frame goes to other sockets as well (a broadcast): its translation is kept for
+    /// them. A frame for this socket alone (a reply, an emit) is translated and forgotten.
+    pub(crate) shared: bool,
+}
 
 impl Socket {
     /// Sends text frames through the text sink from now on (see the `text_sink` field).
@@ -52,7 +61,11 @@ impl Socket {
             if self.inner.closing.is_fired() {
                 return Err(SendError::Closed);
             }
-            return sink(text, false).map(drop);
+            let delivery = Delivery {
+                volatile: false,
+                shared: false,
+            };
+            return sink(text, delivery).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
@@ -77,12 +90,14 @@ impl Socket {
     }
 
     /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
-    /// slow consumer. Returns whether the frame was queued.
-    pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool) -> bool {
+    /// slow consumer; `shared`: the same frame goes to other sockets too (a broadcast). Returns
+    /// whether the frame was queued.
+    pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool, shared: bool) -> bool {
+        if let Some(sink) = self.inner.text_sink.get() {
+            return !self.inner.closing.is_fired()
+                && matches!(sink(frame, Delivery { volatile, shared }), Ok(true));
+        }
         if volatile {
-            if let Some(sink) = self.inner.text_sink.get() {
-                return !self.inner.closing.is_fired() && matches!(sink(frame, true), Ok(true));
-            }
             matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
         } else {
             self.send_text(frame).is_ok()

@@ -90,9 +90,12 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         max_payload: engine_config.max_payload,
         attachment_timeout: engine_config.ping_timeout,
     };
-    EngineIo::new(engine_config, move |socket| {
-        session::run(runtime.clone(), socket, limits)
-    })
+    EngineIo::direct(
+        engine_config,
+        Box::new(move |sender, handshake| {
+            session::Client::new(runtime.clone(), sender, handshake, limits)
+        }),
+    )
 }
 
 /// Parses `data` as a Socket.IO packet and translates it both ways, with `data` also as a

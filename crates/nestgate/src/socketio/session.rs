@@ -1,22 +1,31 @@
-//! One Engine.IO session's Socket.IO side: the CONNECT of each namespace (its guards, then a
-//! socket served by the connection driver), the packets in, routed to their namespace's socket,
-//! and binary attachments awaited within their bounds.
+//! One Engine.IO session's Socket.IO side ([`Client`]): the CONNECT of each namespace (its
+//! guards, then a socket served by the connection driver), the packets in, routed to their
+//! namespace's socket, and binary attachments awaited within their bounds.
+//!
+//! The client is the session's [`Direct`] handler: the transport that read a message (the
+//! WebSocket's reader, or a polling POST) hands it over at once, and an event goes from there
+//! straight into its namespace socket's queue — no queue and no task of the session's own in
+//! between. Only what must wait (a CONNECT's guards, a full namespace queue, the rate limit) is
+//! a future, which the transport awaits before it reads on: backpressure, as before.
 
 use super::packet::{self, Kind};
 use super::sink::{text_sink, translating_sink};
 use super::translate;
 use crate::connection::{self, Inbound, Transport};
-use crate::engineio::{CloseReason, EngineMessage, EngineSender, EngineSocket};
+use crate::engineio::{CloseReason, Direct, EngineMessage, EngineSender, Waiting};
 use crate::guard::HandshakeRequest;
+use crate::handshake::Handshake;
 use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
-use crate::util::queue;
+use crate::util::queue::{self, TrySend};
 use crate::util::rate::Bucket;
+use crate::util::sync::lock;
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::task::AbortHandle;
 
 /// The bounds of one session's Socket.IO layer.
 #[derive(Debug, Clone, Copy)]
@@ -36,214 +45,210 @@ struct PendingBinary {
     attachments: Vec<Bytes>,
     /// The header's and the attachments' bytes so far.
     bytes: usize,
-    /// When the packet is dropped (and its session closed) if still incomplete.
-    deadline: tokio::time::Instant,
+    /// Closes the session if the attachments are not all there in time.
+    deadline: AbortHandle,
 }
+
+/// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
+type Namespaces = HashMap<String, (queue::Sender<Result<Inbound, axum::Error>>, Socket)>;
 
 /// One Socket.IO client: the namespaces one Engine.IO session is connected to (socketioxide's
 /// `Client`; not the Engine.IO `Session` under it).
-struct Client {
+pub(super) struct Client {
     runtime: Arc<Runtime>,
     sender: EngineSender,
-    /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
-    namespaces: HashMap<String, (queue::Sender<Result<Inbound, axum::Error>>, Socket)>,
+    handshake: Handshake,
+    limits: Limits,
+    /// Itself, for the deadlines' tasks.
+    this: Weak<Client>,
+    /// Never held while calling the session (which may close, and so call [`Direct::closed`]).
+    state: Mutex<State>,
 }
 
-/// Handles one Engine.IO session: CONNECT/DISCONNECT per namespace, events and acks routed to
-/// each namespace's socket. Returns when the session ends.
-pub(super) async fn run(runtime: Arc<Runtime>, mut socket: EngineSocket, limits: Limits) {
-    let mut session = Client {
-        runtime,
-        sender: socket.sender(),
-        namespaces: HashMap::new(),
-    };
-    let mut pending: Option<PendingBinary> = None;
-    let mut invalid = false;
-    let mut connected_once = false;
-    let deadline = tokio::time::sleep(limits.connect_timeout);
-    tokio::pin!(deadline);
-    // `App::max_messages_per_second`, for the whole session (all its namespaces): past it the
-    // session takes no message until the next is due. Engine.IO's control packets (ping, pong,
-    // upgrade) are handled by its transports and never wait for this; see `docs/LIMITS.md`.
-    let rate = session.runtime.config.message_rate;
-    let mut bucket: Option<Box<Bucket>> = None;
-    loop {
-        let attachments_due = pending.as_ref().map(|pending| pending.deadline);
-        let paused_until = bucket
-            .as_deref()
-            .and_then(|bucket| bucket.pause_until(tokio::time::Instant::now()));
-        let payload = tokio::select! {
-            payload = socket.recv(), if paused_until.is_none() => payload,
-            () = sleep_until(paused_until) => continue,
-            () = &mut deadline, if !connected_once => {
-                tracing::debug!(sid = socket.id(), "no Socket.IO CONNECT in time: closing the session");
-                break;
-            }
-            () = sleep_until(attachments_due) => {
-                tracing::debug!(sid = socket.id(), "binary attachments not sent in time: closing the session");
-                invalid = true;
-                break;
-            }
-        };
-        if let (Some(rate), Some(EngineMessage::Text(_))) = (rate, &payload) {
-            // One token per Socket.IO packet (a packet's binary attachments go with it).
-            let now = tokio::time::Instant::now();
-            bucket
-                .get_or_insert_with(|| Box::new(Bucket::new(rate, now)))
-                .take(now);
-        }
-        let result = match payload {
-            None => break,
-            Some(EngineMessage::Text(text)) => {
-                if pending.is_some() {
-                    Err("a text packet while binary attachments were expected")
-                } else {
-                    session
-                        .text(&text, &socket, &mut pending, &mut connected_once, limits)
-                        .await
-                }
-            }
-            Some(EngineMessage::Binary(bytes)) => match pending.as_mut() {
-                Some(waiting) if waiting.bytes + bytes.len() > limits.max_payload => {
-                    Err("binary attachments over maxPayload")
-                }
-                Some(waiting) => {
-                    waiting.bytes += bytes.len();
-                    waiting.attachments.push(bytes);
-                    if waiting.attachments.len() == waiting.expected {
-                        let PendingBinary {
-                            header,
-                            attachments,
-                            ..
-                        } = pending.take().expect("checked just above");
-                        session.binary(&header, &attachments).await
-                    } else {
-                        Ok(())
-                    }
-                }
-                None => Err("a binary frame nobody announced"),
-            },
-        };
-        if let Err(reason) = result {
-            tracing::debug!(
-                sid = socket.id(),
-                reason,
-                "invalid Socket.IO packet: closing the session"
-            );
-            invalid = true;
-            break;
-        }
-    }
-    socket.close();
-    // Every namespace socket of this session ends, learning why (for `#[on_disconnect]`).
-    let reason = if invalid {
-        CloseReason::InvalidPacket
-    } else {
-        socket.close_reason().unwrap_or(CloseReason::TransportClose)
-    };
-    let reason = disconnect_reason(reason);
-    for (_, (inbound, _)) in session.namespaces.drain() {
-        let _ = inbound.try_send(Err(axum::Error::new(connection::Ended(reason.clone()))));
-    }
-}
-
-/// Completes at `deadline`; never without one.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Why a namespace socket ended when its Engine.IO session did: the reason its
-/// `#[on_disconnect]` hooks see, sent as the last item of its stream ([`connection::Ended`]).
-fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
-    match reason {
-        CloseReason::ClientClose => DisconnectReason::ClientClose,
-        CloseReason::PingTimeout => DisconnectReason::HeartbeatTimeout,
-        CloseReason::TooLarge => DisconnectReason::MessageTooLarge,
-        CloseReason::SlowClient => DisconnectReason::SlowConsumer,
-        CloseReason::TransportClose | CloseReason::InvalidPacket | CloseReason::ServerClose => {
-            DisconnectReason::TransportError
-        }
-    }
+#[derive(Default)]
+struct State {
+    namespaces: Namespaces,
+    pending: Option<PendingBinary>,
+    /// Until the first CONNECT: what closes a session that never connects.
+    connect_deadline: Option<AbortHandle>,
+    /// `App::max_messages_per_second`, for the whole session (all its namespaces): past it the
+    /// session takes no message until the next is due. Engine.IO's control packets (ping,
+    /// pong, upgrade) are handled by its transports and never wait for this; see
+    /// `docs/LIMITS.md`. Made at the first message.
+    bucket: Option<Box<Bucket>>,
+    /// The session has closed: nothing is connected any more.
+    closed: bool,
 }
 
 impl Client {
-    async fn text(
-        &mut self,
-        text: &Utf8Bytes,
-        socket: &EngineSocket,
-        pending: &mut Option<PendingBinary>,
-        connected_once: &mut bool,
+    /// The client of a new session; it closes the session if no CONNECT comes in time.
+    pub(super) fn new(
+        runtime: Arc<Runtime>,
+        sender: EngineSender,
+        handshake: Handshake,
         limits: Limits,
-    ) -> Result<(), &'static str> {
-        let packet = packet::decode(text).map_err(|_| "not a Socket.IO packet")?;
+    ) -> Arc<Client> {
+        Arc::new_cyclic(|client: &Weak<Client>| {
+            let deadline = spawn_deadline(client.clone(), limits.connect_timeout, |client| {
+                tracing::debug!(
+                    sid = client.sender.id(),
+                    "no Socket.IO CONNECT in time: closing the session"
+                );
+                client.sender.close();
+            });
+            Client {
+                runtime,
+                sender,
+                handshake,
+                limits,
+                this: client.clone(),
+                state: Mutex::new(State {
+                    connect_deadline: Some(deadline),
+                    ..State::default()
+                }),
+            }
+        })
+    }
+
+    /// A packet that breaks the protocol: the session is closed.
+    fn invalid(&self, reason: &'static str) -> Option<Waiting> {
+        tracing::debug!(
+            sid = self.sender.id(),
+            reason,
+            "invalid Socket.IO packet: closing the session"
+        );
+        self.sender.close();
+        None
+    }
+
+    fn text(self: &Arc<Self>, text: Utf8Bytes) -> Option<Waiting> {
+        let Ok(packet) = packet::decode(text.as_str()) else {
+            return self.invalid("not a Socket.IO packet");
+        };
+        let waiting_for_attachments = lock(&self.state).pending.is_some();
+        if waiting_for_attachments {
+            return self.invalid("a text packet while binary attachments were expected");
+        }
         match packet.kind {
             Kind::Connect => {
-                *connected_once = true;
-                // Boxed: the guards' futures are large, and a session waits for its messages
-                // far longer than it connects; unboxed, every idle session would keep their room.
-                Box::pin(self.connect(packet.nsp, packet.data, socket)).await;
-                Ok(())
+                if let Some(deadline) = lock(&self.state).connect_deadline.take() {
+                    deadline.abort();
+                }
+                drop(packet);
+                let client = self.clone();
+                Some(Box::pin(async move {
+                    // Decoded again here: the future owns the text, not a borrow of it.
+                    if let Ok(packet) = packet::decode(text.as_str()) {
+                        client.connect(packet.nsp, packet.data).await;
+                    }
+                }))
             }
             Kind::Disconnect => {
                 // Dropping the sender ends that socket's stream: a client disconnect.
-                self.namespaces.remove(packet.nsp);
-                Ok(())
+                let gone = lock(&self.state).namespaces.remove(packet.nsp);
+                drop(gone);
+                None
             }
             Kind::BinaryEvent | Kind::BinaryAck if packet.attachments > 0 => {
-                *pending = Some(PendingBinary {
+                let deadline = spawn_deadline(
+                    self.this.clone(),
+                    self.limits.attachment_timeout,
+                    |client| {
+                        let waiting = lock(&client.state).pending.is_some();
+                        if waiting {
+                            client.invalid("binary attachments not sent in time");
+                        }
+                    },
+                );
+                lock(&self.state).pending = Some(PendingBinary {
                     header: text.as_str().to_owned(),
                     expected: packet.attachments,
                     attachments: Vec::with_capacity(packet.attachments),
                     bytes: text.len(),
-                    deadline: tokio::time::Instant::now() + limits.attachment_timeout,
+                    deadline,
                 });
-                Ok(())
+                None
             }
             _ => {
-                let inbound = match translate::decoded(&packet, text) {
+                let inbound = match translate::decoded(&packet, &text) {
                     Ok(Some((frame, decoded))) => Inbound::Decoded(frame, decoded),
-                    Ok(None) => Inbound::Message(Message::Text(
-                        translate::incoming(&packet, &[])
-                            .map_err(|_| "malformed arguments")?
-                            .into(),
-                    )),
-                    Err(_) => return Err("malformed arguments"),
+                    Ok(None) => match translate::incoming(&packet, &[]) {
+                        Ok(frame) => Inbound::Message(Message::Text(frame.into())),
+                        Err(_) => return self.invalid("malformed arguments"),
+                    },
+                    Err(_) => return self.invalid("malformed arguments"),
                 };
-                self.route(packet.nsp, inbound).await;
-                Ok(())
+                self.route(packet.nsp, inbound)
             }
         }
     }
 
-    async fn binary(&mut self, header: &str, attachments: &[Bytes]) -> Result<(), &'static str> {
-        let packet = packet::decode(header).map_err(|_| "not a Socket.IO packet")?;
+    fn binary(self: &Arc<Self>, bytes: Bytes) -> Option<Waiting> {
+        let complete = {
+            let mut state = lock(&self.state);
+            let Some(waiting) = state.pending.as_mut() else {
+                drop(state);
+                return self.invalid("a binary frame nobody announced");
+            };
+            if waiting.bytes + bytes.len() > self.limits.max_payload {
+                drop(state);
+                return self.invalid("binary attachments over maxPayload");
+            }
+            waiting.bytes += bytes.len();
+            waiting.attachments.push(bytes);
+            if waiting.attachments.len() < waiting.expected {
+                return None;
+            }
+            state.pending.take()
+        };
+        let PendingBinary {
+            header,
+            attachments,
+            deadline,
+            ..
+        } = complete?;
+        deadline.abort();
+        let Ok(packet) = packet::decode(&header) else {
+            return self.invalid("not a Socket.IO packet");
+        };
         // With its attachments, as a ws-json frame (the bytes become `{"$binary": ...}`).
-        let frame = translate::incoming(&packet, attachments).map_err(|_| "malformed arguments")?;
+        let Ok(frame) = translate::incoming(&packet, &attachments) else {
+            return self.invalid("malformed arguments");
+        };
         self.route(packet.nsp, Inbound::Message(Message::Text(frame.into())))
-            .await;
-        Ok(())
     }
 
-    /// An EVENT or ACK, to its namespace's socket.
-    async fn route(&mut self, nsp: &str, frame: Inbound) {
-        let Some((inbound, _)) = self.namespaces.get(nsp) else {
-            tracing::debug!(
-                nsp,
-                "a packet for a namespace this client is not connected to"
-            );
-            return;
+    /// An EVENT or ACK, to its namespace's socket: at once, or (its queue full) when there is
+    /// room.
+    fn route(self: &Arc<Self>, nsp: &str, frame: Inbound) -> Option<Waiting> {
+        let inbound = match lock(&self.state).namespaces.get(nsp) {
+            Some((inbound, _)) => match inbound.try_send(Ok(frame)) {
+                Ok(()) => return None,
+                Err(TrySend::Closed(_)) => None,
+                Err(TrySend::Full(frame)) => Some((inbound.clone(), frame)),
+            },
+            None => {
+                tracing::debug!(
+                    nsp,
+                    "a packet for a namespace this client is not connected to"
+                );
+                return None;
+            }
         };
-        if inbound.send(Ok(frame)).await.is_err() {
+        let Some((inbound, frame)) = inbound else {
             // The server closed that socket; the client will learn it from the DISCONNECT.
-            self.namespaces.remove(nsp);
-        }
+            let gone = lock(&self.state).namespaces.remove(nsp);
+            drop(gone);
+            return None;
+        };
+        Some(Box::pin(async move {
+            // An error: the socket closed meanwhile (its DISCONNECT tells the client).
+            let _ = inbound.send(frame).await;
+        }))
     }
 
     /// CONNECT to a namespace: guards, then a socket served by the core.
-    async fn connect(&mut self, nsp: &str, auth: &str, engine_socket: &EngineSocket) {
+    async fn connect(&self, nsp: &str, auth: &str) {
         let runtime = self.runtime.clone();
         // The guards run before the namespace is looked up: for a dynamic gateway's path that
         // lookup makes a namespace, which only a client that passed them may do.
@@ -251,21 +256,23 @@ impl Client {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
-        match self.namespaces.get(nsp) {
-            Some((_, socket)) if socket.connected() => return,
-            // The server closed that socket (a kick, an expired token: its DISCONNECT went out
-            // first): the client may connect again on the same session.
-            Some(_) => {
-                self.namespaces.remove(nsp);
+        let gone = {
+            let mut state = lock(&self.state);
+            match state.namespaces.get(nsp) {
+                Some((_, socket)) if socket.connected() => return,
+                // The server closed that socket (a kick, an expired token: its DISCONNECT went
+                // out first): the client may connect again on the same session.
+                Some(_) => state.namespaces.remove(nsp),
+                None => None,
             }
-            None => {}
-        }
+        };
+        drop(gone);
         let auth: Option<serde_json::Value> = if auth.is_empty() {
             None
         } else {
             serde_json::from_str(auth).ok()
         };
-        let mut handshake = engine_socket.handshake().clone();
+        let mut handshake = self.handshake.clone();
         handshake.auth = auth.map(Box::new);
         let mut request = HandshakeRequest::new(handshake, Some(runtime.state.clone()));
         if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
@@ -278,6 +285,9 @@ impl Client {
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
+        if lock(&self.state).closed {
+            return;
+        }
         let socket = Socket::accept(request, namespace.clone(), runtime.clone());
         // The namespace's own cache: shared by its sockets, gone with it.
         let translation = namespace.translation().clone();
@@ -298,15 +308,23 @@ impl Client {
             &reply,
         )));
         let (inbound, receiver) = queue::channel(runtime.config.max_in_flight.max(1));
-        self.namespaces
-            .insert(nsp.to_owned(), (inbound, socket.clone()));
+        {
+            let mut state = lock(&self.state);
+            if state.closed {
+                // Closed while it was being answered: the socket never starts.
+                return;
+            }
+            state
+                .namespaces
+                .insert(nsp.to_owned(), (inbound, socket.clone()));
+        }
         let transport = Transport {
             stream: tokio_stream_of(receiver),
             sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
             heartbeat: false,
             close_handshake: false,
-            // The inbound rate limit is the session's (above): a namespace socket that paused
-            // here would stall the whole session behind it.
+            // The inbound rate limit is the session's (`State::bucket`): a namespace socket
+            // that paused here would stall the whole session behind it.
             rate_limit: false,
             // Its frames go through the text sink; the queue only carries its close.
             writer_task: false,
@@ -327,9 +345,107 @@ impl Client {
         let packet = packet::encode(Kind::ConnectError, nsp, None, 0, &body.to_string());
         let _ = self.sender.send(EngineMessage::text(packet));
     }
+
+    /// Waits until the rate limit lets one more message in, and takes its token.
+    fn pace(&self) -> Option<tokio::time::Instant> {
+        let rate = self.runtime.config.message_rate?;
+        let now = tokio::time::Instant::now();
+        let mut state = lock(&self.state);
+        let bucket = state
+            .bucket
+            .get_or_insert_with(|| Box::new(Bucket::new(rate, now)));
+        if let Some(until) = bucket.pause_until(now) {
+            return Some(until);
+        }
+        bucket.take(now);
+        None
+    }
+
+    fn handle(self: &Arc<Self>, message: EngineMessage) -> Option<Waiting> {
+        match message {
+            EngineMessage::Text(text) => self.text(text),
+            EngineMessage::Binary(bytes) => self.binary(bytes),
+        }
+    }
 }
 
-/// The stream of ws-json frames the session routes to one namespace socket.
+impl Direct for Client {
+    fn message(self: Arc<Self>, message: EngineMessage) -> Option<Waiting> {
+        // One token per Socket.IO packet (a packet's binary attachments go with it).
+        if matches!(message, EngineMessage::Text(_))
+            && let Some(until) = self.pace()
+        {
+            return Some(Box::pin(async move {
+                let mut until = until;
+                loop {
+                    tokio::time::sleep_until(until).await;
+                    match self.pace() {
+                        Some(later) => until = later,
+                        None => break,
+                    }
+                }
+                if let Some(waiting) = self.handle(message) {
+                    waiting.await;
+                }
+            }));
+        }
+        self.handle(message)
+    }
+
+    fn closed(&self, reason: CloseReason) {
+        // Every namespace socket of this session ends, learning why (for `#[on_disconnect]`).
+        let reason = disconnect_reason(reason);
+        let (namespaces, pending, deadline) = {
+            let mut state = lock(&self.state);
+            state.closed = true;
+            (
+                std::mem::take(&mut state.namespaces),
+                state.pending.take(),
+                state.connect_deadline.take(),
+            )
+        };
+        for deadline in [pending.map(|pending| pending.deadline), deadline]
+            .into_iter()
+            .flatten()
+        {
+            deadline.abort();
+        }
+        for (_, (inbound, _)) in namespaces {
+            let _ = inbound.try_send(Err(axum::Error::new(connection::Ended(reason.clone()))));
+        }
+    }
+}
+
+/// Runs `expired` with the client after `after`, unless aborted first or the client is gone.
+fn spawn_deadline(
+    client: Weak<Client>,
+    after: Duration,
+    expired: impl FnOnce(&Client) + Send + 'static,
+) -> AbortHandle {
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        if let Some(client) = client.upgrade() {
+            expired(&client);
+        }
+    })
+    .abort_handle()
+}
+
+/// Why a namespace socket ended when its Engine.IO session did: the reason its
+/// `#[on_disconnect]` hooks see, sent as the last item of its stream ([`connection::Ended`]).
+fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
+    match reason {
+        CloseReason::ClientClose => DisconnectReason::ClientClose,
+        CloseReason::PingTimeout => DisconnectReason::HeartbeatTimeout,
+        CloseReason::TooLarge => DisconnectReason::MessageTooLarge,
+        CloseReason::SlowClient => DisconnectReason::SlowConsumer,
+        CloseReason::TransportClose | CloseReason::InvalidPacket | CloseReason::ServerClose => {
+            DisconnectReason::TransportError
+        }
+    }
+}
+
+/// The stream of frames the session routes to one namespace socket.
 fn tokio_stream_of(
     mut receiver: queue::Receiver<Result<Inbound, axum::Error>>,
 ) -> impl futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin + Send {

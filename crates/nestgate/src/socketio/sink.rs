@@ -6,7 +6,7 @@
 use super::packet::{self, Kind};
 use super::translate::outgoing;
 use crate::engineio::{EngineMessage, EngineSender, Packet};
-use crate::socket::TextSink;
+use crate::socket::{Delivery, TextSink};
 use crate::util::sync::lock;
 use axum::extract::ws::{Message, Utf8Bytes};
 use std::sync::Arc;
@@ -60,16 +60,23 @@ impl Translation {
 
     /// Translates a core frame and queues it on the session (a frame with nothing to say to a
     /// Socket.IO client is dropped, and counts as sent); a `volatile` frame is dropped, not
-    /// fatal, when the session's queue is full. Whether it was queued.
+    /// fatal, when the session's queue is full. A `shared` frame (a broadcast) is translated
+    /// once for every recipient; another is not kept. Whether it was queued.
     pub(crate) fn send(
         &self,
         sender: &EngineSender,
         frame: &Utf8Bytes,
         nsp: &str,
-        volatile: bool,
+        delivery: Delivery,
     ) -> Result<bool, crate::engineio::EngineSendError> {
+        if !delivery.shared {
+            return match outgoing(frame.as_str(), nsp) {
+                Some(packets) => sender.queue_packets(packets, delivery.volatile),
+                None => Ok(true),
+            };
+        }
         match self.outgoing(frame, nsp) {
-            Some(packets) => sender.queue_packets(packets.iter().cloned(), volatile),
+            Some(packets) => sender.queue_packets(packets.iter().cloned(), delivery.volatile),
             None => Ok(true),
         }
     }
@@ -82,9 +89,9 @@ pub(super) fn text_sink(
     nsp: String,
     translation: Arc<Translation>,
 ) -> Box<TextSink> {
-    Box::new(move |frame, volatile| {
+    Box::new(move |frame, delivery| {
         translation
-            .send(&sender, &frame, &nsp, volatile)
+            .send(&sender, &frame, &nsp, delivery)
             .map_err(|_| crate::socket::SendError::Closed)
     })
 }
@@ -101,8 +108,12 @@ pub(super) fn translating_sink(
             match message {
                 // Text frames normally go straight to the session (`Socket::set_text_sink`).
                 Message::Text(frame) => {
+                    let delivery = Delivery {
+                        volatile: false,
+                        shared: false,
+                    };
                     translation
-                        .send(&sender, &frame, &nsp, false)
+                        .send(&sender, &frame, &nsp, delivery)
                         .map_err(axum::Error::new)?;
                 }
                 Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
@@ -140,8 +151,12 @@ mod tests {
             r#"{{"event":"said","data":"{}"}}"#,
             "x".repeat(10_000)
         ));
-        translation.send(&a, &frame, "/", false).unwrap();
-        translation.send(&b, &frame, "/", false).unwrap();
+        let broadcast = Delivery {
+            volatile: false,
+            shared: true,
+        };
+        translation.send(&a, &frame, "/", broadcast).unwrap();
+        translation.send(&b, &frame, "/", broadcast).unwrap();
         let (queued_a, queued_b) = (a.queued(), b.queued());
         let (EngineMessage::Text(text_a), EngineMessage::Text(text_b)) =
             (&queued_a[0], &queued_b[0])
