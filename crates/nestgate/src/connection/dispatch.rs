@@ -200,7 +200,7 @@ fn deliver_now(
     match (reply.kind, id) {
         (ReplyKind::None, None) => {}
         (ReplyKind::None, Some(id)) => {
-            let _ = socket.send_text(protocol::encode_ack(id, "null").into());
+            let _ = socket.send_ack(id, "null");
         }
         (ReplyKind::Json(json), None) => {
             if json != "null" {
@@ -208,7 +208,7 @@ fn deliver_now(
             }
         }
         (ReplyKind::Json(json), Some(id)) => {
-            let _ = socket.send_text(protocol::encode_ack(id, &json).into());
+            let _ = socket.send_ack(id, &json);
         }
         (ReplyKind::Error(exception), id) => {
             let data = protocol::data_text(frame.as_str(), data);

@@ -79,7 +79,7 @@ pub(crate) struct SocketInner {
     extensions: RwLock<Extensions>,
     /// Set for Socket.IO sockets: text frames go straight to the Engine.IO session (translated
     /// there), not through the outbound queue and the writer task; only the close goes that way.
-    text_sink: std::sync::OnceLock<Box<TextSink>>,
+    text_sink: std::sync::OnceLock<Box<dyn TextSink>>,
     membership: Mutex<Membership>,
     /// Acknowledgements the server is waiting for: (ack id, where the answer goes).
     pending_acks: Mutex<Vec<(u64, AckSender)>>,

@@ -36,8 +36,14 @@ impl From<SendError> for WsException {
 
 /// Socket.IO's text sink: where a Socket.IO socket's text frames go instead of the outbound
 /// queue (its Engine.IO session, which translates them), set with [`Socket::set_text_sink`].
-/// `Ok(false)`: a volatile frame that was dropped.
-pub(crate) type TextSink = dyn Fn(Utf8Bytes, Delivery) -> Result<bool, SendError> + Send + Sync;
+pub(crate) trait TextSink: Send + Sync {
+    /// Sends a ws-json frame. `Ok(false)`: a volatile frame that was dropped.
+    fn text(&self, frame: Utf8Bytes, delivery: Delivery) -> Result<bool, SendError>;
+
+    /// Answers the client's ack `id` with `data` (JSON): written in the sink's own protocol
+    /// at once, not as a ws-json frame first.
+    fn ack(&self, id: u64, data: &str) -> Result<(), SendError>;
+}
 
 /// How a frame goes through a [`TextSink`].
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +57,7 @@ pub(crate) struct Delivery {
 
 impl Socket {
     /// Sends text frames through the text sink from now on (see the `text_sink` field).
-    pub(crate) fn set_text_sink(&self, sink: Box<TextSink>) {
+    pub(crate) fn set_text_sink(&self, sink: Box<dyn TextSink>) {
         let _ = self.inner.text_sink.set(sink);
     }
 
@@ -65,7 +71,7 @@ impl Socket {
                 volatile: false,
                 shared: false,
             };
-            return sink(text, delivery).map(drop);
+            return sink.text(text, delivery).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
@@ -84,6 +90,17 @@ impl Socket {
         }
     }
 
+    /// Answers the client's ack `id` with `data` (JSON text): `{"ack": id, "data": data}`.
+    pub(crate) fn send_ack(&self, id: u64, data: &str) -> Result<(), SendError> {
+        if let Some(sink) = self.inner.text_sink.get() {
+            if self.inner.closing.is_fired() {
+                return Err(SendError::Closed);
+            }
+            return sink.ack(id, data);
+        }
+        self.send_text(crate::protocol::encode_ack(id, data).into())
+    }
+
     /// Queues a ping.
     pub(crate) fn send_ping(&self) {
         let _ = self.inner.outbound.push(Message::Ping(Default::default()));
@@ -95,7 +112,7 @@ impl Socket {
     pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool, shared: bool) -> bool {
         if let Some(sink) = self.inner.text_sink.get() {
             return !self.inner.closing.is_fired()
-                && matches!(sink(frame, Delivery { volatile, shared }), Ok(true));
+                && matches!(sink.text(frame, Delivery { volatile, shared }), Ok(true));
         }
         if volatile {
             matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)

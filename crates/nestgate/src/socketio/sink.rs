@@ -6,7 +6,7 @@
 use super::packet::{self, Kind};
 use super::translate::outgoing;
 use crate::engineio::{EngineMessage, EngineSender, Packet};
-use crate::socket::{Delivery, TextSink};
+use crate::socket::{Delivery, SendError, TextSink};
 use crate::util::sync::lock;
 use axum::extract::ws::{Message, Utf8Bytes};
 use std::sync::Arc;
@@ -88,12 +88,62 @@ pub(super) fn text_sink(
     sender: EngineSender,
     nsp: String,
     translation: Arc<Translation>,
-) -> Box<TextSink> {
-    Box::new(move |frame, delivery| {
-        translation
-            .send(&sender, &frame, &nsp, delivery)
-            .map_err(|_| crate::socket::SendError::Closed)
+) -> Box<dyn TextSink> {
+    Box::new(SessionSink {
+        sender,
+        nsp,
+        translation,
     })
+}
+
+/// A Socket.IO socket's [`TextSink`]: its namespace on its Engine.IO session.
+struct SessionSink {
+    sender: EngineSender,
+    nsp: String,
+    translation: Arc<Translation>,
+}
+
+impl TextSink for SessionSink {
+    fn text(&self, frame: Utf8Bytes, delivery: Delivery) -> Result<bool, SendError> {
+        self.translation
+            .send(&self.sender, &frame, &self.nsp, delivery)
+            .map_err(|_| SendError::Closed)
+    }
+
+    fn ack(&self, id: u64, data: &str) -> Result<(), SendError> {
+        let packets = match ack_packet(&self.nsp, id, data) {
+            Some(packet) => vec![packet],
+            // Several arguments or binary values: the general translation.
+            None => {
+                let frame = crate::protocol::encode_ack(id, data);
+                match outgoing(&frame, &self.nsp) {
+                    Some(packets) => packets,
+                    None => return Ok(()),
+                }
+            }
+        };
+        self.sender
+            .queue_packets(packets, false)
+            .map(drop)
+            .map_err(|_| SendError::Closed)
+    }
+}
+
+/// The ACK packet of `data` (one argument, or none for `null`), written at once; `None` when
+/// `data` spreads into several arguments or holds binary values.
+fn ack_packet(nsp: &str, id: u64, data: &str) -> Option<Packet> {
+    if data.starts_with("{\"$args\"") || data.contains("\"$binary\"") {
+        return None;
+    }
+    let mut wire = String::with_capacity(data.len() + nsp.len() + 24);
+    wire.push('4');
+    packet::write_header(&mut wire, Kind::Ack, nsp, Some(id), 0);
+    wire.push('[');
+    if data != "null" {
+        wire.push_str(data);
+    }
+    wire.push(']');
+    Some(Packet::encoded(wire))
 }
 
 /// A sink that turns the core's ws-json frames into Socket.IO packets on the session.
@@ -139,6 +189,23 @@ pub(super) fn translating_sink(
 mod tests {
     use super::*;
     use crate::engineio::{EngineConfig, EngineIo};
+
+    /// An ack written at once is the packet the general translation makes of its frame.
+    #[test]
+    fn acks_are_written_as_their_frames_translate() {
+        for (nsp, data) in [
+            ("/", r#"{"a":[1,2]}"#),
+            ("/chat", "null"),
+            ("/", r#""text""#),
+            ("/x", "12"),
+        ] {
+            let direct = ack_packet(nsp, 42, data).expect("one argument");
+            let frame = crate::protocol::encode_ack(42, data);
+            assert_eq!(Some(vec![direct]), outgoing(&frame, nsp), "{nsp} {data}");
+        }
+        assert_eq!(ack_packet("/", 1, r#"{"$args":[1,2]}"#), None);
+        assert_eq!(ack_packet("/", 1, r#"[{"$binary":"AQID"}]"#), None);
+    }
 
     /// A broadcast reaches every session as the same bytes: each queue holds a reference to
     /// one translated text, not a copy of it.
