@@ -5,12 +5,16 @@
 # (C=1000, p99 < 250 ms, no loss), alternating the three, each run against a fresh server pinned
 # to CPU 0, the load generator on CPU 1.
 #
-#   bash scripts/bench-socketio.sh            # 3 repeats, 10 s echo, 3 s ramp steps (~6 minutes)
-#   bash scripts/bench-socketio.sh --quick    # 1 repeat, short steps (~1 minute): a check
+# Then `nestgate-bench compare --protocol socketio` puts nestgate's Socket.IO beside socketioxide on
+# every scenario of the ws-json comparison (echo, the broadcast ramp, 10,000 idle connections:
+# memory and setup rate), alternating the two.
+#
+#   bash scripts/bench-socketio.sh            # 3 repeats, 10 s echo, 3 s ramp steps (~15 minutes)
+#   bash scripts/bench-socketio.sh --quick    # 1 repeat, short steps (~3 minutes): a check
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repeats=3 echo_s=10s step_s=3s
-if [ "${1:-}" = "--quick" ]; then repeats=1 echo_s=2s step_s=1s; fi
+repeats=3 echo_s=10s step_s=3s quick=
+if [ "${1:-}" = "--quick" ]; then repeats=1 echo_s=2s step_s=1s quick=--quick; fi
 cargo build --release -p echo -p nestgate-bench --bins
 bench=target/release/nestgate-bench
 out=target/bench/socketio
@@ -50,5 +54,12 @@ for repeat in $(seq "$repeats"); do
     done
 done
 echo
+echo "== compare: nestgate Socket.IO against socketioxide"
+"$bench" compare --nestgate target/release/echo --baseline target/release/socketioxide \
+    --baseline-name socketioxide --protocol socketio --repeats "$repeats" $quick \
+    --only echo,broadcast,idle --out "$out/compare"
+echo
 echo "== summary ($repeats repeat(s); full output in $out/)"
 sort "$summary"
+echo
+cat "$out/compare/table.md"

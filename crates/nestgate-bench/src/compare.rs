@@ -62,6 +62,14 @@ pub(crate) struct CompareArgs {
     /// Loopback source addresses to spread connections over (127.0.0.2 and up).
     #[arg(long, default_value_t = 32)]
     pub(crate) sources: usize,
+    /// The wire protocol both servers are measured on: `socketio` compares nestgate's
+    /// Socket.IO engine (the same echo example, at `/socket.io/`) with a Socket.IO baseline,
+    /// such as this crate's `socketioxide` binary.
+    #[arg(long, value_enum, default_value_t = Protocol::WsJson)]
+    pub(crate) protocol: Protocol,
+    /// What the baseline is called in the table and the plot.
+    #[arg(long, default_value = "raw axum")]
+    pub(crate) baseline_name: String,
 }
 
 /// The scenarios `compare` runs.
@@ -371,6 +379,10 @@ struct Report<'a> {
     nestgate: String,
     /// The baseline binary.
     baseline: String,
+    /// What the baseline is called.
+    baseline_name: &'a str,
+    /// The wire protocol both were measured on.
+    protocol: &'static str,
     /// CPUs available to the load generator.
     cpus: usize,
     /// Whether servers and load generator were pinned to separate CPUs.
@@ -430,7 +442,8 @@ pub(crate) async fn run(args: &CompareArgs, pinned: bool) -> Result<()> {
                 );
                 sleep(Duration::from_millis(200)).await;
                 let contention = Contention::start(&Probe::new(Some(server.pid)));
-                let outcome = run_scenario(scenario, &server, &plan, args.sources).await;
+                let outcome =
+                    run_scenario(scenario, &server, &plan, args.sources, args.protocol).await;
                 let others = contention.others_percent();
                 if let Some(others) = others.filter(|&others| others > CONTENDED) {
                     println!(
@@ -493,6 +506,8 @@ pub(crate) async fn run(args: &CompareArgs, pinned: bool) -> Result<()> {
         repeats: args.repeats,
         nestgate: args.nestgate.display().to_string(),
         baseline: args.baseline.display().to_string(),
+        baseline_name: &args.baseline_name,
+        protocol: protocol_name(args.protocol),
         cpus: crate::sys::cpus(),
         pinned,
         plan: &plan,
@@ -506,7 +521,7 @@ pub(crate) async fn run(args: &CompareArgs, pinned: bool) -> Result<()> {
     tokio::fs::write(args.out.join("table.md"), &table).await?;
     tokio::fs::write(
         args.out.join("broadcast-ramp.svg"),
-        ramp_svg(&runs.broadcast),
+        ramp_svg(&runs.broadcast, &args.baseline_name),
     )
     .await?;
     println!(
@@ -535,6 +550,7 @@ async fn run_scenario(
     server: &Server,
     plan: &Plan,
     sources: usize,
+    protocol: Protocol,
 ) -> Result<Outcome> {
     let url = server.url();
     let pid = Some(server.pid);
@@ -548,7 +564,7 @@ async fn run_scenario(
                 payload: 32,
                 pid,
                 sources,
-                protocol: Protocol::WsJson,
+                protocol,
             };
             let result = echo::run(&args).await?;
             echo::print(&result);
@@ -569,7 +585,7 @@ async fn run_scenario(
                 pid,
                 also_pids: Vec::new(),
                 sources,
-                protocol: Protocol::WsJson,
+                protocol,
             };
             let result = broadcast::ramp(&args, broadcast::print_step).await?;
             Outcome::Broadcast(result)
@@ -600,7 +616,7 @@ async fn run_scenario(
                 sources,
                 payload: 32,
                 reopen: !active,
-                protocol: Protocol::WsJson,
+                protocol,
             };
             let result = idle::run(&args).await?;
             idle::print(&result);
@@ -1049,12 +1065,22 @@ fn figure(value: Option<f64>) -> String {
     }
 }
 
+/// The protocol's name in reports.
+fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::WsJson => "ws-json",
+        Protocol::Socketio => "Socket.IO",
+    }
+}
+
 /// The table (Markdown), with the anomalies under it.
 fn render_table(rows: &[Row], anomalies: &[String], args: &CompareArgs, plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "nestgate vs raw-axum baseline: median of {} runs each, alternating{}{}",
+        "nestgate vs {} ({}): median of {} runs each, alternating{}{}",
+        args.baseline_name,
+        protocol_name(args.protocol),
         args.repeats,
         if args.quick {
             ", QUICK (short runs: for checking only)"
@@ -1074,7 +1100,7 @@ fn render_table(rows: &[Row], anomalies: &[String], args: &CompareArgs, plan: &P
     let _ = writeln!(
         out,
         "| {:<46} | {:>10} | {:>12} | {:>12} | {:>16} |",
-        "metric", "unit", "nestgate", "baseline", "nestgate/baseline"
+        "metric", "unit", "nestgate", args.baseline_name, "nestgate/baseline"
     );
     let _ = writeln!(
         out,
@@ -1113,7 +1139,7 @@ fn render_table(rows: &[Row], anomalies: &[String], args: &CompareArgs, plan: &P
 
 /// An SVG plot of delivery p99 against the offered broadcast rate, every ramp step of every
 /// run, both servers, on log-log axes; failed steps drawn hollow.
-fn ramp_svg(ramps: &[Run<RampResult>]) -> String {
+fn ramp_svg(ramps: &[Run<RampResult>], baseline_name: &str) -> String {
     const W: f64 = 820.0;
     const H: f64 = 520.0;
     const LEFT: f64 = 80.0;
@@ -1256,7 +1282,7 @@ fn ramp_svg(ramps: &[Run<RampResult>]) -> String {
         }
     }
     let legend_x = W - RIGHT + 12.0;
-    for (i, (name, colour)) in [("nestgate", "#d62728"), ("raw axum", "#1f77b4")]
+    for (i, (name, colour)) in [("nestgate", "#d62728"), (baseline_name, "#1f77b4")]
         .iter()
         .enumerate()
     {
@@ -1305,7 +1331,7 @@ mod tests {
 
     #[test]
     fn an_empty_plot_is_still_an_svg() {
-        let svg = ramp_svg(&[]);
+        let svg = ramp_svg(&[], "raw axum");
         assert!(svg.starts_with("<svg"));
         assert!(svg.trim_end().ends_with("</svg>"));
     }

@@ -179,9 +179,11 @@ async fn run(command: Command, threads: usize, pinned: bool) -> client::Result<(
         }
         Command::Compare(args) => {
             println!(
-                "# compare: nestgate {} baseline {} quick {} repeats {} out {} pinned {pinned} (servers on CPU {}, load generator on CPU {}) sources {} threads {threads}",
+                "# compare: nestgate {} baseline {} ({}) protocol {:?} quick {} repeats {} out {} pinned {pinned} (servers on CPU {}, load generator on CPU {}) sources {} threads {threads}",
                 args.nestgate.display(),
                 args.baseline.display(),
+                args.baseline_name,
+                args.protocol,
                 args.quick,
                 args.repeats,
                 args.out.display(),
