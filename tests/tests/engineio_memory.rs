@@ -216,6 +216,18 @@ async fn what_an_idle_session_holds() {
     println!("an abandoned polling handshake (15 KiB head): {big} B");
     assert!(big < 8_000 + 16 * 1024, "{big} B per abandoned handshake");
 
+    // Polling sessions CONNECTed to `/`, between two polls (no GET waiting: one that waits
+    // adds its HTTP connection).
+    let before = live();
+    let mut sids = Vec::new();
+    for _ in 0..200 {
+        sids.push(engineio_client::socketio_polling_session(addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let polling_idle = (live() - before) / 200;
+    println!("a Socket.IO polling session between polls: {polling_idle} B");
+    assert!(polling_idle < 16_000, "{polling_idle} B per polling session");
+
     // Idle WebSocket sessions, CONNECTed to `/`, from a client that holds almost nothing.
     let before = live();
     let mut sockets = Vec::new();
