@@ -67,7 +67,13 @@ async fn a_trickled_post_body_pins_its_bytes_not_a_read_buffer_per_byte() {
 struct Lobby;
 
 #[websocket_gateway]
-impl Lobby {}
+impl Lobby {
+    /// Never answers: the messages behind it wait.
+    #[subscribe_message("stuck")]
+    async fn stuck(&self) {
+        std::future::pending::<()>().await;
+    }
+}
 
 #[tokio::test]
 async fn a_broadcast_to_polling_sessions_that_never_collect_is_shared() {
@@ -226,7 +232,10 @@ async fn what_an_idle_session_holds() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let polling_idle = (live() - before) / 200;
     println!("a Socket.IO polling session between polls: {polling_idle} B");
-    assert!(polling_idle < 16_000, "{polling_idle} B per polling session");
+    assert!(
+        polling_idle < 16_000,
+        "{polling_idle} B per polling session"
+    );
 
     // Idle WebSocket sessions, CONNECTed to `/`, from a client that holds almost nothing.
     let before = live();
@@ -276,5 +285,49 @@ async fn messages_waiting_for_the_application_are_bounded_in_bytes() {
     // At most 4 MB wait (plus the message being read and tungstenite's buffers); with only a
     // count (256 messages), all 20 MB would.
     assert!(grown < 7 * MB, "+{grown} B");
+    writer.abort();
+}
+
+/// A Socket.IO client's messages waiting for a namespace socket that takes none (its one
+/// handler never ends) are bounded in bytes too: the WebSocket reader holds at most
+/// `max_buffered_bytes` behind the message that waits, then stops reading.
+#[tokio::test]
+async fn socket_io_messages_waiting_for_a_busy_socket_are_bounded_in_bytes() {
+    let _turn = TURN.lock().await;
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let server = nestgate_tests::serve(
+        App::bare()
+            .gateway::<Lobby>()
+            .max_in_flight(1)
+            .socket_io(SocketIoConfig::default()),
+    )
+    .await;
+    let mut ws = websocket(server.addr(), "/socket.io/?EIO=4&transport=websocket").await;
+    read_frame(&mut ws).await.expect("the open packet");
+    ws.write_all(&frame(1, b"40")).await.unwrap();
+    read_frame(&mut ws).await.expect("the CONNECT answer");
+    let before = live();
+    // 40 events of 500 KB (20 MB): one runs (and never ends), one waits in the socket's
+    // queue (`max_in_flight` 1), the rest in the reader's backlog up to 4 MB; then the server
+    // stops reading and the writer blocks.
+    let message = frame(
+        1,
+        format!(r#"42["stuck","{}"]"#, "x".repeat(500_000)).as_bytes(),
+    );
+    let writer = tokio::spawn(async move {
+        for _ in 0..40 {
+            if ws.write_all(&message).await.is_err() {
+                break;
+            }
+        }
+        ws
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let grown = live() - before;
+    println!("20 MB of events for a socket that takes none: live heap +{grown} B");
+    // 4 MB of backlog, two messages held by the socket, the one being read, tungstenite's
+    // buffers: with only a count (256 messages), all 20 MB would be held.
+    assert!(grown < 8 * MB, "+{grown} B");
+    assert!(!writer.is_finished(), "the server stopped reading");
     writer.abort();
 }
