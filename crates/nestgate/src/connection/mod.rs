@@ -83,7 +83,9 @@ pub(crate) async fn serve<S, K>(
         Writer::Inline(Some(sink))
     };
 
-    if let Err(reject) = namespace.connect(&socket).await {
+    // The hooks' futures are boxed: a connection spends its life in the read loop, and unboxed
+    // every idle connection would keep room for the largest of them.
+    if let Err(reject) = Box::pin(namespace.connect(&socket)).await {
         tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
         if let Some(exception) = reject.exception() {
             let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
@@ -149,7 +151,7 @@ pub(crate) async fn serve<S, K>(
         .closing_cause()
         .map_or(DisconnectReason::TransportError, |closing| closing.reason);
     tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
-    namespace.disconnect(&socket, &cause).await;
+    Box::pin(namespace.disconnect(&socket, &cause)).await;
     // Handlers still running for a client that left get the same deadline as at shutdown.
     let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
     finish(&socket, &mut stream, &mut writer, close_handshake).await;

@@ -114,7 +114,9 @@ where
             }
             Writer::Inline(sink) => {
                 if let Some(sink) = sink.take() {
-                    write_loop(sink, socket.clone()).await;
+                    // Boxed: unboxed, the write loop's state would be part of every
+                    // connection's future, writer task or not, for its whole life.
+                    Box::pin(write_loop(sink, socket.clone())).await;
                 }
             }
         }

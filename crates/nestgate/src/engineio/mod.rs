@@ -250,63 +250,64 @@ impl Engine {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
-        let mut response =
-            if query.websocket {
-                let upgrade =
-                    match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &())
-                        .await
-                    {
-                        Ok(upgrade) => upgrade
-                            .read_buffer_size(self.config.read_buffer_size)
-                            .max_message_size(self.config.max_payload)
-                            .max_frame_size(self.config.max_payload),
-                        Err(_) => return bad_request("Bad request"),
-                    };
-                match query.sid {
-                    None => {
-                        let (handshake, admission) = match self.admit(&parts, remote_addr) {
-                            Ok(admitted) => admitted,
-                            Err(refused) => return refused.response(true),
-                        };
-                        let engine = self.clone();
-                        upgrade.on_upgrade(move |ws| async move {
-                            let session = engine.open(handshake, true, admission);
-                            websocket::run(engine, session, ws, true).await;
-                        })
-                    }
-                    Some(sid) => {
-                        let Some(session) = self.live(&sid) else {
-                            return bad_request("Session ID unknown");
-                        };
-                        let engine = self.clone();
-                        let accepted = session.begin_upgrade();
-                        upgrade.on_upgrade(move |ws| async move {
-                            websocket::upgrade(engine, session, ws, accepted).await;
-                        })
-                    }
-                }
-            } else {
-                match (parts.method.clone(), query.sid) {
-                    (Method::GET, None) => match self.admit(&parts, remote_addr) {
-                        Ok((handshake, admission)) => {
-                            let session = self.open(handshake, false, admission);
-                            let mut open = String::new();
-                            Packet::Open(self.open_json(&session, true)).encode_text(&mut open);
-                            text(open)
-                        }
-                        Err(refused) => refused.response(false),
-                    },
-                    (Method::GET, Some(sid)) => match self.live(&sid) {
-                        Some(session) => session.poll().await,
-                        None => bad_request("Session ID unknown"),
-                    },
-                    (Method::POST, Some(sid)) => match self.live(&sid) {
-                        Some(session) => self.post(&session, &parts.headers, body).await,
-                        None => bad_request("Session ID unknown"),
-                    },
-                    _ => bad_request("Bad handshake method"),
-                }
+        let mut response = if query.websocket {
+            let upgrade = match axum::extract::ws::WebSocketUpgrade::from_request_parts(
+                &mut parts,
+                &(),
+            )
+            .await
+            {
+                Ok(upgrade) => upgrade
+                    .read_buffer_size(self.config.read_buffer_size)
+                    .max_message_size(self.config.max_payload)
+                    .max_frame_size(self.config.max_payload),
+                Err(_) => return bad_request("Bad request"),
             };
+            match query.sid {
+                None => {
+                    let (handshake, admission) = match self.admit(&parts, remote_addr) {
+                        Ok(admitted) => admitted,
+                        Err(refused) => return refused.response(true),
+                    };
+                    let engine = self.clone();
+                    // The connection's future, made here: an async block would keep `ws`
+                    // and the rest as captures beside it for the connection's lifetime.
+                    upgrade.on_upgrade(move |ws| {
+                        let session = engine.open(handshake, true, admission);
+                        websocket::run(engine, session, ws, true)
+                    })
+                }
+                Some(sid) => {
+                    let Some(session) = self.live(&sid) else {
+                        return bad_request("Session ID unknown");
+                    };
+                    let engine = self.clone();
+                    let accepted = session.begin_upgrade();
+                    upgrade.on_upgrade(move |ws| websocket::upgrade(engine, session, ws, accepted))
+                }
+            }
+        } else {
+            match (parts.method.clone(), query.sid) {
+                (Method::GET, None) => match self.admit(&parts, remote_addr) {
+                    Ok((handshake, admission)) => {
+                        let session = self.open(handshake, false, admission);
+                        let mut open = String::new();
+                        Packet::Open(self.open_json(&session, true)).encode_text(&mut open);
+                        text(open)
+                    }
+                    Err(refused) => refused.response(false),
+                },
+                (Method::GET, Some(sid)) => match self.live(&sid) {
+                    Some(session) => session.poll().await,
+                    None => bad_request("Session ID unknown"),
+                },
+                (Method::POST, Some(sid)) => match self.live(&sid) {
+                    Some(session) => self.post(&session, &parts.headers, body).await,
+                    None => bad_request("Session ID unknown"),
+                },
+                _ => bad_request("Bad handshake method"),
+            }
+        };
         response.headers_mut().extend(cors);
         response
     }

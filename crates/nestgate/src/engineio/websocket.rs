@@ -16,6 +16,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
@@ -31,15 +32,33 @@ const PROTOCOL_ERROR: u16 = 1002;
 
 /// A WebSocket that asks to take over a polling session. `accepted` is what
 /// [`Session::begin_upgrade`] said.
-pub(crate) async fn upgrade(
+///
+/// Two futures one after the other, not one `async fn`: the probe's state (and its copy of the
+/// WebSocket) is gone once the session runs on it.
+pub(crate) fn upgrade(
+    engine: Arc<Engine>,
+    session: Arc<Session>,
+    ws: WebSocket,
+    accepted: bool,
+) -> impl Future<Output = ()> + Send {
+    use futures_util::FutureExt as _;
+    use futures_util::future::Either;
+    take_over(engine, session, ws, accepted).then(|upgraded| match upgraded {
+        Some((engine, session, ws)) => Either::Left(run(engine, session, ws, false)),
+        None => Either::Right(std::future::ready(())),
+    })
+}
+
+/// The upgrade itself: the probe, then `5`. What the session then runs on, if it completed.
+async fn take_over(
     engine: Arc<Engine>,
     session: Arc<Session>,
     mut ws: WebSocket,
     accepted: bool,
-) {
+) -> Option<(Arc<Engine>, Arc<Session>, WebSocket)> {
     if !accepted {
         let _ = timeout(CLOSE_GRACE, ws.close()).await;
-        return;
+        return None;
     }
     let probe = probe(&session, &mut ws);
     let probed = tokio::select! {
@@ -52,9 +71,9 @@ pub(crate) async fn upgrade(
     session.end_upgrade(probed);
     if !probed {
         let _ = timeout(CLOSE_GRACE, ws.close()).await;
-        return;
+        return None;
     }
-    run(engine, session, ws, false).await;
+    Some((engine, session, ws))
 }
 
 /// `2probe` → `3probe`, then `5`; whether the upgrade completed.
@@ -82,20 +101,53 @@ type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
 /// Serves a session over a WebSocket until either side closes it.
-pub(crate) async fn run(engine: Arc<Engine>, session: Arc<Session>, ws: WebSocket, open: bool) {
-    let (mut sink, stream) = ws.split();
-    let write_deadline = engine.config.ping_timeout;
-    let linger_bytes = engine.config.max_payload;
-    if open {
+///
+/// Not an `async fn`: its arguments are used up here (the WebSocket split, the settings read),
+/// not kept in the connection's future for its whole life beside what they became.
+pub(crate) fn run(
+    engine: Arc<Engine>,
+    session: Arc<Session>,
+    ws: WebSocket,
+    open: bool,
+) -> impl Future<Output = ()> + Send {
+    let (sink, stream) = ws.split();
+    let settings = Settings {
+        write_deadline: engine.config.ping_timeout,
+        linger_bytes: engine.config.max_payload,
+    };
+    let open = open.then(|| {
         let mut packet = String::new();
         Packet::Open(engine.open_json(&session, false)).encode_text(&mut packet);
+        packet
+    });
+    serve(session, sink, stream, settings, open)
+}
+
+/// What [`serve`] needs of the engine's settings.
+#[derive(Clone, Copy)]
+struct Settings {
+    write_deadline: Duration,
+    linger_bytes: usize,
+}
+
+async fn serve(
+    session: Arc<Session>,
+    mut sink: Sink,
+    stream: Stream,
+    settings: Settings,
+    open: Option<String>,
+) {
+    let Settings {
+        write_deadline,
+        linger_bytes,
+    } = settings;
+    if let Some(packet) = open {
         let sent = timeout(write_deadline, sink.send(Message::Text(packet.into()))).await;
         if !matches!(sent, Ok(Ok(()))) {
             session.close(CloseReason::TransportClose);
             return;
         }
     }
-    drop(engine);
     let (sink, (stream, code)) = tokio::join!(
         write_loop(&session, sink, write_deadline),
         read_loop(&session, stream)
