@@ -253,6 +253,22 @@ async fn what_an_idle_session_holds() {
     assert!(idle < 32_000, "{idle} B per idle WebSocket session");
 }
 
+/// Writes `message` 40 times from a task of its own (which blocks once the server stops
+/// reading), and gives the server 2 s to take what it will; the writer is returned still
+/// running, or done.
+async fn flood(mut ws: TcpStream, message: Vec<u8>) -> tokio::task::JoinHandle<TcpStream> {
+    let writer = tokio::spawn(async move {
+        for _ in 0..40 {
+            if ws.write_all(&message).await.is_err() {
+                break;
+            }
+        }
+        ws
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    writer
+}
+
 /// The client's messages waiting for an application that does not read them are bounded in
 /// bytes (`max_buffered_bytes`), not only in count: past it, the server stops reading.
 #[tokio::test]
@@ -271,15 +287,7 @@ async fn messages_waiting_for_the_application_are_bounded_in_bytes() {
     // 40 messages of 500 KB (20 MB), written by a task that blocks once the server stops
     // reading; the frame is built once (the client's own memory stays one frame).
     let message = frame(1, format!("4{}", "x".repeat(500_000)).as_bytes());
-    let writer = tokio::spawn(async move {
-        for _ in 0..40 {
-            if ws.write_all(&message).await.is_err() {
-                break;
-            }
-        }
-        ws
-    });
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let writer = flood(ws, message).await;
     let grown = live() - before;
     println!("20 MB sent to an application that does not read: live heap +{grown} B");
     // At most 4 MB wait (plus the message being read and tungstenite's buffers); with only a
@@ -314,15 +322,7 @@ async fn socket_io_messages_waiting_for_a_busy_socket_are_bounded_in_bytes() {
         1,
         format!(r#"42["stuck","{}"]"#, "x".repeat(500_000)).as_bytes(),
     );
-    let writer = tokio::spawn(async move {
-        for _ in 0..40 {
-            if ws.write_all(&message).await.is_err() {
-                break;
-            }
-        }
-        ws
-    });
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let writer = flood(ws, message).await;
     let grown = live() - before;
     println!("20 MB of events for a socket that takes none: live heap +{grown} B");
     // 4 MB of backlog, two messages held by the socket, the one being read, tungstenite's

@@ -107,6 +107,14 @@ enum Inbox {
     None,
 }
 
+/// The bytes one session may buffer each way (`max_buffered_bytes`), as a semaphore can count.
+fn buffered_bytes(engine: &Engine) -> usize {
+    engine
+        .config
+        .buffered_bytes_limit()
+        .min(Semaphore::MAX_PERMITS)
+}
+
 /// What a message the application is not ready for waits on.
 pub(crate) type Waiting = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -131,10 +139,7 @@ impl Session {
         admission: Permit,
     ) -> (Arc<Session>, EngineSocket) {
         let (tx, rx) = queue::channel(INCOMING);
-        let max_buffered_bytes = engine
-            .config
-            .buffered_bytes_limit()
-            .min(Semaphore::MAX_PERMITS);
+        let max_buffered_bytes = buffered_bytes(&engine);
         let incoming_budget = Arc::new(Semaphore::new(max_buffered_bytes));
         let session = Session::with_inbox(
             engine,
@@ -161,7 +166,7 @@ impl Session {
         handshake: Handshake,
         websocket: bool,
         admission: Permit,
-        make: &(dyn Fn(EngineSender, Handshake) -> Arc<dyn Direct> + Send + Sync),
+        make: &super::MakeDirect,
     ) -> Arc<Session> {
         let session = Session::with_inbox(engine, websocket, admission, Inbox::None);
         let handler = make(
@@ -180,10 +185,7 @@ impl Session {
         admission: Permit,
         inbox: Inbox,
     ) -> Arc<Session> {
-        let max_buffered_bytes = engine
-            .config
-            .buffered_bytes_limit()
-            .min(Semaphore::MAX_PERMITS);
+        let max_buffered_bytes = buffered_bytes(&engine);
         Arc::new(Session {
             sid: crate::util::id::new_id(),
             engine: Arc::downgrade(&engine),

@@ -153,8 +153,7 @@ impl EngineSender {
         payloads: impl IntoIterator<Item = EngineMessage>,
         volatile: bool,
     ) -> Result<bool, EngineSendError> {
-        self.session
-            .queue_all(payloads.into_iter().map(Packet::Message), volatile)
+        self.queue_packets(payloads.into_iter().map(Packet::Message), volatile)
     }
 
     /// Queues packets, as [`queue_all`](Self::queue_all) does messages: the Socket.IO

@@ -61,17 +61,25 @@ impl Socket {
         let _ = self.inner.text_sink.set(sink);
     }
 
+    /// The text sink of a Socket.IO socket (`None` for ws-json); `Err(Closed)` once the socket
+    /// is closing.
+    fn open_sink(&self) -> Option<Result<&dyn TextSink, SendError>> {
+        let sink = self.inner.text_sink.get()?;
+        Some(if self.inner.closing.is_fired() {
+            Err(SendError::Closed)
+        } else {
+            Ok(&**sink)
+        })
+    }
+
     /// Queues a text frame; a full queue closes the client as a slow consumer.
     pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
-        if let Some(sink) = self.inner.text_sink.get() {
-            if self.inner.closing.is_fired() {
-                return Err(SendError::Closed);
-            }
+        if let Some(sink) = self.open_sink() {
             let delivery = Delivery {
                 volatile: false,
                 shared: false,
             };
-            return sink.text(text, delivery).map(drop);
+            return sink?.text(text, delivery).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
@@ -92,11 +100,8 @@ impl Socket {
 
     /// Answers the client's ack `id` with `data` (JSON text): `{"ack": id, "data": data}`.
     pub(crate) fn send_ack(&self, id: u64, data: &str) -> Result<(), SendError> {
-        if let Some(sink) = self.inner.text_sink.get() {
-            if self.inner.closing.is_fired() {
-                return Err(SendError::Closed);
-            }
-            return sink.ack(id, data);
+        if let Some(sink) = self.open_sink() {
+            return sink?.ack(id, data);
         }
         self.send_text(crate::protocol::encode_ack(id, data).into())
     }
@@ -110,9 +115,9 @@ impl Socket {
     /// slow consumer; `shared`: the same frame goes to other sockets too (a broadcast). Returns
     /// whether the frame was queued.
     pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool, shared: bool) -> bool {
-        if let Some(sink) = self.inner.text_sink.get() {
-            return !self.inner.closing.is_fired()
-                && matches!(sink.text(frame, Delivery { volatile, shared }), Ok(true));
+        if let Some(sink) = self.open_sink() {
+            let delivery = Delivery { volatile, shared };
+            return sink.is_ok_and(|sink| matches!(sink.text(frame, delivery), Ok(true)));
         }
         if volatile {
             matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)

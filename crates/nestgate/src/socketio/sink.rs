@@ -4,7 +4,7 @@
 //! (the close) to.
 
 use super::packet::{self, Kind};
-use super::translate::outgoing;
+use super::translate::{outgoing, wire_packet};
 use crate::engineio::{EngineMessage, EngineSender, Packet};
 use crate::socket::{Delivery, SendError, TextSink};
 use crate::util::sync::lock;
@@ -135,15 +135,8 @@ fn ack_packet(nsp: &str, id: u64, data: &str) -> Option<Packet> {
     if data.starts_with("{\"$args\"") || data.contains("\"$binary\"") {
         return None;
     }
-    let mut wire = String::with_capacity(data.len() + nsp.len() + 24);
-    wire.push('4');
-    packet::write_header(&mut wire, Kind::Ack, nsp, Some(id), 0);
-    wire.push('[');
-    if data != "null" {
-        wire.push_str(data);
-    }
-    wire.push(']');
-    Some(Packet::encoded(wire))
+    let args: &[&str] = if data == "null" { &[] } else { &[data] };
+    Some(wire_packet(Kind::Ack, nsp, Some(id), args))
 }
 
 /// A sink that turns the core's ws-json frames into Socket.IO packets on the session.

@@ -61,14 +61,9 @@ pub(crate) fn incoming(packet: &Packet<'_>, attachments: &[Bytes]) -> Result<Str
             out.push_str(one.get());
         }
         several => {
-            out.push_str(",\"data\":[");
-            for (index, arg) in several.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(arg.get());
-            }
-            out.push_str(&format!("],\"args\":{}", several.len()));
+            out.push_str(",\"data\":");
+            push_array(&mut out, several.iter().map(|arg| arg.get()));
+            out.push_str(&format!(",\"args\":{}", several.len()));
         }
     }
     if let (Kind::Event | Kind::BinaryEvent, Some(id)) = (packet.kind, packet.id) {
@@ -124,14 +119,7 @@ pub(crate) fn decoded(
         [one] => (text.clone(), Some(range(one)), None),
         several => {
             let mut array = String::with_capacity(packet.data.len());
-            array.push('[');
-            for (index, arg) in several.iter().enumerate() {
-                if index > 0 {
-                    array.push(',');
-                }
-                array.push_str(arg.get());
-            }
-            array.push(']');
+            push_array(&mut array, several.iter().map(|arg| arg.get()));
             let data = Some(0..array.len());
             (
                 Utf8Bytes::from(array),
@@ -326,19 +314,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
     }
     let (kind, id) = (parts.kind, parts.id);
     if !args.iter().any(|arg| arg.contains("\"$binary\"")) {
-        let len = args.iter().map(|arg| arg.len() + 1).sum::<usize>();
-        let mut wire = String::with_capacity(len + nsp.len() + 24);
-        wire.push('4');
-        packet::write_header(&mut wire, kind, nsp, id, 0);
-        wire.push('[');
-        for (index, arg) in args.iter().enumerate() {
-            if index > 0 {
-                wire.push(',');
-            }
-            wire.push_str(arg);
-        }
-        wire.push(']');
-        return Some(vec![EnginePacket::encoded(wire)]);
+        return Some(vec![wire_packet(kind, nsp, id, &args)]);
     }
     // Binary values: placeholders in the JSON, the bytes as attachments after it.
     let mut value = Value::Array(
@@ -363,6 +339,29 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
             .map(|bytes| EnginePacket::Message(EngineMessage::Binary(bytes))),
     );
     Some(packets)
+}
+
+/// A packet without attachments in Engine.IO's wire form: `4`, its header, its arguments as
+/// one JSON array.
+pub(crate) fn wire_packet(kind: Kind, nsp: &str, id: Option<u64>, args: &[&str]) -> EnginePacket {
+    let len = args.iter().map(|arg| arg.len() + 1).sum::<usize>();
+    let mut wire = String::with_capacity(len + nsp.len() + 24);
+    wire.push('4');
+    packet::write_header(&mut wire, kind, nsp, id, 0);
+    push_array(&mut wire, args.iter().copied());
+    EnginePacket::encoded(wire)
+}
+
+/// Writes `[a,b,…]` of raw JSON texts.
+fn push_array<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+    out.push('[');
+    for (index, item) in items.enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push(']');
 }
 
 /// Replaces `{"$binary": "<base64>"}` by placeholders, collecting the bytes.
