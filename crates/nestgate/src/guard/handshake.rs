@@ -40,22 +40,29 @@ impl HandshakeRequest {
 
     /// The handshake the socket keeps, and what the guards established for it.
     pub(crate) fn into_parts(self) -> (Handshake, Extensions) {
-        (self.handshake, self.extensions)
+        let mut handshake = self.handshake;
+        // A header map a guard asked for is not kept for the socket's life (a handler that
+        // asks has it made again). A Socket.IO session's handshake is shared by its
+        // namespaces: its map, once made, stays.
+        if let Some(head) = Arc::get_mut(&mut handshake.head) {
+            head.headers.forget_map();
+        }
+        (handshake, self.extensions)
     }
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.handshake.headers
+        self.handshake.head.headers.map()
     }
 
     /// A header's value, when it is present and visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.handshake.headers.get(name)?.to_str().ok()
+        self.handshake.head.headers.get(name)?.text()
     }
 
     /// The request URI (path and query).
     pub fn uri(&self) -> &Uri {
-        &self.handshake.uri
+        &self.handshake.head.uri
     }
 
     /// The first value of a query parameter, percent-decoded.
@@ -66,10 +73,10 @@ impl HandshakeRequest {
     /// A cookie's value (from every `Cookie` header).
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.handshake
+            .head
             .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
+            .get_all(COOKIE.as_str())
+            .filter_map(|header| header.text())
             .flat_map(|header| header.split(';'))
             .find_map(|pair| {
                 let (key, value) = pair.trim().split_once('=')?;
@@ -80,7 +87,12 @@ impl HandshakeRequest {
     /// The token of an `Authorization: Bearer <token>` header (in a [refresh](Self::is_refresh):
     /// the token the client sent).
     pub fn bearer_token(&self) -> Option<&str> {
-        let value = self.handshake.headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let value = self
+            .handshake
+            .head
+            .headers
+            .get(AUTHORIZATION.as_str())?
+            .text()?;
         let (scheme, token) = value.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
@@ -164,8 +176,8 @@ impl HandshakeRequest {
 impl std::fmt::Debug for HandshakeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HandshakeRequest")
-            .field("uri", &self.handshake.uri)
-            .field("headers", &self.handshake.headers)
+            .field("uri", &self.handshake.head.uri)
+            .field("headers", &self.handshake.head.headers)
             .field("remote_addr", &self.handshake.remote_addr)
             .finish_non_exhaustive()
     }
@@ -239,7 +251,7 @@ pub(crate) async fn check_all(
             Ok(Ok(())) => {}
             Ok(Err(rejection)) => return Err(rejection),
             Err(_) => {
-                tracing::error!(uri = %request.handshake.uri, "a handshake guard panicked");
+                tracing::error!(uri = %request.handshake.head.uri, "a handshake guard panicked");
                 return Err(HandshakeRejection::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     crate::error::INTERNAL_SERVER_ERROR,

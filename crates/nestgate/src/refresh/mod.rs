@@ -71,7 +71,7 @@ use crate::extract::Message;
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::handler::Route;
 use crate::handler::reply::Reply;
-use crate::handshake::Handshake;
+use crate::handshake::{Handshake, Head, Headers};
 use crate::socket::Socket;
 use axum::http::Extensions;
 use serde_json::Value;
@@ -151,8 +151,13 @@ async fn check(socket: &Socket, answer: Value) -> Result<Extensions, HandshakeRe
         .filter(|token| !token.is_empty());
     let handshake = socket.handshake();
     let renewed = Handshake {
-        headers: std::sync::Arc::new(token::headers_with(&handshake.headers, token)),
-        uri: token::uri_with(&handshake.uri, token),
+        head: std::sync::Arc::new(Head {
+            headers: Headers::copy(&token::headers_with(
+                &handshake.head.headers.to_map(),
+                token,
+            )),
+            uri: token::uri_with(&handshake.head.uri, token),
+        }),
         remote_addr: handshake.remote_addr,
         auth: Some(Box::new(answer)),
     };

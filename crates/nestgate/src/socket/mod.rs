@@ -349,13 +349,12 @@ impl Socket {
             id: self.id().to_owned(),
             path: self.path().to_owned(),
             rooms: self.rooms(),
-            uri: handshake.uri.to_string(),
+            uri: handshake.head.uri.to_string(),
             headers: handshake
+                .head
                 .headers
                 .iter()
-                .filter_map(|(name, value)| {
-                    Some((name.to_string(), value.to_str().ok()?.to_owned()))
-                })
+                .filter_map(|header| Some((header.name.to_owned(), header.text()?.to_owned())))
                 .collect(),
             remote_addr: handshake.remote_addr,
         }

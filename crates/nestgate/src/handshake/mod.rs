@@ -4,6 +4,10 @@
 //! that is refused.
 
 use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+mod headers;
+
+pub(crate) use headers::Headers;
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::borrow::Cow;
@@ -18,12 +22,18 @@ pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// What a socket keeps of its request's head, in one block: the headers (packed) and the URI.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) headers: Headers,
+    pub(crate) uri: Uri,
+}
+
 /// The HTTP request that opened the connection.
 #[derive(Debug, Clone)]
 pub struct Handshake {
-    /// Shared: every namespace a Socket.IO session connects to keeps the same headers.
-    pub(crate) headers: Arc<HeaderMap>,
-    pub(crate) uri: Uri,
+    /// Shared: every namespace a Socket.IO session connects to keeps the same head.
+    pub(crate) head: Arc<Head>,
     pub(crate) remote_addr: Option<SocketAddr>,
     /// The Socket.IO CONNECT payload (`io({ auth })`); `None` for ws-json clients.
     pub(crate) auth: Option<Box<serde_json::Value>>,
@@ -31,13 +41,16 @@ pub struct Handshake {
 
 impl Handshake {
     /// The request headers.
+    ///
+    /// The socket keeps them packed (see `handshake::headers`); the map is made on the first
+    /// call and kept from then on.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.head.headers.map()
     }
 
     /// The request URI (path and query).
     pub fn uri(&self) -> &Uri {
-        &self.uri
+        &self.head.uri
     }
 
     /// The first value of a query parameter, percent-decoded.
@@ -50,7 +63,7 @@ impl Handshake {
     /// # }
     /// ```
     pub fn query(&self, name: &str) -> Option<String> {
-        query_param(&self.uri, name)
+        query_param(&self.head.uri, name)
     }
 
     /// The client's address, when the server knows it (always, under [`App::listen`](crate::App::listen)).
@@ -77,8 +90,10 @@ impl Handshake {
         remote_addr: Option<SocketAddr>,
     ) -> Self {
         Handshake {
-            headers: Arc::new(detach_headers(headers)),
-            uri: Uri::try_from(uri.to_string()).unwrap_or_default(),
+            head: Arc::new(Head {
+                headers: Headers::copy(headers),
+                uri: Uri::try_from(uri.to_string()).unwrap_or_default(),
+            }),
             remote_addr,
             auth: None,
         }
@@ -109,18 +124,6 @@ fn text_len(uri: &Uri) -> usize {
     // Writing into a counter cannot fail.
     let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{uri}"));
     count.0
-}
-
-/// A copy of the request headers that owns its bytes (see [`Handshake::detached`]).
-fn detach_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut owned = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let mut copy = HeaderValue::from_bytes(value.as_bytes())
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
-        copy.set_sensitive(value.is_sensitive());
-        owned.append(name.clone(), copy);
-    }
-    owned
 }
 
 /// Why a handshake was refused: an HTTP status and a message, sent before any upgrade as
