@@ -60,12 +60,17 @@ pub(crate) struct Ended(pub(crate) DisconnectReason);
 
 /// The reader task of one socket: hooks, read loop, disconnect. `socket` is new and in no
 /// table yet.
-pub(crate) async fn serve<S, K>(
+///
+/// Not an `async fn`, and its block uses what it captures in place: an `async fn` keeps its
+/// arguments beside the locals made from them, and a destructured capture is kept twice too —
+/// for the connection's whole life.
+pub(crate) fn serve<S, K>(
     socket: Socket,
     transport: Transport<S, K>,
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
-) where
+) -> impl std::future::Future<Output = ()> + Send
+where
     S: futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin + Send,
     K: futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
 {
@@ -80,44 +85,64 @@ pub(crate) async fn serve<S, K>(
     let mut writer = if writer_task {
         Writer::Task(tokio::spawn(write_loop(sink, socket.clone())))
     } else {
-        Writer::Inline(Some(sink))
+        Writer::Inline(Some(Box::new(sink)))
     };
-
-    // The hooks' futures are boxed: a connection spends its life in the read loop, and unboxed
-    // every idle connection would keep room for the largest of them.
-    if let Err(reject) = Box::pin(namespace.connect(&socket)).await {
-        tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
-        if let Some(exception) = reject.exception() {
-            let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
-            let _ = socket.send_text(frame.into());
+    async move {
+        // The hooks' futures are boxed: a connection spends its life in the read loop, and
+        // unboxed every idle connection would keep room for the largest of them.
+        if let Err(reject) = Box::pin(namespace.connect(&socket)).await {
+            tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
+            if let Some(exception) = reject.exception() {
+                let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
+                let _ = socket.send_text(frame.into());
+            }
+            let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
+            socket.close(DisconnectReason::Kicked, Some(frame));
+            // The hook may have joined rooms before rejecting: leave them.
+            namespace.store().remove(&socket);
+            finish(&socket, &mut stream, &mut writer, close_handshake).await;
+            return;
         }
-        let frame = (reject.code(), Cow::Owned(reject.reason().to_owned()));
-        socket.close(DisconnectReason::Kicked, Some(frame));
-        // The hook may have joined rooms before rejecting: leave them.
-        namespace.store().remove(&socket);
-        finish(&socket, &mut stream, &mut writer, close_handshake).await;
-        return;
-    }
-    namespace.store().insert(socket.clone());
-    crate::refresh::watch_if_expiring(&socket);
+        namespace.store().insert(socket.clone());
+        crate::refresh::watch_if_expiring(&socket);
 
-    let mut running = Running::default();
-    let reason = read_loop(
-        &socket,
-        &mut stream,
-        &mut running,
-        dispatch,
-        heartbeat,
-        rate_limit,
-    )
-    .await;
-    namespace.store().remove(&socket);
-    socket.fail_pending_acks();
-    let config = &runtime.config;
+        let mut running = Running::default();
+        let reason = read_loop(
+            &socket,
+            &mut stream,
+            &mut running,
+            dispatch,
+            heartbeat,
+            rate_limit,
+        )
+        .await;
+        namespace.store().remove(&socket);
+        socket.fail_pending_acks();
+        let shutdown_timeout = runtime.config.shutdown_timeout;
+        close_for(&socket, reason, shutdown_timeout, &mut running).await;
+        let cause = socket
+            .closing_cause()
+            .map_or(DisconnectReason::TransportError, |closing| closing.reason);
+        tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
+        Box::pin(namespace.disconnect(&socket, &cause)).await;
+        // Handlers still running for a client that left get the same deadline as at shutdown.
+        let _ = timeout(shutdown_timeout, drain(&mut running)).await;
+        finish(&socket, &mut stream, &mut writer, close_handshake).await;
+    }
+}
+
+/// Closes the socket as its read loop's end calls for (at shutdown, once the running handlers
+/// have answered or `shutdown_timeout` has passed).
+async fn close_for<F: std::future::Future<Output = ()>>(
+    socket: &Socket,
+    reason: DisconnectReason,
+    shutdown_timeout: std::time::Duration,
+    running: &mut Running<F>,
+) {
     match reason {
         DisconnectReason::ServerShutdown => {
             // Let running handlers answer, then say goodbye.
-            let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
+            let _ = timeout(shutdown_timeout, drain(running)).await;
             socket.close(
                 reason,
                 Some((close::GOING_AWAY, Cow::Borrowed("server shutting down"))),
@@ -147,12 +172,4 @@ pub(crate) async fn serve<S, K>(
         // Kicked and slow consumers closed themselves already.
         _ => {}
     }
-    let cause = socket
-        .closing_cause()
-        .map_or(DisconnectReason::TransportError, |closing| closing.reason);
-    tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
-    Box::pin(namespace.disconnect(&socket, &cause)).await;
-    // Handlers still running for a client that left get the same deadline as at shutdown.
-    let _ = timeout(config.shutdown_timeout, drain(&mut running)).await;
-    finish(&socket, &mut stream, &mut writer, close_handshake).await;
 }

@@ -11,97 +11,142 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use std::future::Future;
+use std::pin::Pin;
 use std::task::{Poll, Waker};
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Sleep, sleep_until};
 
 /// Reads and dispatches frames until the connection should end; returns why.
 ///
 /// `running` holds the connection's handlers: they are polled by this task, before the next
 /// frame is read (`biased`), so handlers that finish at once answer in the order of the frames.
-pub(super) async fn read_loop<S, F, D>(
-    socket: &Socket,
-    stream: &mut S,
-    running: &mut Running<F>,
+///
+/// Not an `async fn` (whose arguments would be kept twice in the future, see `serve`).
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` keeps its arguments twice in its future, for the connection's life"
+)]
+pub(super) fn read_loop<'a, S, F, D>(
+    socket: &'a Socket,
+    stream: &'a mut S,
+    running: &'a mut Running<F>,
     dispatch: D,
     heartbeat_on: bool,
     rate_limit: bool,
-) -> DisconnectReason
+) -> impl Future<Output = DisconnectReason> + 'a
 where
     S: futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin,
-    F: Future<Output = ()>,
-    D: Fn(&Socket, Utf8Bytes, Option<Decoded>, &Waker) -> Option<F>,
+    F: Future<Output = ()> + 'a,
+    D: Fn(&Socket, Utf8Bytes, Option<Decoded>, &Waker) -> Option<F> + 'a,
 {
-    // The reader task's waker, for the first poll of each handler in `dispatch`.
-    let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
-    let runtime = socket.runtime().clone();
-    let config = &runtime.config;
-    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
-    // Past the message rate, reading pauses until the next message is due (backpressure).
-    // Made at the first frame: a connection that never sends holds only the empty box.
-    let rate = config.message_rate.filter(|_| rate_limit);
-    let mut bucket: Option<Box<Bucket>> = None;
-    // Without `heartbeat_on` (a transport with a heartbeat of its own) the timer is only polled
-    // to end a pause of the rate limit.
-    let timer = sleep_until(heartbeat.deadline());
-    // Created once: a wait created per iteration would register with its signal on every frame.
-    let closing = socket.closing_signal().fired();
-    let shutdown = runtime.shutdown.fired();
-    tokio::pin!(timer, closing, shutdown);
-    loop {
-        let throttled = bucket
-            .as_deref()
-            .is_some_and(|bucket| bucket.pause_until(Instant::now()).is_some());
-        tokio::select! {
-            biased;
-            () = &mut closing => {
-                return socket.closing_cause().map_or(DisconnectReason::Kicked, |closing| closing.reason);
-            }
-            () = &mut shutdown => return DisconnectReason::ServerShutdown,
-            Some(()) = running.next(), if !running.is_empty() => {}
-            () = &mut timer, if heartbeat_on || throttled => {
-                let now = Instant::now();
-                if heartbeat_on {
-                    match heartbeat.on_timer(now) {
-                        Beat::Ping => socket.send_ping(),
-                        Beat::Wait => {}
-                        Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+    async move {
+        // The reader task's waker, for the first poll of each handler in `dispatch`.
+        let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let runtime = socket.runtime().clone();
+        let config = &runtime.config;
+        // Past the message rate, reading pauses until the next message is due (backpressure).
+        // Made at the first frame: a connection that never sends holds only the empty box.
+        let rate = config.message_rate.filter(|_| rate_limit);
+        let mut bucket: Option<Box<Bucket>> = None;
+        // The heartbeat and the timer that ends its waits and the rate limit's pauses; none
+        // for a transport with a heartbeat of its own and no rate limit here (a Socket.IO
+        // namespace socket), which then keeps neither in its future.
+        let mut timers = (heartbeat_on || rate.is_some())
+            .then(|| Timers::new(config.ping_interval, config.ping_timeout));
+        // Created once: a wait created per iteration would register with its signal on every
+        // frame.
+        let closing = socket.closing_signal().fired();
+        let shutdown = runtime.shutdown.fired();
+        tokio::pin!(closing, shutdown);
+        loop {
+            let throttled = bucket
+                .as_deref()
+                .is_some_and(|bucket| bucket.pause_until(Instant::now()).is_some());
+            tokio::select! {
+                biased;
+                () = &mut closing => {
+                    return socket.closing_cause().map_or(DisconnectReason::Kicked, |closing| closing.reason);
+                }
+                () = &mut shutdown => return DisconnectReason::ServerShutdown,
+                Some(()) = running.next(), if !running.is_empty() => {}
+                () = Timers::fired(&mut timers), if heartbeat_on || throttled => {
+                    let now = Instant::now();
+                    if let Some(timers) = timers.as_mut() {
+                        let timers = timers.as_mut().project();
+                        if heartbeat_on {
+                            match timers.heartbeat.on_timer(now) {
+                                Beat::Ping => socket.send_ping(),
+                                Beat::Wait => {}
+                                Beat::Timeout => return DisconnectReason::HeartbeatTimeout,
+                            }
+                        }
+                        let at = wake_at(timers.heartbeat, heartbeat_on, bucket.as_deref(), now);
+                        timers.timer.reset(at);
                     }
                 }
-                timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, bucket.as_deref(), now));
-            }
-            frame = stream.next(), if running.len() < config.max_in_flight && !throttled => {
-                let now = Instant::now();
-                heartbeat.seen(now);
-                if let Some(rate) = rate {
-                    let bucket = bucket.get_or_insert_with(|| Box::new(Bucket::new(rate, now)));
-                    bucket.take(now);
-                    if bucket.pause_until(now).is_some() {
-                        timer.as_mut().reset(wake_at(&heartbeat, heartbeat_on, Some(bucket), now));
+                frame = stream.next(), if running.len() < config.max_in_flight && !throttled => {
+                    let now = Instant::now();
+                    if let Some(rate) = rate {
+                        let bucket = bucket.get_or_insert_with(|| Box::new(Bucket::new(rate, now)));
+                        bucket.take(now);
                     }
-                }
-                match frame {
-                    Some(Ok(Inbound::Message(Message::Text(text)))) => {
-                        if let Some(handling) = dispatch(socket, text, None, &waker) {
-                            running.push(handling);
+                    if let Some(timers) = timers.as_mut() {
+                        let timers = timers.as_mut().project();
+                        timers.heartbeat.seen(now);
+                        if let Some(bucket) = bucket.as_deref().filter(|bucket| bucket.pause_until(now).is_some()) {
+                            let at = wake_at(timers.heartbeat, heartbeat_on, Some(bucket), now);
+                            timers.timer.reset(at);
                         }
                     }
-                    Some(Ok(Inbound::Decoded(frame, decoded))) => {
-                        if let Some(handling) = dispatch(socket, frame, Some(decoded), &waker) {
-                            running.push(handling);
+                    match frame {
+                        Some(Ok(Inbound::Message(Message::Text(text)))) => {
+                            if let Some(handling) = dispatch(socket, text, None, &waker) {
+                                running.push(handling);
+                            }
                         }
+                        Some(Ok(Inbound::Decoded(frame, decoded))) => {
+                            if let Some(handling) = dispatch(socket, frame, Some(decoded), &waker) {
+                                running.push(handling);
+                            }
+                        }
+                        Some(Ok(Inbound::Message(Message::Binary(_)))) => {
+                            let exception = WsException::new(
+                                "binary frames are not supported by this gateway: send JSON text frames",
+                            );
+                            let _ = socket.send_text(protocol::encode_exception(&exception, None).into());
+                        }
+                        Some(Ok(Inbound::Message(Message::Ping(_) | Message::Pong(_)))) => {}
+                        Some(Ok(Inbound::Message(Message::Close(_)))) | None => return DisconnectReason::ClientClose,
+                        Some(Err(err)) => return classify(err),
                     }
-                    Some(Ok(Inbound::Message(Message::Binary(_)))) => {
-                        let exception = WsException::new(
-                            "binary frames are not supported by this gateway: send JSON text frames",
-                        );
-                        let _ = socket.send_text(protocol::encode_exception(&exception, None).into());
-                    }
-                    Some(Ok(Inbound::Message(Message::Ping(_) | Message::Pong(_)))) => {}
-                    Some(Ok(Inbound::Message(Message::Close(_)))) | None => return DisconnectReason::ClientClose,
-                    Some(Err(err)) => return classify(err),
                 }
             }
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The read loop's heartbeat and its timer, boxed: a connection that needs neither keeps
+    /// only the empty option.
+    struct Timers {
+        heartbeat: Heartbeat,
+        #[pin]
+        timer: Sleep,
+    }
+}
+
+impl Timers {
+    fn new(interval: std::time::Duration, timeout: std::time::Duration) -> Pin<Box<Self>> {
+        let heartbeat = Heartbeat::new(interval, timeout);
+        let timer = sleep_until(heartbeat.deadline());
+        Box::pin(Timers { heartbeat, timer })
+    }
+
+    /// Completes when the timer fires; never without timers.
+    fn fired(timers: &mut Option<Pin<Box<Timers>>>) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| match timers.as_mut() {
+            Some(timers) => timers.as_mut().project().timer.poll(cx),
+            None => Poll::Pending,
+        })
     }
 }
 

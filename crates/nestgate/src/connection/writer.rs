@@ -99,7 +99,9 @@ where
 /// drained by [`finish`] in the reader task.
 pub(crate) enum Writer<K> {
     Task(tokio::task::JoinHandle<()>),
-    Inline(Option<K>),
+    /// Boxed: the writer is part of every connection's future, whose writer task holds the
+    /// sink itself (ws-json's is 56 bytes).
+    Inline(Option<Box<K>>),
 }
 
 impl<K> Writer<K>
@@ -116,7 +118,7 @@ where
                 if let Some(sink) = sink.take() {
                     // Boxed: unboxed, the write loop's state would be part of every
                     // connection's future, writer task or not, for its whole life.
-                    Box::pin(write_loop(sink, socket.clone())).await;
+                    Box::pin(write_loop(*sink, socket.clone())).await;
                 }
             }
         }
@@ -129,7 +131,7 @@ where
 /// While the writer waits, what the client sends is read and dropped: a client blocked on
 /// writing (a flood, a large message) reads nothing, and would otherwise never get to read the
 /// close frame. What still arrives after the transport is dropped is drained by the transport
-/// itself (`ws::websocket::Linger`).
+/// itself (`util::websocket::Linger`).
 pub(super) async fn finish<S, K>(
     socket: &Socket,
     stream: &mut S,

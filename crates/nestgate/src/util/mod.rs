@@ -9,3 +9,4 @@ pub(crate) mod rate;
 pub(crate) mod signal;
 pub(crate) mod sync;
 pub(crate) mod text;
+pub(crate) mod websocket;

@@ -1,22 +1,22 @@
-//! The ws-json WebSocket, built from the HTTP upgrade here rather than by axum, so that the
-//! connection owns its IO and can close it without a TCP reset.
+//! nestgate's own WebSocket, built from the HTTP upgrade here rather than by axum, for both wire
+//! modes (ws-json and Engine.IO's WebSocket transport): the connection owns its IO and can close
+//! it without a TCP reset, and its task holds only what the connection needs.
 //!
 //! When a server drops a TCP connection while unread data from the client is still arriving (the
 //! rest of an oversized message, the frames of a client that floods while it is being closed), the
 //! kernel answers with a reset, and the reset makes the client drop what it had not read yet:
 //! the close frame the server just sent. The client sees 1006 instead of 1009 or 1013. axum's
-//! `WebSocket` hides its IO, so every ws-json connection here runs over [`Linger`]: when the
+//! `WebSocket` hides its IO, so every connection here runs over [`Linger`]: when the
 //! WebSocket is dropped, its IO is handed to a short task that half-closes it (FIN after the
 //! close frame) and reads and discards what the client still sends, until the client closes its
-//! side or [`App::lingering_close`](crate::App::lingering_close)'s bounds are reached.
+//! side or its [`LingerLimits`] are reached.
 //!
-//! [`Incoming`] and [`Outgoing`] present the tungstenite stream with axum's message types, which
-//! the rest of the runtime (and the Socket.IO transport) speaks. Outgoing text goes out as a
-//! prepared frame, without a copy or a second UTF-8 check; incoming text is checked once more
-//! when it becomes axum's `Utf8Bytes` (axum has no unchecked conversion).
+//! [`WebSocket`] presents the tungstenite stream with axum's message types, which the rest of
+//! the runtime speaks. Outgoing text goes out as a prepared frame, without a copy or a second
+//! UTF-8 check; incoming text is checked once more when it becomes axum's `Utf8Bytes` (axum has
+//! no unchecked conversion).
 
-use crate::connection::Inbound;
-use crate::util::linger::LingerLimits;
+use super::linger::LingerLimits;
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
@@ -24,8 +24,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{Sink, Stream};
+use futures_util::future::Either;
+use futures_util::{FutureExt as _, Sink, Stream};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
@@ -37,8 +37,8 @@ use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::{Role, WebSocketConfig};
 
-/// The WebSocket of one ws-json connection.
-pub(crate) type Ws = WebSocketStream<Linger<TokioIo<Upgraded>>>;
+/// The WebSocket of one connection, with axum's message types.
+pub(crate) struct WebSocket(WebSocketStream<Linger<TokioIo<Upgraded>>>);
 
 /// A checked upgrade request: what is needed to answer 101 and to take the connection over.
 pub(crate) struct Upgrade {
@@ -80,22 +80,26 @@ impl Upgrade {
         callback: C,
     ) -> Response
     where
-        C: FnOnce(Ws) -> F + Send + 'static,
+        C: FnOnce(WebSocket) -> F + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
         let Upgrade { on_upgrade, accept } = self;
-        tokio::spawn(async move {
-            let upgraded = match on_upgrade.await {
-                Ok(upgraded) => upgraded,
-                Err(err) => {
-                    tracing::debug!(error = %err, "WebSocket upgrade failed");
-                    return;
-                }
-            };
-            let io = Linger::new(TokioIo::new(upgraded), linger);
-            let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-            callback(ws).await;
+        // Combinators, not an async block: an async block keeps its captures (the callback and
+        // what it holds) beside the futures made from them for the connection's whole life.
+        let connection = on_upgrade.then(move |upgraded| match upgraded {
+            Ok(upgraded) => {
+                let io = Linger::new(TokioIo::new(upgraded), linger);
+                Either::Left(
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(config))
+                        .then(|ws| callback(WebSocket(ws))),
+                )
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "WebSocket upgrade failed");
+                Either::Right(std::future::ready(()))
+            }
         });
+        tokio::spawn(connection);
         let mut response = Response::new(Body::empty());
         if let Some(accept) = accept {
             *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -182,11 +186,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Linger<T
     }
 }
 
-/// The read half, yielding axum's messages.
-pub(crate) struct Incoming(pub(crate) SplitStream<Ws>);
-
-impl Stream for Incoming {
-    type Item = Result<Inbound, axum::Error>;
+impl Stream for WebSocket {
+    type Item = Result<Message, axum::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
@@ -210,7 +211,7 @@ impl Stream for Incoming {
                 // Only ever produced for writing.
                 tungstenite::Message::Frame(_) => continue,
             };
-            return Poll::Ready(Some(Ok(Inbound::Message(message))));
+            return Poll::Ready(Some(Ok(message)));
         }
     }
 }
@@ -220,10 +221,7 @@ fn utf8(bytes: Bytes) -> Result<Utf8Bytes, axum::Error> {
     Utf8Bytes::try_from(bytes).map_err(axum::Error::new)
 }
 
-/// The write half, taking axum's messages.
-pub(crate) struct Outgoing(pub(crate) SplitSink<Ws, tungstenite::Message>);
-
-impl Sink<Message> for Outgoing {
+impl Sink<Message> for WebSocket {
     type Error = axum::Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

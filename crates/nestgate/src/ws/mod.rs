@@ -1,23 +1,22 @@
 //! The ws-json transport: the HTTP handler of a gateway path (the checks before the upgrade,
-//! then the socket and its driver), over nestgate's own WebSocket ([`websocket`]).
+//! then the socket and its driver), over nestgate's own WebSocket (`util::websocket`).
 
-mod websocket;
-
-use crate::connection::{Transport, serve};
+use crate::connection::{Inbound, Transport, serve};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use crate::util::linger::LingerLimits;
+use crate::util::websocket::{Upgrade, WebSocket};
+use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use websocket::{Incoming, Outgoing, Upgrade, Ws};
 
 /// What a gateway route serves: one namespace, or the namespaces of a dynamic gateway's path.
 #[derive(Clone)]
@@ -96,21 +95,17 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     let linger = LingerLimits::new(config.linger_timeout, config.linger_bytes);
+    // `map`, not an async block: the block would keep the connection's future twice over,
+    // once as its capture and once as what it awaits.
     upgrade.on_upgrade(ws_config, linger, move |ws| {
-        // Built before the task's future, so that the future holds only what the connection
-        // needs while it runs (an async block would keep `ws` and the rest as captures).
-        let connection = run(ws, request, runtime, namespace);
-        async move {
-            connection.await;
-            drop(guard);
-        }
+        run(ws, request, runtime, namespace).map(move |()| drop(guard))
     })
 }
 
 /// A ws-json WebSocket connection. Not an `async fn`: its arguments are used up here, not kept
 /// in the connection's future for its whole life (an idle connection's memory is a budget).
 fn run(
-    ws: Ws,
+    ws: WebSocket,
     request: HandshakeRequest,
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
@@ -118,12 +113,17 @@ fn run(
     let socket = Socket::accept(request, namespace.clone(), runtime.clone());
     let (sink, stream) = ws.split();
     let transport = Transport {
-        stream: Incoming(stream),
-        sink: Outgoing(sink),
+        stream: stream.map(inbound),
+        sink,
         heartbeat: true,
         close_handshake: true,
         rate_limit: true,
         writer_task: true,
     };
     serve(socket, transport, runtime, namespace)
+}
+
+/// A WebSocket message, as the connection driver reads it.
+fn inbound(message: Result<Message, axum::Error>) -> Result<Inbound, axum::Error> {
+    message.map(Inbound::Message)
 }
