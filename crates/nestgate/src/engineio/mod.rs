@@ -21,6 +21,7 @@
 //! ```
 
 mod config;
+mod heartbeat;
 mod packet;
 mod polling;
 mod session;
@@ -46,9 +47,11 @@ pub type SendError = EngineSendError;
 
 use crate::handshake::Handshake;
 use crate::util::caps::{Caps, Permit, Refused};
+use crate::util::linger::LingerLimits;
+use crate::util::websocket::Upgrade;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN,
@@ -57,6 +60,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
+use heartbeat::Heartbeats;
 use session::Session;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -82,6 +86,8 @@ pub struct EngineIo {
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
     sessions: DashMap<Arc<str>, Arc<Session>>,
+    /// Every session's heartbeat (one task for all of them).
+    heartbeats: Arc<Heartbeats>,
     /// The session caps (`max_sessions`, `max_sessions_per_ip`).
     admissions: Arc<Caps>,
     on_connect: OnConnect,
@@ -106,6 +112,7 @@ impl EngineIo {
         EngineIo {
             inner: Arc::new(Engine {
                 admissions: Caps::new(Some(config.max_sessions), config.max_sessions_per_ip),
+                heartbeats: Arc::new(Heartbeats::new(config.ping_interval, config.ping_timeout)),
                 config,
                 sessions: DashMap::new(),
                 on_connect: OnConnect::Task(Arc::new(move |socket| Box::pin(on_connect(socket)))),
@@ -119,6 +126,7 @@ impl EngineIo {
         EngineIo {
             inner: Arc::new(Engine {
                 admissions: Caps::new(Some(config.max_sessions), config.max_sessions_per_ip),
+                heartbeats: Arc::new(Heartbeats::new(config.ping_interval, config.ping_timeout)),
                 config,
                 sessions: DashMap::new(),
                 on_connect: OnConnect::Direct(make),
@@ -251,18 +259,15 @@ impl Engine {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
         let mut response = if query.websocket {
-            let upgrade = match axum::extract::ws::WebSocketUpgrade::from_request_parts(
-                &mut parts,
-                &(),
-            )
-            .await
-            {
-                Ok(upgrade) => upgrade
-                    .read_buffer_size(self.config.read_buffer_size)
-                    .max_message_size(self.config.max_payload)
-                    .max_frame_size(self.config.max_payload),
-                Err(_) => return bad_request("Bad request"),
+            let Ok(upgrade) = Upgrade::from_parts(&mut parts).await else {
+                return bad_request("Bad request");
             };
+            let ws_config = tungstenite::protocol::WebSocketConfig::default()
+                .read_buffer_size(self.config.read_buffer_size)
+                .max_message_size(Some(self.config.max_payload))
+                .max_frame_size(Some(self.config.max_payload));
+            // What a closed WebSocket still reads of its client, as after its close frame.
+            let linger = LingerLimits::new(websocket::CLOSE_GRACE, self.config.max_payload);
             match query.sid {
                 None => {
                     let (handshake, admission) = match self.admit(&parts, remote_addr) {
@@ -272,7 +277,7 @@ impl Engine {
                     let engine = self.clone();
                     // The connection's future, made here: an async block would keep `ws`
                     // and the rest as captures beside it for the connection's lifetime.
-                    upgrade.on_upgrade(move |ws| {
+                    upgrade.on_upgrade(ws_config, linger, move |ws| {
                         let session = engine.open(handshake, true, admission);
                         websocket::run(engine, session, ws, true)
                     })
@@ -283,7 +288,9 @@ impl Engine {
                     };
                     let engine = self.clone();
                     let accepted = session.begin_upgrade();
-                    upgrade.on_upgrade(move |ws| websocket::upgrade(engine, session, ws, accepted))
+                    upgrade.on_upgrade(ws_config, linger, move |ws| {
+                        websocket::upgrade(engine, session, ws, accepted)
+                    })
                 }
             }
         } else {
@@ -372,7 +379,7 @@ impl Engine {
             }
         };
         self.sessions.insert(session.sid.clone(), session.clone());
-        tokio::spawn(session::heartbeat(self.clone(), session.clone()));
+        session.start_heartbeat();
         session
     }
 

@@ -3,6 +3,7 @@
 //! The transports are in `polling.rs` and `websocket.rs`.
 
 use super::Engine;
+use super::heartbeat::{Heartbeats, Key};
 use super::packet::{EngineMessage, Packet};
 use super::socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
 use crate::handshake::Handshake;
@@ -10,7 +11,6 @@ use crate::util::caps::Permit;
 use crate::util::queue;
 use crate::util::signal::Signal;
 use crate::util::sync::lock;
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore};
@@ -18,13 +18,18 @@ use tokio::sync::{Notify, Semaphore};
 /// Messages from the client waiting for the application.
 pub(super) const INCOMING: usize = 256;
 
+/// The packets' room a session keeps between writes (more, after a burst, is given back).
+const ROOM: usize = 8;
+
 /// How long a session closed by the client over polling keeps its sid for one last GET.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The session's state under one lock.
 #[derive(Default)]
 pub(super) struct State {
-    pub(super) packets: VecDeque<Packet>,
+    /// A `Vec`, not a `VecDeque`: packets are only ever taken all at once, and a `Vec` can be
+    /// swapped with the writer's (see [`Session::take_packets`]).
+    pub(super) packets: Vec<Packet>,
     /// The bytes of `packets` (see [`Packet::size`]).
     bytes: usize,
     /// The WebSocket transport is in use (from the start, or after the upgrade).
@@ -40,6 +45,9 @@ pub(super) struct State {
     ping_delivered: bool,
     /// When the client's last message was read (see [`State::pong_deadline`]).
     last_message: Option<tokio::time::Instant>,
+    /// The session's entry in the engine's heartbeat schedule: its next ping, or (with
+    /// `pong_due`) its pong's deadline. `None` once closed.
+    beat: Option<Key>,
 }
 
 impl State {
@@ -63,13 +71,18 @@ impl State {
         packets
     }
 
-    /// Moves every queued packet to the end of `out` (a transport's buffer, kept between writes).
+    /// Moves every queued packet to the end of `out` (a transport's buffer): into an empty one
+    /// by swapping the two, so the queue's room goes with its packets and none is copied.
     pub(super) fn take_into(&mut self, out: &mut Vec<Packet>) {
         self.bytes = 0;
         if self.pong_due.is_some() {
             self.ping_delivered = true;
         }
-        out.extend(self.packets.drain(..));
+        if out.is_empty() {
+            std::mem::swap(&mut self.packets, out);
+        } else {
+            out.append(&mut self.packets);
+        }
     }
 }
 
@@ -85,13 +98,13 @@ pub(crate) struct Session {
     pub(super) polling: AtomicBool,
     /// A polling POST is reading its body.
     pub(super) posting: AtomicBool,
-    pong: Notify,
+    /// The engine's heartbeat schedule, which this session has an entry in.
+    heartbeats: Arc<Heartbeats>,
     pub(super) closed: Signal,
     /// Why it closed (the first cause).
     reason: Mutex<Option<CloseReason>>,
     max_buffered: usize,
     max_buffered_bytes: usize,
-    ping_timeout: std::time::Duration,
     /// Its place under `max_sessions`, given back when the session is dropped.
     _admission: Permit,
 }
@@ -197,12 +210,11 @@ impl Session {
             incoming: Mutex::new(inbox),
             polling: AtomicBool::new(false),
             posting: AtomicBool::new(false),
-            pong: Notify::new(),
+            heartbeats: engine.heartbeats.clone(),
             closed: Signal::default(),
             reason: Mutex::new(None),
             max_buffered: engine.config.max_buffered,
             max_buffered_bytes,
-            ping_timeout: engine.config.ping_timeout,
             _admission: admission,
         })
     }
@@ -237,7 +249,7 @@ impl Session {
         let (len, bytes) = (state.packets.len(), state.bytes);
         for packet in packets {
             state.bytes += packet.size();
-            state.packets.push_back(packet);
+            state.packets.push(packet);
         }
         if state.packets.len() > self.max_buffered || state.bytes > self.max_buffered_bytes {
             if volatile {
@@ -261,6 +273,20 @@ impl Session {
         let mut state = self.state();
         state.take_into(out);
         state.closed
+    }
+
+    /// A transport has written what it took: its emptied buffer becomes the queue's room again
+    /// when the queue has none, so a session keeps one buffer between writes, not two — and
+    /// none past a burst ([`ROOM`] packets).
+    pub(super) fn give_back(&self, written: &mut Vec<Packet>) {
+        written.clear();
+        let mut state = self.state();
+        if state.packets.is_empty() {
+            if state.packets.capacity() == 0 && written.capacity() <= ROOM {
+                std::mem::swap(&mut state.packets, written);
+            }
+            *written = Vec::new();
+        }
     }
 
     /// Closes the session: the application's `recv` ends, waiting transports return, and the
@@ -293,6 +319,9 @@ impl Session {
                 return;
             }
             state.closed = true;
+            if let Some(key) = state.beat.take() {
+                self.heartbeats.cancel(key);
+            }
             // What a client that is too slow, silent or broken did not collect is dropped at
             // once; a server's or the client's own close still delivers what was sent before.
             if !matches!(reason, CloseReason::ServerClose | CloseReason::ClientClose) {
@@ -318,7 +347,7 @@ impl Session {
     /// Whether the client missed its pong deadline; such a session is closed at once, whether
     /// or not the heartbeat task has woken up yet.
     pub(crate) fn expired(&self) -> bool {
-        let due = self.state().pong_deadline(self.ping_timeout);
+        let due = self.state().pong_deadline(self.heartbeats.timeout);
         if due.is_some_and(|due| tokio::time::Instant::now() >= due) {
             tracing::debug!(sid = %self.sid, "Engine.IO ping timeout: closing the session");
             self.close(CloseReason::PingTimeout);
@@ -391,8 +420,9 @@ impl Session {
                 // (or one for a ping still waiting to be collected) does not count.
                 if state.pong_due.is_some() && state.ping_delivered {
                     state.pong_due = None;
-                    drop(state);
-                    self.pong.notify_one();
+                    // The next ping, an interval after this pong.
+                    let next = tokio::time::Instant::now() + self.heartbeats.interval;
+                    self.reschedule(&mut state, next);
                 }
             }
             Packet::Close => {
@@ -413,22 +443,56 @@ impl Session {
         None
     }
 
-    /// Queues a ping whose pong is due at `due`. Under the same lock as the queue: a transport
-    /// that takes packets after `pong_due` is set takes this ping too.
-    fn ping(&self, due: tokio::time::Instant) -> Result<(), EngineSendError> {
-        {
-            let mut state = self.state();
-            if state.closed {
-                return Err(EngineSendError::Closed);
-            }
+    /// Gives the session its first heartbeat entry: a ping an interval from now.
+    pub(super) fn start_heartbeat(self: &Arc<Self>) {
+        let first = tokio::time::Instant::now() + self.heartbeats.interval;
+        let mut state = self.state();
+        if !state.closed {
+            self.reschedule(&mut state, first);
+        }
+    }
+
+    /// Replaces the session's heartbeat entry with one at `at`.
+    fn reschedule(self: &Arc<Self>, state: &mut State, at: tokio::time::Instant) {
+        if let Some(old) = state.beat.take() {
+            self.heartbeats.cancel(old);
+        }
+        state.beat = Some(self.heartbeats.schedule(self, at));
+    }
+
+    /// The session's heartbeat entry `key` is due: ping the client, or, when its pong is late,
+    /// close the session. Deadlines count from the entry's instant, not from when the driver
+    /// got to it, so that a busy driver does not push them back.
+    pub(super) fn beat(self: &Arc<Self>, heartbeats: &Heartbeats, key: Key) {
+        let mut state = self.state();
+        if state.closed || state.beat != Some(key) {
+            // Stale: the session closed, or has a newer entry.
+            return;
+        }
+        state.beat = None;
+        if state.pong_due.is_none() {
+            let due = key.0 + heartbeats.timeout;
             state.pong_due = Some(due);
             state.ping_delivered = false;
             let ping = Packet::Ping(None);
             state.bytes += ping.size();
-            state.packets.push_back(ping);
+            state.packets.push(ping);
+            self.reschedule(&mut state, due);
+            drop(state);
+            self.ready.notify_waiters();
+            return;
         }
-        self.ready.notify_waiters();
-        Ok(())
+        // Messages read since the ping may have moved the deadline (`State::pong_deadline`).
+        match state.pong_deadline(heartbeats.timeout) {
+            Some(later) if later > tokio::time::Instant::now() => {
+                self.reschedule(&mut state, later);
+            }
+            _ => {
+                drop(state);
+                tracing::debug!(sid = %self.sid, "Engine.IO ping timeout: closing the session");
+                self.close(CloseReason::PingTimeout);
+            }
+        }
     }
 }
 
@@ -436,51 +500,6 @@ impl Session {
 /// `max`, so that any message fits).
 pub(super) fn budget(payload: &EngineMessage, max: usize) -> u32 {
     u32::try_from(payload.len().min(max)).unwrap_or(u32::MAX)
-}
-
-/// Pings the client every interval; closes the session when a pong is late. Deadlines are
-/// absolute, from the session's start, so that timer rounding does not add up.
-pub(crate) async fn heartbeat(engine: Arc<Engine>, session: Arc<Session>) {
-    let (interval, timeout) = (engine.config.ping_interval, engine.config.ping_timeout);
-    drop(engine);
-    let mut next_ping = tokio::time::Instant::now() + interval;
-    loop {
-        tokio::select! {
-            () = session.closed.fired() => return,
-            () = tokio::time::sleep_until(next_ping) => {}
-        }
-        let due = next_ping + timeout;
-        if session.ping(due).is_err() {
-            return;
-        }
-        let pong = session.pong.notified();
-        tokio::pin!(pong);
-        let mut wait_until = due;
-        loop {
-            tokio::select! {
-                biased;
-                () = session.closed.fired() => return,
-                () = &mut pong => {
-                    next_ping = tokio::time::Instant::now() + interval;
-                    break;
-                }
-                () = tokio::time::sleep_until(wait_until) => {
-                    // Messages read since may have moved the deadline (`State::pong_deadline`).
-                    let deadline = session.state().pong_deadline(timeout);
-                    match deadline {
-                        Some(later) if later > tokio::time::Instant::now() => wait_until = later,
-                        // Answered as the timer fired: its notification is on its way.
-                        None => wait_until = tokio::time::Instant::now() + timeout,
-                        Some(_) => {
-                            tracing::debug!(sid = %session.sid, "Engine.IO ping timeout: closing the session");
-                            session.close(CloseReason::PingTimeout);
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 impl Session {

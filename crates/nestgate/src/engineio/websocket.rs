@@ -12,7 +12,8 @@ use super::packet::{EngineMessage, Packet};
 use super::session::{INCOMING, Session, Waiting};
 use super::socket::CloseReason;
 use crate::close;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use crate::util::websocket::WebSocket;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use std::collections::VecDeque;
@@ -102,15 +103,16 @@ type Stream = SplitStream<WebSocket>;
 
 /// Serves a session over a WebSocket until either side closes it.
 ///
-/// Not an `async fn`: its arguments are used up here (the WebSocket split, the settings read),
-/// not kept in the connection's future for its whole life beside what they became.
+/// Not an `async fn`, and its block uses what it captures in place: an `async fn` keeps its
+/// arguments beside the locals made from them, and a destructured capture is kept twice too —
+/// for the connection's whole life.
 pub(crate) fn run(
     engine: Arc<Engine>,
     session: Arc<Session>,
     ws: WebSocket,
     open: bool,
 ) -> impl Future<Output = ()> + Send {
-    let (sink, stream) = ws.split();
+    let (mut sink, stream) = ws.split();
     let settings = Settings {
         write_deadline: engine.config.ping_timeout,
         linger_bytes: engine.config.max_payload,
@@ -120,42 +122,47 @@ pub(crate) fn run(
         Packet::Open(engine.open_json(&session, false)).encode_text(&mut packet);
         packet
     });
-    serve(session, sink, stream, settings, open)
+    drop(engine);
+    async move {
+        if let Some(packet) = open {
+            let sent = timeout(
+                settings.write_deadline,
+                sink.send(Message::Text(packet.into())),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                session.close(CloseReason::TransportClose);
+                return;
+            }
+        }
+        let (written, (stream, code)) = tokio::join!(
+            write_loop(&session, &mut sink, settings.write_deadline),
+            read_loop(&session, stream)
+        );
+        if !written {
+            // The writer gave up (a client that does not read, or a broken transport): drop it.
+            return;
+        }
+        close(&session, sink, stream, code, settings.linger_bytes).await;
+    }
 }
 
-/// What [`serve`] needs of the engine's settings.
+/// What [`run`] needs of the engine's settings.
 #[derive(Clone, Copy)]
 struct Settings {
     write_deadline: Duration,
     linger_bytes: usize,
 }
 
-async fn serve(
-    session: Arc<Session>,
+/// The end of a session's WebSocket: the close frame its reason calls for, then the linger; or,
+/// when the client closed it, the answer to its close frame.
+async fn close(
+    session: &Session,
     mut sink: Sink,
     stream: Stream,
-    settings: Settings,
-    open: Option<String>,
+    code: Option<u16>,
+    linger_bytes: usize,
 ) {
-    let Settings {
-        write_deadline,
-        linger_bytes,
-    } = settings;
-    if let Some(packet) = open {
-        let sent = timeout(write_deadline, sink.send(Message::Text(packet.into()))).await;
-        if !matches!(sent, Ok(Ok(()))) {
-            session.close(CloseReason::TransportClose);
-            return;
-        }
-    }
-    let (sink, (stream, code)) = tokio::join!(
-        write_loop(&session, sink, write_deadline),
-        read_loop(&session, stream)
-    );
-    let Some(mut sink) = sink else {
-        // The writer gave up (a client that does not read, or a broken transport): drop it.
-        return;
-    };
     let reason = session.reason().unwrap_or(CloseReason::TransportClose);
     let code = code.or_else(|| close_code(reason));
     let Some(code) = code else {
@@ -209,50 +216,93 @@ async fn linger(mut stream: Stream, max_bytes: usize) {
 }
 
 /// Writes the session's packets as they are queued, until the session is closed and what was
-/// left is written. `None` when it gave up on the transport.
-async fn write_loop(session: &Session, mut sink: Sink, deadline: Duration) -> Option<Sink> {
-    // Made once: a wait made per batch would register with the signal on every one.
-    let ended = session.closed.fired();
-    tokio::pin!(ended);
-    // Kept between batches (a write takes the packets out and leaves the room).
-    let mut packets = Vec::new();
-    loop {
-        let notified = session.ready.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let closed = session.take_packets(&mut packets);
-        if !packets.is_empty() {
-            let written = tokio::select! {
-                written = timeout(deadline, write_batch(&mut sink, &mut packets)) => {
-                    written.unwrap_or_else(|_| {
+/// left is written. `false` when it gave up on the transport.
+///
+/// Each batch has a deadline (`deadline`), brought forward to [`CLOSE_GRACE`] after the session
+/// closes: one timer for both.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` keeps its arguments twice in its future, for the connection's life"
+)]
+fn write_loop(
+    session: &Session,
+    sink: &mut Sink,
+    deadline: Duration,
+) -> impl Future<Output = bool> {
+    async move {
+        // Made once: a wait made per batch would register with the signal on every one.
+        let ended = session.closed.fired();
+        tokio::pin!(ended);
+        let mut packets = Vec::new();
+        loop {
+            let notified = session.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let closed = session.take_packets(&mut packets);
+            if !packets.is_empty() {
+                if !write_with_deadline(session, sink, &mut packets, &mut ended, deadline).await {
+                    session.close(CloseReason::TransportClose);
+                    return false;
+                }
+                session.give_back(&mut packets);
+            }
+            if closed {
+                return true;
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = &mut ended => {}
+            }
+        }
+    }
+}
+
+/// Writes one batch within `deadline`, or within [`CLOSE_GRACE`] of the session's end.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` keeps its arguments twice in its future, for the connection's life"
+)]
+fn write_with_deadline(
+    session: &Session,
+    sink: &mut Sink,
+    packets: &mut Vec<Packet>,
+    ended: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    deadline: Duration,
+) -> impl Future<Output = bool> {
+    async move {
+        let timer = tokio::time::sleep(deadline);
+        let write = write_batch(sink, packets);
+        tokio::pin!(timer, write);
+        let mut closing = session.closed.is_fired();
+        if closing {
+            shorten(timer.as_mut());
+        }
+        loop {
+            tokio::select! {
+                biased;
+                written = &mut write => return written.is_ok(),
+                () = &mut timer => {
+                    if closing {
+                        tracing::debug!(sid = %session.sid, "Engine.IO client does not read: dropping it");
+                    } else {
                         tracing::debug!(sid = %session.sid, "Engine.IO write timed out");
-                        Err(())
-                    })
+                    }
+                    return false;
                 }
-                () = async {
-                    (&mut ended).await;
-                    tokio::time::sleep(CLOSE_GRACE).await;
-                } => {
-                    tracing::debug!(sid = %session.sid, "Engine.IO client does not read: dropping it");
-                    Err(())
+                () = ended.as_mut(), if !closing => {
+                    closing = true;
+                    shorten(timer.as_mut());
                 }
-            };
-            if written.is_err() {
-                session.close(CloseReason::TransportClose);
-                return None;
-            }
-            if packets.capacity() > 8 {
-                // After a burst: an idle session does not keep its room.
-                packets = Vec::new();
             }
         }
-        if closed {
-            return Some(sink);
-        }
-        tokio::select! {
-            () = &mut notified => {}
-            () = &mut ended => {}
-        }
+    }
+}
+
+/// Brings `timer` forward to [`CLOSE_GRACE`] from now, if that is sooner.
+fn shorten(timer: std::pin::Pin<&mut tokio::time::Sleep>) {
+    let grace = tokio::time::Instant::now() + CLOSE_GRACE;
+    if grace < timer.deadline() {
+        timer.reset(grace);
     }
 }
 
@@ -283,67 +333,76 @@ async fn write_batch(sink: &mut Sink, packets: &mut Vec<Packet>) -> Result<(), (
 /// application's queue and within the same bounds (`INCOMING` messages, `max_buffered_bytes`),
 /// while pongs are handled at once — a client the application is slow with is still pinged, and
 /// still seen to be alive. Past the bounds, reading stops (backpressure).
-async fn read_loop(session: &Arc<Session>, mut stream: Stream) -> (Stream, Option<u16>) {
-    let mut reason = CloseReason::TransportClose;
-    let mut code = None;
-    // Made once: a wait made per frame would register with the signal on every one.
-    let closed = session.closed.fired();
-    tokio::pin!(closed);
-    let mut backlog = Backlog::default();
-    let max_waiting_bytes = session.max_waiting_bytes();
-    loop {
-        let full = backlog.is_full(max_waiting_bytes);
-        let message = tokio::select! {
-            biased;
-            () = &mut closed => return (stream, code),
-            () = backlog.wait(), if backlog.is_waiting() => {
-                backlog.resume(session);
-                continue;
-            }
-            message = stream.next(), if !full => message,
-        };
-        let message = match message {
-            Some(Ok(message)) => message,
-            Some(Err(err)) => {
-                match err.into_inner().downcast_ref::<tungstenite::Error>() {
-                    Some(tungstenite::Error::Capacity(_)) => {
-                        reason = CloseReason::TooLarge;
-                    }
-                    Some(tungstenite::Error::Utf8(_)) => {
-                        reason = CloseReason::InvalidPacket;
-                        code = Some(INVALID_DATA);
-                    }
-                    _ => {}
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` keeps its arguments twice in its future, for the connection's life"
+)]
+fn read_loop(
+    session: &Arc<Session>,
+    mut stream: Stream,
+) -> impl Future<Output = (Stream, Option<u16>)> {
+    async move {
+        let mut reason = CloseReason::TransportClose;
+        let mut code = None;
+        // Made once: a wait made per frame would register with the signal on every one.
+        let closed = session.closed.fired();
+        tokio::pin!(closed);
+        let mut backlog = Backlog::default();
+        let max_waiting_bytes = session.max_waiting_bytes();
+        loop {
+            let full = backlog.is_full(max_waiting_bytes);
+            let message = tokio::select! {
+                biased;
+                () = &mut closed => return (stream, code),
+                () = backlog.wait(), if backlog.is_waiting() => {
+                    backlog.resume(session);
+                    continue;
                 }
-                break;
+                message = stream.next(), if !full => message,
+            };
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => {
+                    match err.into_inner().downcast_ref::<tungstenite::Error>() {
+                        Some(tungstenite::Error::Capacity(_)) => {
+                            reason = CloseReason::TooLarge;
+                        }
+                        Some(tungstenite::Error::Utf8(_)) => {
+                            reason = CloseReason::InvalidPacket;
+                            code = Some(INVALID_DATA);
+                        }
+                        _ => {}
+                    }
+                    break;
+                }
+                None => break,
+            };
+            let packet = match message {
+                Message::Text(text) => Packet::decode_frame(text),
+                Message::Binary(bytes) => Ok(Packet::Message(EngineMessage::Binary(bytes))),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                // The transport ended (the Engine.IO close packet is the client's close).
+                Message::Close(_) => break,
+            };
+            match packet {
+                Ok(packet) => backlog.receive(session, packet),
+                Err(_) => {
+                    tracing::debug!(sid = %session.sid, "invalid Engine.IO packet: closing the session");
+                    reason = CloseReason::InvalidPacket;
+                    break;
+                }
             }
-            None => break,
-        };
-        let packet = match message {
-            Message::Text(text) => Packet::decode_frame(text),
-            Message::Binary(bytes) => Ok(Packet::Message(EngineMessage::Binary(bytes))),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            // The transport ended (the Engine.IO close packet is the client's close).
-            Message::Close(_) => break,
-        };
-        match packet {
-            Ok(packet) => backlog.receive(session, packet),
-            Err(_) => {
-                tracing::debug!(sid = %session.sid, "invalid Engine.IO packet: closing the session");
-                reason = CloseReason::InvalidPacket;
-                break;
+            if session.closed.is_fired() {
+                return (stream, code);
             }
         }
-        if session.closed.is_fired() {
-            return (stream, code);
+        // The transport ended: what the client sent before goes to the application first.
+        if matches!(reason, CloseReason::TransportClose) {
+            let _ = timeout(CLOSE_GRACE, backlog.drain(session)).await;
         }
+        session.close(reason);
+        (stream, code)
     }
-    // The transport ended: what the client sent before goes to the application first.
-    if matches!(reason, CloseReason::TransportClose) {
-        let _ = timeout(CLOSE_GRACE, backlog.drain(session)).await;
-    }
-    session.close(reason);
-    (stream, code)
 }
 
 /// The message the application is not ready for yet, and the packets read behind it.
