@@ -17,6 +17,7 @@
 //! - Bytes travel as binary attachments ([`Binary`]).
 //! - A malformed packet closes that session only.
 
+mod namespaces;
 mod packet;
 mod session;
 mod sink;

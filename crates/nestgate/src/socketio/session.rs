@@ -22,7 +22,6 @@ use crate::util::rate::Bucket;
 use crate::util::sync::lock;
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::task::AbortHandle;
@@ -50,7 +49,8 @@ struct PendingBinary {
 }
 
 /// Each namespace's inbound frames, and its socket (to tell a closed one from a live one).
-type Namespaces = HashMap<String, (queue::Sender<Result<Inbound, axum::Error>>, Socket)>;
+type Namespaces =
+    super::namespaces::Namespaces<(queue::Sender<Result<Inbound, axum::Error>>, Socket)>;
 
 /// One Socket.IO client: the namespaces one Engine.IO session is connected to (socketioxide's
 /// `Client`; not the Engine.IO `Session` under it).
@@ -314,9 +314,7 @@ impl Client {
                 // Closed while it was being answered: the socket never starts.
                 return;
             }
-            state
-                .namespaces
-                .insert(nsp.to_owned(), (inbound, socket.clone()));
+            state.namespaces.insert(nsp, (inbound, socket.clone()));
         }
         let transport = Transport {
             stream: tokio_stream_of(receiver),
@@ -399,7 +397,7 @@ impl Direct for Client {
             let mut state = lock(&self.state);
             state.closed = true;
             (
-                std::mem::take(&mut state.namespaces),
+                state.namespaces.take().collect::<Vec<_>>(),
                 state.pending.take(),
                 state.connect_deadline.take(),
             )
@@ -410,7 +408,7 @@ impl Direct for Client {
         {
             deadline.abort();
         }
-        for (_, (inbound, _)) in namespaces {
+        for (inbound, _) in namespaces {
             let _ = inbound.try_send(Err(axum::Error::new(connection::Ended(reason.clone()))));
         }
     }

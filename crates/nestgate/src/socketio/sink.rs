@@ -145,37 +145,79 @@ pub(super) fn translating_sink(
     nsp: String,
     translation: Arc<Translation>,
 ) -> impl futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static {
-    Box::pin(futures_util::sink::unfold(
-        (sender, nsp, translation),
-        |(sender, nsp, translation), message: Message| async move {
-            match message {
-                // Text frames normally go straight to the session (`Socket::set_text_sink`).
-                Message::Text(frame) => {
-                    let delivery = Delivery {
-                        volatile: false,
-                        shared: false,
-                    };
-                    translation
-                        .send(&sender, &frame, &nsp, delivery)
-                        .map_err(axum::Error::new)?;
-                }
-                Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
-                    // The server is shutting down: close the whole session, as socket.io's
-                    // `io.close()` does, so that clients reconnect by themselves (a DISCONNECT
-                    // packet would tell them not to).
-                    sender.close();
-                }
-                Message::Close(Some(_)) => {
-                    // The server closed this namespace's socket: tell the client.
-                    let packet = packet::encode(Kind::Disconnect, &nsp, None, 0, "");
-                    let _ = sender.send(EngineMessage::text(packet));
-                }
-                Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
-                Message::Binary(_) => {}
+    TranslatingSink {
+        sender,
+        nsp,
+        translation,
+    }
+}
+
+/// [`translating_sink`]'s sink. Queuing on the session never waits (a full queue drops the
+/// client), so every frame is handled in `start_send` and the sink is always ready: a plain
+/// struct, not a boxed `sink::unfold` (whose future would be one more block per socket).
+struct TranslatingSink {
+    sender: EngineSender,
+    nsp: String,
+    translation: Arc<Translation>,
+}
+
+impl futures_util::Sink<Message> for TranslatingSink {
+    type Error = axum::Error;
+
+    fn poll_ready(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), axum::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: std::pin::Pin<&mut Self>, message: Message) -> Result<(), axum::Error> {
+        let TranslatingSink {
+            sender,
+            nsp,
+            translation,
+        } = self.get_mut();
+        match message {
+            // Text frames normally go straight to the session (`Socket::set_text_sink`).
+            Message::Text(frame) => {
+                let delivery = Delivery {
+                    volatile: false,
+                    shared: false,
+                };
+                translation
+                    .send(sender, &frame, nsp, delivery)
+                    .map_err(axum::Error::new)?;
             }
-            Ok::<_, axum::Error>((sender, nsp, translation))
-        },
-    ))
+            Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
+                // The server is shutting down: close the whole session, as socket.io's
+                // `io.close()` does, so that clients reconnect by themselves (a DISCONNECT
+                // packet would tell them not to).
+                sender.close();
+            }
+            Message::Close(Some(_)) => {
+                // The server closed this namespace's socket: tell the client.
+                let packet = packet::encode(Kind::Disconnect, nsp, None, 0, "");
+                let _ = sender.send(EngineMessage::text(packet));
+            }
+            Message::Close(None) | Message::Ping(_) | Message::Pong(_) => {}
+            Message::Binary(_) => {}
+        }
+        Ok(())
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), axum::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), axum::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]
