@@ -159,6 +159,19 @@ pub(crate) fn encode(
     out
 }
 
+/// The length of what [`write_header`] writes.
+pub(crate) fn header_len(kind: Kind, nsp: &str, id: Option<u64>, attachments: usize) -> usize {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let mut len = 1;
+    if matches!(kind, Kind::BinaryEvent | Kind::BinaryAck) {
+        len += digits(attachments as u64) + 1;
+    }
+    if nsp != "/" {
+        len += nsp.len() + 1;
+    }
+    len + id.map_or(0, digits)
+}
+
 /// Writes what comes before a packet's data: its type, attachment count, namespace and id.
 pub(crate) fn write_header(
     out: &mut String,
@@ -184,6 +197,28 @@ pub(crate) fn write_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_len_is_what_write_header_writes() {
+        for kind in [Kind::Event, Kind::Ack, Kind::BinaryEvent, Kind::BinaryAck] {
+            for nsp in ["/", "/chat"] {
+                for id in [
+                    None,
+                    Some(0),
+                    Some(9),
+                    Some(10),
+                    Some(12_345),
+                    Some(u64::MAX),
+                ] {
+                    for attachments in [0, 1, 10, 123] {
+                        let mut out = String::new();
+                        write_header(&mut out, kind, nsp, id, attachments);
+                        assert_eq!(header_len(kind, nsp, id, attachments), out.len(), "{out}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn decodes_every_shape() {

@@ -53,7 +53,7 @@ impl Translation {
         {
             return Some(payloads.clone());
         }
-        let payloads: Arc<[Packet]> = outgoing(frame.as_str(), nsp)?.into();
+        let payloads: Arc<[Packet]> = outgoing(frame.as_str(), nsp)?.into_iter().collect();
         *last = Some((frame.clone(), payloads.clone()));
         Some(payloads)
     }
@@ -112,7 +112,7 @@ impl TextSink for SessionSink {
 
     fn ack(&self, id: u64, data: &str) -> Result<(), SendError> {
         let packets = match ack_packet(&self.nsp, id, data) {
-            Some(packet) => vec![packet],
+            Some(packet) => smallvec::smallvec![packet],
             // Several arguments or binary values: the general translation.
             None => {
                 let frame = crate::protocol::encode_ack(id, data);
@@ -236,7 +236,11 @@ mod tests {
         ] {
             let direct = ack_packet(nsp, 42, data).expect("one argument");
             let frame = crate::protocol::encode_ack(42, data);
-            assert_eq!(Some(vec![direct]), outgoing(&frame, nsp), "{nsp} {data}");
+            assert_eq!(
+                Some(vec![direct]),
+                outgoing(&frame, nsp).map(|packets| packets.into_vec()),
+                "{nsp} {data}"
+            );
         }
         assert_eq!(ack_packet("/", 1, r#"{"$args":[1,2]}"#), None);
         assert_eq!(ack_packet("/", 1, r#"[{"$binary":"AQID"}]"#), None);

@@ -8,6 +8,10 @@
 
 use super::packet::{self, Kind, Packet};
 use crate::engineio::{EngineMessage, Packet as EnginePacket};
+use smallvec::SmallVec;
+
+/// The Engine.IO packets of one frame: one, unless it carries binary attachments.
+pub(crate) type Packets = SmallVec<[EnginePacket; 1]>;
 use crate::protocol::{BINARY_KEY, Decoded, Name};
 use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
@@ -285,9 +289,10 @@ fn parse(frame: &str) -> Option<Parts<'_>> {
 /// - `{"ack": n, "data": D}` → ACK `[...args(D)]`; `{"ack": n, "error": X}` → ACK `[X]`.
 ///
 /// `args(D)`: nothing for `null`, the elements of `{"$args": [...]}`, else `[D]`.
-pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
+pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Packets> {
     let parts = split(frame).or_else(|| parse(frame))?;
-    let mut args: Vec<&str> = Vec::with_capacity(3);
+    // Inline: an event and its argument, or an ack's answer (`$args` spreads may spill).
+    let mut args: SmallVec<[&str; 3]> = SmallVec::new();
     args.extend(parts.event);
     let spread: Vec<&RawValue>;
     match parts.body {
@@ -314,7 +319,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
     }
     let (kind, id) = (parts.kind, parts.id);
     if !args.iter().any(|arg| arg.contains("\"$binary\"")) {
-        return Some(vec![wire_packet(kind, nsp, id, &args)]);
+        return Some(smallvec::smallvec![wire_packet(kind, nsp, id, &args)]);
     }
     // Binary values: placeholders in the JSON, the bytes as attachments after it.
     let mut value = Value::Array(
@@ -332,7 +337,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
     let mut wire = String::from("4");
     packet::write_header(&mut wire, kind, nsp, id, attachments.len());
     wire.push_str(&serde_json::to_string(&value).ok()?);
-    let mut packets = vec![EnginePacket::encoded(wire)];
+    let mut packets: Packets = smallvec::smallvec![EnginePacket::encoded(wire)];
     packets.extend(
         attachments
             .into_iter()
@@ -343,12 +348,17 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Vec<EnginePacket>> {
 
 /// A packet without attachments in Engine.IO's wire form: `4`, its header, its arguments as
 /// one JSON array.
+///
+/// The text is made at its exact length: its bytes then become the packet's without a second
+/// allocation (`Bytes` takes a `Vec` whole only when it is full).
 pub(crate) fn wire_packet(kind: Kind, nsp: &str, id: Option<u64>, args: &[&str]) -> EnginePacket {
-    let len = args.iter().map(|arg| arg.len() + 1).sum::<usize>();
-    let mut wire = String::with_capacity(len + nsp.len() + 24);
+    // `[`, the arguments and their commas, `]`.
+    let array = 2 + args.iter().map(|arg| arg.len()).sum::<usize>() + args.len().saturating_sub(1);
+    let mut wire = String::with_capacity(1 + packet::header_len(kind, nsp, id, 0) + array);
     wire.push('4');
     packet::write_header(&mut wire, kind, nsp, id, 0);
     push_array(&mut wire, args.iter().copied());
+    debug_assert_eq!(wire.len(), wire.capacity(), "the exact length: {wire}");
     EnginePacket::encoded(wire)
 }
 
@@ -395,7 +405,7 @@ mod tests {
     use super::*;
 
     /// The messages of translated packets (a text without its Engine.IO `4`).
-    fn text(packets: Option<Vec<EnginePacket>>) -> Vec<EngineMessage> {
+    fn text(packets: Option<Packets>) -> Vec<EngineMessage> {
         let packets = packets.expect("translated");
         let message = |packet| match packet {
             EnginePacket::Encoded(wire) => {
