@@ -134,6 +134,7 @@ impl Session {
                     let notified = self.ready.notified();
                     tokio::pin!(notified);
                     notified.as_mut().enable();
+                    self.wants_packets();
                     if !upgrade_under_way(&self.state()) {
                         return;
                     }
@@ -155,6 +156,7 @@ impl Session {
             let notified = self.ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            self.wants_packets();
             {
                 let mut state = self.state();
                 if !state.packets.is_empty() {

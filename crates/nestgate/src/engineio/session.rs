@@ -11,7 +11,7 @@ use crate::util::caps::Permit;
 use crate::util::queue;
 use crate::util::signal::Signal;
 use crate::util::sync::lock;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore};
 
@@ -92,6 +92,10 @@ pub(crate) struct Session {
     state: Mutex<State>,
     /// Packets queued or the state changed.
     pub(super) ready: Notify,
+    /// A transport waits on `ready` for packets ([`Session::wants_packets`]): only then does
+    /// queuing one notify (taking `ready`'s lock), so that a broadcast to a session whose
+    /// writer is busy costs no wake-up.
+    wanted: AtomicBool,
     /// Where the client's messages go.
     incoming: Mutex<Inbox>,
     /// A polling GET is waiting.
@@ -207,6 +211,7 @@ impl Session {
                 ..State::default()
             }),
             ready: Notify::new(),
+            wanted: AtomicBool::new(false),
             incoming: Mutex::new(inbox),
             polling: AtomicBool::new(false),
             posting: AtomicBool::new(false),
@@ -264,8 +269,16 @@ impl Session {
             return Err(EngineSendError::Closed);
         }
         drop(state);
-        self.ready.notify_waiters();
+        if self.wanted.swap(false, Ordering::AcqRel) {
+            self.ready.notify_waiters();
+        }
         Ok(true)
+    }
+
+    /// Says that a transport is about to look for packets and wait on `ready` (call it after
+    /// enabling the `Notified`, before looking): the next queued packet notifies.
+    pub(super) fn wants_packets(&self) {
+        self.wanted.store(true, Ordering::Release);
     }
 
     /// Moves what is queued to `out`; whether the session is closed (nothing more will come).

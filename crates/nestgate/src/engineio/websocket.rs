@@ -238,6 +238,7 @@ fn write_loop(
             let notified = session.ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            session.wants_packets();
             let closed = session.take_packets(&mut packets);
             if !packets.is_empty() {
                 if !write_with_deadline(session, sink, &mut packets, &mut ended, deadline).await {
