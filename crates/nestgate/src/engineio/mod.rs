@@ -262,10 +262,10 @@ impl Engine {
             let Ok(upgrade) = Upgrade::from_parts(&mut parts).await else {
                 return bad_request("Bad request");
             };
-            let ws_config = tungstenite::protocol::WebSocketConfig::default()
-                .read_buffer_size(self.config.read_buffer_size)
-                .max_message_size(Some(self.config.max_payload))
-                .max_frame_size(Some(self.config.max_payload));
+            let ws_config = crate::util::websocket::config(
+                self.config.read_buffer_size,
+                self.config.max_payload,
+            );
             // What a closed WebSocket still reads of its client, as after its close frame.
             let linger = LingerLimits::new(websocket::CLOSE_GRACE, self.config.max_payload);
             match query.sid {

@@ -40,6 +40,15 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 /// The WebSocket of one connection, with axum's message types.
 pub(crate) struct WebSocket(WebSocketStream<Linger<TokioIo<Upgraded>>>);
 
+/// The WebSocket settings both wire modes use: the read buffer, and one bound for a message and
+/// for each of its frames.
+pub(crate) fn config(read_buffer_size: usize, max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(read_buffer_size)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
 /// A checked upgrade request: what is needed to answer 101 and to take the connection over.
 pub(crate) struct Upgrade {
     on_upgrade: OnUpgrade,

@@ -8,7 +8,7 @@ use crate::namespace::Namespace;
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use crate::util::linger::LingerLimits;
-use crate::util::websocket::{Upgrade, WebSocket};
+use crate::util::websocket::{self, Upgrade, WebSocket};
 use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
@@ -90,10 +90,7 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
     };
     let config = &runtime.config;
     let guard = runtime.connections.token();
-    let ws_config = tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size)
-        .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_message_size));
+    let ws_config = websocket::config(config.read_buffer_size, config.max_message_size);
     let linger = LingerLimits::new(config.linger_timeout, config.linger_bytes);
     // `map`, not an async block: the block would keep the connection's future twice over,
     // once as its capture and once as what it awaits.
