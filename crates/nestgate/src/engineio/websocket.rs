@@ -113,45 +113,30 @@ pub(crate) fn run(
     open: bool,
 ) -> impl Future<Output = ()> + Send {
     let (mut sink, stream) = ws.split();
-    let settings = Settings {
-        write_deadline: engine.config.ping_timeout,
-        linger_bytes: engine.config.max_payload,
-    };
+    let (write_deadline, linger_bytes) = (engine.config.ping_timeout, engine.config.max_payload);
     let open = open.then(|| {
         let mut packet = String::new();
         Packet::Open(engine.open_json(&session, false)).encode_text(&mut packet);
         packet
     });
-    drop(engine);
     async move {
         if let Some(packet) = open {
-            let sent = timeout(
-                settings.write_deadline,
-                sink.send(Message::Text(packet.into())),
-            )
-            .await;
+            let sent = timeout(write_deadline, sink.send(Message::Text(packet.into()))).await;
             if !matches!(sent, Ok(Ok(()))) {
                 session.close(CloseReason::TransportClose);
                 return;
             }
         }
         let (written, (stream, code)) = tokio::join!(
-            write_loop(&session, &mut sink, settings.write_deadline),
+            write_loop(&session, &mut sink, write_deadline),
             read_loop(&session, stream)
         );
         if !written {
             // The writer gave up (a client that does not read, or a broken transport): drop it.
             return;
         }
-        close(&session, sink, stream, code, settings.linger_bytes).await;
+        close(&session, sink, stream, code, linger_bytes).await;
     }
-}
-
-/// What [`run`] needs of the engine's settings.
-#[derive(Clone, Copy)]
-struct Settings {
-    write_deadline: Duration,
-    linger_bytes: usize,
 }
 
 /// The end of a session's WebSocket: the close frame its reason calls for, then the linger; or,
