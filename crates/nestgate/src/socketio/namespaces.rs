@@ -47,8 +47,8 @@ impl<T> Namespaces<T> {
         Some(value)
     }
 
-    /// Every entry, taken out.
-    pub(super) fn take(&mut self) -> impl Iterator<Item = T> {
+    /// Every entry, taken out (the iterator owns them: it outlives a lock on `self`).
+    pub(super) fn take(&mut self) -> impl Iterator<Item = T> + use<T> {
         std::mem::take(&mut self.sorted)
             .into_iter()
             .map(|(_, value)| value)

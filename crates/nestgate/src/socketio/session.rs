@@ -397,7 +397,7 @@ impl Direct for Client {
             let mut state = lock(&self.state);
             state.closed = true;
             (
-                state.namespaces.take().collect::<Vec<_>>(),
+                state.namespaces.take(),
                 state.pending.take(),
                 state.connect_deadline.take(),
             )

@@ -145,21 +145,18 @@ pub(super) fn translating_sink(
     nsp: String,
     translation: Arc<Translation>,
 ) -> impl futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static {
-    TranslatingSink {
+    TranslatingSink(SessionSink {
         sender,
         nsp,
         translation,
-    }
+    })
 }
 
 /// [`translating_sink`]'s sink. Queuing on the session never waits (a full queue drops the
 /// client), so every frame is handled in `start_send` and the sink is always ready: a plain
-/// struct, not a boxed `sink::unfold` (whose future would be one more block per socket).
-struct TranslatingSink {
-    sender: EngineSender,
-    nsp: String,
-    translation: Arc<Translation>,
-}
+/// struct, not a boxed `sink::unfold` (whose future would be one more block per socket). Its
+/// text goes the way of the socket's text sink.
+struct TranslatingSink(SessionSink);
 
 impl futures_util::Sink<Message> for TranslatingSink {
     type Error = axum::Error;
@@ -172,11 +169,8 @@ impl futures_util::Sink<Message> for TranslatingSink {
     }
 
     fn start_send(self: std::pin::Pin<&mut Self>, message: Message) -> Result<(), axum::Error> {
-        let TranslatingSink {
-            sender,
-            nsp,
-            translation,
-        } = self.get_mut();
+        let sink = &self.get_mut().0;
+        let (sender, nsp) = (&sink.sender, &sink.nsp);
         match message {
             // Text frames normally go straight to the session (`Socket::set_text_sink`).
             Message::Text(frame) => {
@@ -184,9 +178,7 @@ impl futures_util::Sink<Message> for TranslatingSink {
                     volatile: false,
                     shared: false,
                 };
-                translation
-                    .send(sender, &frame, nsp, delivery)
-                    .map_err(axum::Error::new)?;
+                sink.text(frame, delivery).map_err(axum::Error::new)?;
             }
             Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
                 // The server is shutting down: close the whole session, as socket.io's
