@@ -56,10 +56,7 @@ async fn a_head_pins_about_its_size_and_no_more_than_max_header_size() {
     let host = server.addr().to_string();
     // Just under the 16 KiB default, as a cookie.
     let cookie = format!("Cookie: s={}\r\n", "c".repeat(15 * 1024));
-    let head = format!(
-        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{cookie}\r\n"
-    );
+    let head = upgrade_head(&host, &cookie);
     let baseline = settled().await;
     let mut streams = Vec::new();
     for _ in 0..CLIENTS {
@@ -79,9 +76,7 @@ async fn a_head_pins_about_its_size_and_no_more_than_max_header_size() {
     // Finished: each becomes an idle WebSocket.
     for stream in &mut streams {
         stream.write_all(b"\r\n\r\n").await.unwrap();
-        let mut response = [0; 256];
-        let n = stream.read(&mut response).await.unwrap();
-        assert!(response[..n].starts_with(b"HTTP/1.1 101"));
+        switched(stream).await;
     }
     let idle = (settled().await.saturating_sub(baseline)) / CLIENTS as u64;
     println!(
@@ -106,10 +101,7 @@ async fn an_idle_websocket_stays_within_its_memory_budget() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let server = serve(App::bare().gateway::<Idle>()).await;
     let host = server.addr().to_string();
-    let head = format!(
-        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
+    let head = upgrade_head(&host, "");
     // Warm up (lazy statics, the first connection's growth of shared tables).
     let mut streams = Vec::with_capacity(2 * CLIENTS);
     for _ in 0..CLIENTS {
@@ -131,8 +123,21 @@ async fn an_idle_websocket_stays_within_its_memory_budget() {
 async fn upgraded(addr: std::net::SocketAddr, head: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
+    switched(&mut stream).await;
+    stream
+}
+
+/// A WebSocket upgrade request for `/`, with `extra` header lines (each ending in CRLF).
+fn upgrade_head(host: &str, extra: &str) -> String {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+}
+
+/// Reads the server's answer and checks it is 101.
+async fn switched(stream: &mut TcpStream) {
     let mut response = [0; 256];
     let n = stream.read(&mut response).await.unwrap();
     assert!(response[..n].starts_with(b"HTTP/1.1 101"));
-    stream
 }
