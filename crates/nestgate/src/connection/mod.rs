@@ -6,11 +6,13 @@
 //! outbound queue, so a client that reads slowly never stalls its own reader or anyone else.
 
 mod dispatch;
+mod handoff;
 mod heartbeat;
 mod reader;
 mod writer;
 
 pub(crate) use dispatch::dispatch;
+pub(crate) use handoff::{Handoff, Started};
 
 use crate::close;
 use crate::namespace::Namespace;
@@ -41,14 +43,30 @@ pub(crate) struct Transport<S, K> {
     /// only ever holds its close), the queue is drained by the reader task once it ends: one
     /// task and its allocation fewer per socket.
     pub(crate) writer_task: bool,
+    /// Shared with the transport, which then starts handlers itself while the reader has
+    /// nothing to do ([`Handoff`]).
+    pub(crate) handoff: Option<Arc<Handoff>>,
 }
 
-/// What a transport's stream brings: a WebSocket message, or a frame the transport decoded
-/// itself (Socket.IO's events and acks) with the text it is a part of.
-#[derive(Debug)]
+/// What a transport's stream brings: a WebSocket message, a frame the transport decoded itself
+/// (Socket.IO's events and acks) with the text it is a part of, or a handler the transport
+/// started itself ([`Handoff`]) that the reader polls from now on.
 pub(crate) enum Inbound {
     Message(Message),
     Decoded(axum::extract::ws::Utf8Bytes, crate::protocol::Decoded),
+    Started(Started),
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Inbound::Message(message) => f.debug_tuple("Message").field(message).finish(),
+            Inbound::Decoded(text, decoded) => {
+                f.debug_tuple("Decoded").field(text).field(decoded).finish()
+            }
+            Inbound::Started(_) => f.write_str("Started"),
+        }
+    }
 }
 
 /// The last item of a transport's stream when the transport knows why it ended: the socket ends
@@ -81,6 +99,7 @@ where
         close_handshake,
         rate_limit,
         writer_task,
+        handoff,
     } = transport;
     let mut writer = if writer_task {
         Writer::Task(tokio::spawn(write_loop(sink, socket.clone())))
@@ -107,15 +126,25 @@ where
         crate::refresh::watch_if_expiring(&socket);
 
         let mut running = Running::default();
+        // From here the transport may start handlers itself, until the loop ends.
+        if let Some(handoff) = &handoff {
+            handoff.done();
+        }
         let reason = read_loop(
             &socket,
             &mut stream,
             &mut running,
             dispatch,
-            heartbeat,
-            rate_limit,
+            reader::Options {
+                heartbeat_on: heartbeat,
+                rate_limit,
+                handoff: handoff.as_ref(),
+            },
         )
         .await;
+        if let Some(handoff) = &handoff {
+            handoff.stop();
+        }
         namespace.store().remove(&socket);
         socket.fail_pending_acks();
         let shutdown_timeout = runtime.config.shutdown_timeout;

@@ -1,6 +1,7 @@
 //! The reader task's loop: it reads frames, hands text to dispatch, keeps the heartbeat and the
 //! inbound rate limit, and polls the connection's running handlers ([`Running`]).
 
+use super::handoff::{Counted, Handoff, Started};
 use super::heartbeat::{Beat, Heartbeat};
 use super::{Ended, Inbound};
 use crate::error::WsException;
@@ -9,11 +10,26 @@ use crate::socket::{DisconnectReason, Socket};
 use crate::util::rate::Bucket;
 use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::StreamExt as _;
+use futures_util::future::Either;
 use futures_util::stream::FuturesUnordered;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use tokio::time::{Instant, Sleep, sleep_until};
+
+/// How a read loop runs: what its transport does itself, and what it shares with it.
+pub(super) struct Options<'a> {
+    /// Ping the client and close it when it stays silent.
+    pub(super) heartbeat_on: bool,
+    /// Read at most the message rate.
+    pub(super) rate_limit: bool,
+    /// The transport starts handlers itself while this loop has nothing to do.
+    pub(super) handoff: Option<&'a Arc<Handoff>>,
+}
+
+/// A running handler: one this loop started, or one its transport started ([`Handoff`]).
+pub(super) type Handling<F> = Either<Counted<F>, Started>;
 
 /// Reads and dispatches frames until the connection should end; returns why.
 ///
@@ -28,10 +44,9 @@ use tokio::time::{Instant, Sleep, sleep_until};
 pub(super) fn read_loop<'a, S, F, D>(
     socket: &'a Socket,
     stream: &'a mut S,
-    running: &'a mut Running<F>,
+    running: &'a mut Running<Handling<F>>,
     dispatch: D,
-    heartbeat_on: bool,
-    rate_limit: bool,
+    options: Options<'a>,
 ) -> impl Future<Output = DisconnectReason> + 'a
 where
     S: futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin,
@@ -41,6 +56,11 @@ where
     async move {
         // The reader task's waker, for the first poll of each handler in `dispatch`.
         let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let Options {
+            heartbeat_on,
+            rate_limit,
+            handoff,
+        } = options;
         let runtime = socket.runtime().clone();
         let config = &runtime.config;
         // Past the message rate, reading pauses until the next message is due (backpressure).
@@ -97,17 +117,23 @@ where
                             timers.timer.reset(at);
                         }
                     }
+                    // A frame the transport queued counts for its handoff until handled.
+                    let busy = match &frame {
+                        Some(Ok(Inbound::Started(_))) | Some(Err(_)) | None => None,
+                        Some(Ok(_)) => handoff.map(|handoff| handoff.busy()),
+                    };
                     match frame {
                         Some(Ok(Inbound::Message(Message::Text(text)))) => {
                             if let Some(handling) = dispatch(socket, text, None, &waker) {
-                                running.push(handling);
+                                running.push(Either::Left(Counted::new(handling, busy)));
                             }
                         }
                         Some(Ok(Inbound::Decoded(frame, decoded))) => {
                             if let Some(handling) = dispatch(socket, frame, Some(decoded), &waker) {
-                                running.push(handling);
+                                running.push(Either::Left(Counted::new(handling, busy)));
                             }
                         }
+                        Some(Ok(Inbound::Started(started))) => running.push(Either::Right(started)),
                         Some(Ok(Inbound::Message(Message::Binary(_)))) => {
                             let exception = WsException::new(
                                 "binary frames are not supported by this gateway: send JSON text frames",

@@ -116,6 +116,7 @@ fn run(
         close_handshake: true,
         rate_limit: true,
         writer_task: true,
+        handoff: None,
     };
     serve(socket, transport, runtime, namespace)
 }
