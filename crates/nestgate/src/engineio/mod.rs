@@ -26,6 +26,7 @@ mod packet;
 mod polling;
 mod session;
 mod socket;
+mod wakeup;
 mod websocket;
 
 pub use config::EngineConfig;

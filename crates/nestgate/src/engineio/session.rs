@@ -6,12 +6,13 @@ use super::Engine;
 use super::heartbeat::{Heartbeats, Key};
 use super::packet::{EngineMessage, Packet};
 use super::socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
+use super::wakeup::Wakeup;
 use crate::handshake::Handshake;
 use crate::util::caps::Permit;
 use crate::util::queue;
 use crate::util::signal::Signal;
 use crate::util::sync::lock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore};
 
@@ -92,10 +93,8 @@ pub(crate) struct Session {
     state: Mutex<State>,
     /// Packets queued or the state changed.
     pub(super) ready: Notify,
-    /// A transport waits on `ready` for packets ([`Session::wants_packets`]): only then does
-    /// queuing one notify (taking `ready`'s lock), so that a broadcast to a session whose
-    /// writer is busy costs no wake-up.
-    wanted: AtomicBool,
+    /// Whether queuing a packet notifies `ready` ([`Wakeup`]).
+    pub(super) wakeup: Wakeup,
     /// Where the client's messages go.
     incoming: Mutex<Inbox>,
     /// A polling GET is waiting.
@@ -211,7 +210,7 @@ impl Session {
                 ..State::default()
             }),
             ready: Notify::new(),
-            wanted: AtomicBool::new(false),
+            wakeup: Wakeup::default(),
             incoming: Mutex::new(inbox),
             polling: AtomicBool::new(false),
             posting: AtomicBool::new(false),
@@ -269,7 +268,7 @@ impl Session {
             return Err(EngineSendError::Closed);
         }
         drop(state);
-        if self.wanted.swap(false, Ordering::AcqRel) {
+        if self.wakeup.queued() {
             self.ready.notify_waiters();
         }
         Ok(true)
@@ -278,7 +277,7 @@ impl Session {
     /// Says that a transport is about to look for packets and wait on `ready` (call it after
     /// enabling the `Notified`, before looking): the next queued packet notifies.
     pub(super) fn wants_packets(&self) {
-        self.wanted.store(true, Ordering::Release);
+        self.wakeup.want();
     }
 
     /// Moves what is queued to `out`; whether the session is closed (nothing more will come).

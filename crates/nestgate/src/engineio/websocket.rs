@@ -127,10 +127,13 @@ pub(crate) fn run(
                 return;
             }
         }
-        let (written, (stream, code)) = tokio::join!(
+        // The reader first, then the writer, on every wake-up: the replies to what the reader
+        // handed over are written in the same pass, with no wake-up of their own (`held`).
+        let ((stream, code), written) = futures_util::future::join(
+            held(&session, read_loop(&session, stream)),
             write_loop(&session, &mut sink, write_deadline),
-            read_loop(&session, stream)
-        );
+        )
+        .await;
         if !written {
             // The writer gave up (a client that does not read, or a broken transport): drop it.
             return;
@@ -238,8 +241,43 @@ fn write_loop(
             tokio::select! {
                 () = &mut notified => {}
                 () = &mut ended => {}
+                // Queued by the reader's pass just before this one (see `held`).
+                () = std::future::poll_fn(|_| match session.wakeup.take_held() {
+                    true => std::task::Poll::Ready(()),
+                    false => std::task::Poll::Pending,
+                }) => {}
             }
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The reader, polled with the session's wake-ups held: what the application queues while
+    /// the reader hands it the client's messages (on this task) notifies nobody, since the
+    /// writer is polled right after it ([`run`]) and looks for it then.
+    struct Held<'a, F> {
+        session: &'a Session,
+        #[pin]
+        reader: F,
+    }
+}
+
+fn held<F: Future>(session: &Session, reader: F) -> Held<'_, F> {
+    Held { session, reader }
+}
+
+impl<F: Future> Future for Held<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        this.session.wakeup.hold();
+        let polled = this.reader.poll(cx);
+        this.session.wakeup.release();
+        polled
     }
 }
 
