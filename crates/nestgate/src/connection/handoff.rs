@@ -74,10 +74,7 @@ impl Handoff {
                 self.done();
                 Ok(None)
             }
-            Some(running) => Ok(Some(Box::pin(Counted {
-                running,
-                busy: Some(Busy(self.clone())),
-            }))),
+            Some(running) => Ok(Some(Box::pin(Counted::new(running, Some(self.busy()))))),
         }
     }
 
