@@ -80,7 +80,12 @@ async fn a_paused_client_is_closed_with_1013_once_its_queue_holds_16_mib() {
     // 64 echoes of 512 KiB are 32 MiB of answers: with frames alone bounded (1,024 by default)
     // they would all be queued. The byte bound (16 MiB) closes the client after about 32 of
     // them, plus what the socket buffers took.
-    let server = serve(App::bare().gateway::<Fanout>()).await;
+    let server = serve(
+        App::bare()
+            .provide(Concurrency::default())
+            .gateway::<Fanout>(),
+    )
+    .await;
     let mut paused = server.client("/").await;
     let data = "x".repeat(512 * 1024);
     for _ in 0..64 {
@@ -100,7 +105,12 @@ async fn a_paused_client_is_closed_with_1013_once_its_queue_holds_16_mib() {
 async fn one_flooder_of_a_fan_out_event_evicts_nobody_under_the_default_limit() {
     // The default: 100 messages per second, bursts of 200. Without it the five readers' queues
     // overflowed within 0.3 s (the security review's A12).
-    let server = serve(App::bare().gateway::<Fanout>()).await;
+    let server = serve(
+        App::bare()
+            .provide(Concurrency::default())
+            .gateway::<Fanout>(),
+    )
+    .await;
     let mut readers = Vec::new();
     for _ in 0..5 {
         let mut reader = server.client("/").await;
@@ -154,9 +164,13 @@ async fn one_flooder_of_a_fan_out_event_evicts_nobody_under_the_default_limit() 
 async fn the_rate_limit_can_be_raised_or_removed() {
     for app in [
         App::bare()
+            .provide(Concurrency::default())
             .gateway::<Fanout>()
             .max_messages_per_second(1_000, 1_000),
-        App::bare().gateway::<Fanout>().without_message_rate_limit(),
+        App::bare()
+            .provide(Concurrency::default())
+            .gateway::<Fanout>()
+            .without_message_rate_limit(),
     ] {
         let server = serve(app).await;
         let mut client = server.client("/").await;

@@ -11,9 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Default)]
 struct Counter(Arc<AtomicU64>);
 
-#[derive(Clone)]
-struct Unprovided;
-
 /// A user-defined extractor: the `x-user` handshake header.
 struct User(String);
 
@@ -66,11 +63,6 @@ impl Extractors {
         s.to_uppercase()
     }
 
-    #[subscribe_message("missing_state")]
-    fn missing_state(&self, State(_): State<Unprovided>) -> &'static str {
-        "unreachable"
-    }
-
     #[subscribe_message("who")]
     fn who(&self, User(user): User) -> String {
         user
@@ -121,12 +113,6 @@ async fn a_failing_extractor_answers_its_rejection_and_the_handler_does_not_run(
         anonymous.recv().await["data"]["message"],
         "connect with ?user="
     );
-
-    let mut client = server.client("/x?user=ada").await;
-    client.emit("missing_state", Value::Null).await;
-    assert_eq!(
-        client.recv().await["data"]["message"],
-        "Internal server error"
-    );
+    // A `State<T>` nobody provided is refused when the app starts (tests/tests/wiring.rs).
     server.shutdown().await.unwrap();
 }

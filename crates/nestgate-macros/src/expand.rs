@@ -3,6 +3,7 @@
 use crate::ast::{self, GatewayImpl, Handler, Method};
 use crate::attr::{GatewayOptions, Pipeline};
 use crate::fallback;
+use crate::inject;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -25,6 +26,7 @@ pub(crate) fn websocket_gateway(args: TokenStream, input: TokenStream) -> TokenS
     match item {
         Item::Struct(item) => gateway_struct(args, &item).unwrap_or_else(|err| {
             let mut tokens = err.to_compile_error();
+            let item = inject::strip(&item);
             tokens.extend(quote!(#item));
             tokens
         }),
@@ -61,6 +63,12 @@ fn gateway_struct(args: TokenStream, item: &ItemStruct) -> syn::Result<TokenStre
     }
     let ident = &item.ident;
     let name = ident.to_string();
+    let (item, from_app_state) = if inject::wanted(item)? {
+        let impl_ = inject::from_app_state(ident, &item.generics, &item.fields)?;
+        (inject::strip(item), Some(impl_))
+    } else {
+        (item.clone(), None)
+    };
     let path = options
         .path
         .unwrap_or_else(|| syn::LitStr::new("/", Span::call_site()));
@@ -82,6 +90,8 @@ fn gateway_struct(args: TokenStream, item: &ItemStruct) -> syn::Result<TokenStre
             const PATH: &'static str = #path;
             #handshake_guards
         }
+
+        #from_app_state
 
         ::nestgate::__private::inventory::submit! {
             ::nestgate::gateway::GatewayRegistration::of::<#ident>()
@@ -197,19 +207,31 @@ fn handler_def(handler: &Handler<'_>) -> TokenStream {
     let method_name = method.ident().to_string();
     let count = method.args.len();
     let mut extractions = Vec::with_capacity(count);
+    let mut needs = Vec::with_capacity(count);
     let mut names = Vec::with_capacity(count);
     for (index, ty) in method.args.iter().enumerate() {
         let name = format_ident!("__nestgate_arg{}", index);
         // Spanned at the argument's type, so a type that is no extractor is reported there.
-        let extract = if index + 1 == count {
-            quote_spanned! {ty.span()=>
-                <#ty as ::nestgate::extract::FromMessage<_>>::from_message(&__nestgate_parts, __nestgate_payload)
-            }
+        let (extract, need) = if index + 1 == count {
+            (
+                quote_spanned! {ty.span()=>
+                    <#ty as ::nestgate::extract::FromMessage<_>>::from_message(&__nestgate_parts, __nestgate_payload)
+                },
+                quote_spanned! {ty.span()=>
+                    <#ty as ::nestgate::extract::FromMessage<_>>::needs(__nestgate_needs);
+                },
+            )
         } else {
-            quote_spanned! {ty.span()=>
-                <#ty as ::nestgate::extract::FromMessageParts>::from_message_parts(&__nestgate_parts)
-            }
+            (
+                quote_spanned! {ty.span()=>
+                    <#ty as ::nestgate::extract::FromMessageParts>::from_message_parts(&__nestgate_parts)
+                },
+                quote_spanned! {ty.span()=>
+                    <#ty as ::nestgate::extract::FromMessageParts>::needs(__nestgate_needs);
+                },
+            )
         };
+        needs.push(need);
         extractions.push(quote! {
             let #name = match #extract.await {
                 ::core::result::Result::Ok(value) => value,
@@ -224,6 +246,11 @@ fn handler_def(handler: &Handler<'_>) -> TokenStream {
     let call = call(method, &quote!(__nestgate_gateway), &names);
     let reply = reply(method.output());
     let pipeline = handler_pipeline(&handler.pipeline);
+    let needs = (count > 0).then(|| {
+        quote! {
+            .needs(|__nestgate_needs: &mut ::nestgate::extract::Needs| { #(#needs)* })
+        }
+    });
     quote! {
         ::nestgate::gateway::HandlerDef::new(
             #event,
@@ -236,6 +263,7 @@ fn handler_def(handler: &Handler<'_>) -> TokenStream {
                 #reply
             },
         )
+        #needs
         #pipeline
     }
 }

@@ -13,6 +13,7 @@ mod attr;
 mod ctxt;
 mod expand;
 mod fallback;
+mod inject;
 
 use proc_macro::TokenStream;
 
@@ -29,6 +30,14 @@ pub fn websocket_gateway(args: TokenStream, input: TokenStream) -> TokenStream {
         expand::websocket_gateway(args.into(), input.into()),
     )
     .into()
+}
+
+/// Builds a struct from the app's provided state: each `#[inject]` field is a clone of the
+/// provided value of its type, every other field `Default::default()`. For services given to
+/// `App::provider` (a gateway struct takes `#[inject]` fields without the derive).
+#[proc_macro_derive(FromAppState, attributes(inject))]
+pub fn derive_from_app_state(input: TokenStream) -> TokenStream {
+    expand::debug("derive(FromAppState)", inject::derive(input.into())).into()
 }
 
 /// Marks a gateway method as the handler of one event: `#[subscribe_message("join")]`.

@@ -24,14 +24,35 @@ pub enum Error {
         /// `Gateway::method` of the second handler.
         second: String,
     },
-    /// A gateway needs state that was never provided with [`App::provide`](crate::App::provide).
-    #[error("gateway {gateway} needs state of type {type_name}; provide it with App::provide")]
+    /// A gateway or a provider needs state that was never provided with
+    /// [`App::provide`](crate::App::provide) nor built by [`App::provider`](crate::App::provider).
+    #[error(
+        "{needed_by} needs state of type {type_name}; provide it with App::provide or App::provider"
+    )]
     MissingState {
-        /// The gateway's name.
-        gateway: &'static str,
+        /// The gateway or provider that needs it.
+        needed_by: &'static str,
         /// The missing type.
         type_name: &'static str,
     },
+    /// A handler reads [`State<T>`](crate::extract::State) of a type that was never provided.
+    #[error(
+        "handler {handler} (event \"{event}\" on path \"{path}\") reads State<{type_name}>, which was never provided; provide it with App::provide or App::provider"
+    )]
+    MissingHandlerState {
+        /// `Gateway::method`.
+        handler: String,
+        /// The event it answers.
+        event: String,
+        /// Its gateway's path.
+        path: String,
+        /// The missing type.
+        type_name: &'static str,
+    },
+    /// Providers given to [`App::provider`](crate::App::provider) that need each other: the
+    /// cycle, its first provider repeated at its end.
+    #[error("providers need each other in a cycle: {}", .0.join(" -> "))]
+    ProviderCycle(Vec<&'static str>),
     /// The same gateway type was registered twice.
     #[error("gateway {0} is registered twice")]
     DuplicateGateway(&'static str),
@@ -131,6 +152,24 @@ impl WsException {
         match &self.body {
             ExceptionBody::Message(message) => Some(message),
             ExceptionBody::Data(_) => None,
+        }
+    }
+
+    /// The object, when this exception carries one ([`WsException::with_data`],
+    /// [`WsException::validation`]) rather than a message: what an app-wide exception filter
+    /// reads to rewrite it.
+    ///
+    /// ```
+    /// use nestgate::WsException;
+    ///
+    /// let err = WsException::with_data(serde_json::json!({"code": 42}));
+    /// assert_eq!(err.data().and_then(|data| data["code"].as_u64()), Some(42));
+    /// assert!(WsException::new("plain").data().is_none());
+    /// ```
+    pub fn data(&self) -> Option<&Value> {
+        match &self.body {
+            ExceptionBody::Message(_) => None,
+            ExceptionBody::Data(value) => Some(value),
         }
     }
 

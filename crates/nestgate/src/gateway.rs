@@ -6,7 +6,7 @@
 //! ([`FromAppState`]), is a [`Gateway`]. You normally never implement these traits by hand.
 
 use crate::error::Error;
-use crate::extract::Message;
+use crate::extract::{Message, Needs};
 use crate::filter::{BoxedFilter, ExceptionFilter, Failure};
 use crate::guard::{BoxedGuard, BoxedHandshakeGuard, Guard};
 use crate::handler::pipeline::{self, BuiltGateway, Wrap};
@@ -88,43 +88,57 @@ pub trait GatewayHandlers: Sized + Send + Sync + 'static {
     }
 }
 
-/// How a gateway is built from the app's provided state.
+/// How a gateway (or a provider, [`App::provider`](crate::App::provider)) is built from the
+/// app's provided state, once, when the app starts.
 ///
-/// Every `Default` type implements it. A gateway that needs state implements it by hand:
+/// Every `Default` type implements it. A gateway that needs services marks their fields
+/// `#[inject]`, as a NestJS gateway lists them in its constructor: `#[websocket_gateway]` then
+/// implements this trait, each `#[inject]` field a clone of the provided value of its type, every
+/// other field `Default::default()`. A state nobody provided stops the app at
+/// [`bind`](crate::App::bind), naming the gateway and the type.
 ///
 /// ```
-/// use nestgate::gateway::FromAppState;
 /// use nestgate::prelude::*;
-/// use std::sync::Arc;
+/// use std::sync::{Arc, Mutex};
 ///
+/// /// A service: its methods lock inside, so handlers never hold a lock.
 /// #[derive(Clone, Default)]
-/// struct Store(Arc<std::sync::Mutex<Vec<String>>>);
+/// struct Notes(Arc<Mutex<Vec<String>>>);
 ///
-/// #[websocket_gateway(path = "/notes")]
-/// struct Notes {
-///     store: Store,
+/// impl Notes {
+///     fn add(&self, note: String) -> usize {
+///         let mut notes = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+///         notes.push(note);
+///         notes.len()
+///     }
 /// }
 ///
-/// impl FromAppState for Notes {
-///     fn from_app_state(state: &nestgate::AppState) -> nestgate::Result<Self> {
-///         Ok(Notes { store: nestgate::gateway::require(state, "Notes")? })
-///     }
+/// #[websocket_gateway(path = "/notes")]
+/// struct NotesGateway {
+///     #[inject]
+///     notes: Notes,
 /// }
 ///
 /// #[websocket_gateway]
-/// impl Notes {
-///     #[subscribe_message("count")]
-///     fn count(&self) -> usize {
-///         self.store.0.lock().map(|notes| notes.len()).unwrap_or(0)
+/// impl NotesGateway {
+///     #[subscribe_message("add")]
+///     fn add(&self, Data(note): Data<String>) -> usize {
+///         self.notes.add(note)
 ///     }
 /// }
 ///
-/// let app = nestgate::App::bare().provide(Store::default()).gateway::<Notes>();
+/// let app = nestgate::App::bare().provide(Notes::default()).gateway::<NotesGateway>();
 /// ```
+///
+/// `#[derive(FromAppState)]` does the same for any struct (a service built from other services),
+/// and the trait can be implemented by hand with [`require`].
 pub trait FromAppState: Sized {
     /// Builds the gateway; an `Err` stops the app from starting.
     fn from_app_state(state: &AppState) -> crate::Result<Self>;
 }
+
+#[cfg(feature = "macros")]
+pub use nestgate_macros::FromAppState;
 
 impl<T: Default> FromAppState for T {
     fn from_app_state(_: &AppState) -> crate::Result<Self> {
@@ -132,13 +146,14 @@ impl<T: Default> FromAppState for T {
     }
 }
 
-/// A clone of the provided state of type `T`, or [`Error::MissingState`] naming the gateway.
+/// A clone of the provided state of type `T`, or [`Error::MissingState`] naming who needs it
+/// (the gateway or provider being built).
 pub fn require<T: Clone + Send + Sync + 'static>(
     state: &AppState,
-    gateway: &'static str,
+    needed_by: &'static str,
 ) -> crate::Result<T> {
     state.get::<T>().ok_or(Error::MissingState {
-        gateway,
+        needed_by,
         type_name: std::any::type_name::<T>(),
     })
 }
@@ -157,6 +172,8 @@ pub struct HandlerDef<G> {
     /// Innermost first.
     pub(crate) layers: Vec<Wrap>,
     pub(crate) filters: Vec<BoxedFilter>,
+    /// What the handler's extractors need from the app, checked when the app is built.
+    pub(crate) needs: Needs,
 }
 
 impl<G: Send + Sync + 'static> HandlerDef<G> {
@@ -174,7 +191,16 @@ impl<G: Send + Sync + 'static> HandlerDef<G> {
             guards: Vec::new(),
             layers: Vec::new(),
             filters: Vec::new(),
+            needs: Needs::default(),
         }
+    }
+
+    /// Declares what the handler's arguments need from the app (the macro calls each
+    /// extractor's [`FromMessageParts::needs`](crate::extract::FromMessageParts::needs)), so that
+    /// the app refuses to start without it.
+    pub fn needs(mut self, declare: impl FnOnce(&mut Needs)) -> Self {
+        declare(&mut self.needs);
+        self
     }
 
     /// Adds a guard, run after the ones already added.
@@ -220,6 +246,7 @@ impl<G> std::fmt::Debug for HandlerDef<G> {
             .field("guards", &self.guards.len())
             .field("layers", &self.layers.len())
             .field("filters", &self.filters.len())
+            .field("needs", &self.needs)
             .finish()
     }
 }

@@ -271,7 +271,8 @@ pub use nestgate_macros::{
 pub mod prelude {
     #[cfg(feature = "validation")]
     pub use crate::extract::Valid;
-    pub use crate::extract::{Data, Extension};
+    pub use crate::extract::{Data, Extension, State};
+    pub use crate::gateway::FromAppState;
     pub use crate::{Server, Socket, WsException, WsResponse};
     #[cfg(feature = "macros")]
     pub use crate::{

@@ -31,7 +31,11 @@ impl AppState {
 
     /// Whether a value of type `T` was provided.
     pub fn contains<T: 'static>(&self) -> bool {
-        self.values.contains_key(&TypeId::of::<T>())
+        self.contains_id(TypeId::of::<T>())
+    }
+
+    pub(crate) fn contains_id(&self, type_id: TypeId) -> bool {
+        self.values.contains_key(&type_id)
     }
 }
 

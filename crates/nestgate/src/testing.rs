@@ -15,6 +15,7 @@
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -28,6 +29,9 @@ pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct TestClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames [`TestClient::request`] read while waiting for its answer, for `recv` to return
+    /// first, in order.
+    skipped: VecDeque<Value>,
 }
 
 /// How a connection ended, as the client saw it.
@@ -59,7 +63,10 @@ impl TestClient {
     /// Connects to `url` (e.g. `ws://127.0.0.1:3000/chat`).
     pub async fn connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (ws, _response) = tokio_tungstenite::connect_async(url).await?;
-        Ok(TestClient { ws })
+        Ok(TestClient {
+            ws,
+            skipped: VecDeque::new(),
+        })
     }
 
     /// Connects with a request of your own (headers such as `Authorization`, `Cookie`,
@@ -69,7 +76,10 @@ impl TestClient {
         request: tungstenite::handshake::client::Request,
     ) -> Result<Self, tungstenite::Error> {
         let (ws, _response) = tokio_tungstenite::connect_async(request).await?;
-        Ok(TestClient { ws })
+        Ok(TestClient {
+            ws,
+            skipped: VecDeque::new(),
+        })
     }
 
     /// Opens a connection the server must refuse before the upgrade: the HTTP status and the
@@ -96,17 +106,36 @@ impl TestClient {
             .await;
     }
 
-    /// Sends `{"event": event, "data": data, "id": id}` and returns the answer to it, skipping
-    /// other frames.
+    /// Sends `{"event": event, "data": data, "id": id}` and returns the answer to it. The
+    /// frames that arrive before the answer (the sender's own broadcast, say) are kept: the next
+    /// [`recv`](TestClient::recv)s return them first, in order.
+    ///
+    /// ```no_run
+    /// # async fn run(mut client: nestgate::testing::TestClient) {
+    /// use serde_json::json;
+    ///
+    /// let answer = client.request(1, "bid", json!({"amount": 120})).await;
+    /// assert_eq!(answer["data"]["accepted"], true);
+    /// // The broadcast of the bid, sent before the answer, is still there.
+    /// assert_eq!(client.recv().await["event"], "bid_placed");
+    /// # }
+    /// ```
     pub async fn request(&mut self, id: u64, event: &str, data: Value) -> Value {
         self.send_json(json!({ "event": event, "data": data, "id": id }))
             .await;
-        loop {
-            let frame = self.recv().await;
+        let mut skipped = VecDeque::new();
+        let answer = loop {
+            let frame = match self.next_frame(RECV_TIMEOUT).await {
+                Some(frame) => frame,
+                None => panic!("no answer to request {id} within {RECV_TIMEOUT:?}"),
+            };
             if frame.get("ack") == Some(&json!(id)) {
-                return frame;
+                break frame;
             }
-        }
+            skipped.push_back(frame);
+        };
+        self.skipped.extend(skipped);
+        answer
     }
 
     /// Sends a JSON value as a text frame.
@@ -137,6 +166,14 @@ impl TestClient {
 
     /// The next text frame within `wait`, or `None`. Panics if the connection closes.
     pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(frame) = self.skipped.pop_front() {
+            return Some(frame);
+        }
+        self.next_frame(wait).await
+    }
+
+    /// The next text frame off the socket within `wait`.
+    async fn next_frame(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let next = tokio::time::timeout_at(deadline, self.ws.next())

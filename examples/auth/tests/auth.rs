@@ -175,8 +175,8 @@ async fn validation_errors_name_every_field_and_rule() {
         .request(2, "profile", json!({"display_name": 5}))
         .await;
     assert_eq!(
-        wrong_type["error"]["message"],
-        "invalid data at `display_name`: invalid type: integer `5`, expected a string"
+        wrong_type["error"]["errors"],
+        json!([{"field": "display_name", "rule": "type", "message": "display_name must be a string"}])
     );
     let ok = client
         .request(

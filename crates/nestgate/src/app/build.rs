@@ -10,6 +10,7 @@ use crate::handler::{GatewayHooks, Route};
 use crate::namespace::{Namespace, Template};
 use crate::pattern::Pattern;
 use crate::runtime::Runtime;
+use crate::state::AppState;
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -27,7 +28,8 @@ impl App {
     pub(super) fn build(self) -> Result<Arc<Runtime>> {
         let App {
             discover,
-            state,
+            mut state,
+            providers,
             gateways: explicit,
             config,
             handle,
@@ -36,6 +38,7 @@ impl App {
             pipeline,
             socket_io: _,
         } = self;
+        super::providers::build_all(&mut state, providers)?;
         let mut seen: Vec<TypeId> = Vec::new();
         let mut built = Vec::new();
         for pending in explicit {
@@ -107,6 +110,9 @@ impl App {
         let mut namespaces = HashMap::new();
         let mut dynamic = Vec::new();
         for mut entry in paths {
+            for route in entry.routes.values() {
+                check_needs(route, entry.path, &state, entry.handshake_guards.is_empty())?;
+            }
             if !entry.handshake_guards.is_empty() {
                 // Tokens the guards check may expire: the refresh event is answered on this path.
                 let refresh = crate::refresh::route();
@@ -158,4 +164,33 @@ struct PathEntry {
     routes: HashMap<&'static str, Route>,
     hooks: Vec<Arc<dyn GatewayHooks>>,
     handshake_guards: Vec<BoxedHandshakeGuard>,
+}
+
+/// Refuses a handler whose `State<T>` was never provided; warns about an `Extension<T>` read on a
+/// path with no handshake guard (only a connection hook could have stored it).
+fn check_needs(route: &Route, path: &str, state: &AppState, unguarded: bool) -> Result<()> {
+    if let Some(missing) = route
+        .needs
+        .states
+        .iter()
+        .find(|need| !state.contains_id(need.type_id))
+    {
+        return Err(Error::MissingHandlerState {
+            handler: route.handler_name.clone(),
+            event: route.event.to_owned(),
+            path: path.to_owned(),
+            type_name: missing.type_name,
+        });
+    }
+    if unguarded {
+        for need in &route.needs.extensions {
+            tracing::warn!(
+                handler = %route.handler_name,
+                path,
+                type_name = need.type_name,
+                "this handler reads Extension<T>, but no handshake guard runs on its path: unless a connection hook stores the value with Socket::insert_extension, every message is answered \"Unauthorized\""
+            );
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ mod build;
 mod handle;
 mod limits;
 mod pipeline;
+mod providers;
 mod router;
 mod serve;
 mod settings;
@@ -57,6 +58,7 @@ pub struct App {
     adapter: Box<dyn AdapterBuilder>,
     routes: Router,
     state: AppState,
+    providers: Vec<providers::Provider>,
     gateways: Vec<Pending>,
     config: Config,
     handle: AppHandle,
@@ -109,6 +111,7 @@ impl App {
             adapter: Box::new(LocalAdapter::builder()),
             routes: Router::new(),
             state: AppState::default(),
+            providers: Vec::new(),
             gateways: Vec::new(),
             config: Config::default(),
             handle: AppHandle::new(),
@@ -118,8 +121,9 @@ impl App {
     }
 
     /// Provides shared state, extracted by handlers with [`State<T>`](crate::extract::State) and
-    /// read by gateways built with [`FromAppState`](crate::gateway::FromAppState). One value per
-    /// type; a second value of the same type replaces the first.
+    /// read by gateways built with [`FromAppState`](crate::gateway::FromAppState) (their
+    /// `#[inject]` fields). One value per type; a second value of the same type replaces the
+    /// first. A value built from other state is an [`App::provider`].
     pub fn provide<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
         self

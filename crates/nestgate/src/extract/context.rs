@@ -1,7 +1,7 @@
 //! The extractors that read a message's context: [`Socket`], [`Server`], [`Event`], [`State<T>`]
 //! and [`Extension<T>`], with the rejections of the last two.
 
-use super::{FromMessageParts, MessageParts};
+use super::{FromMessageParts, MessageParts, Needs};
 use crate::error::WsException;
 use crate::server::Server;
 use crate::socket::Socket;
@@ -54,8 +54,8 @@ impl FromMessageParts for Event {
 
 /// A clone of the state of type `T` given to [`App::provide`](crate::App::provide).
 ///
-/// A missing state is a programming error: the client gets "Internal server error" and the log
-/// names the type.
+/// A missing state is a programming error, found when the app starts:
+/// [`App::bind`](crate::App::bind) fails naming the handler and the type.
 ///
 /// ```
 /// use nestgate::extract::State;
@@ -107,6 +107,10 @@ impl<T: Clone + Send + Sync + 'static> FromMessageParts for State<T> {
             .get::<T>()
             .map(State)
             .ok_or(MissingState(std::any::type_name::<T>()))
+    }
+
+    fn needs(needs: &mut Needs) {
+        needs.state::<T>();
     }
 }
 
@@ -165,5 +169,9 @@ impl<T: Clone + Send + Sync + 'static> FromMessageParts for Extension<T> {
             .extension::<T>()
             .map(Extension)
             .ok_or(MissingExtension(std::any::type_name::<T>()))
+    }
+
+    fn needs(needs: &mut Needs) {
+        needs.extension::<T>();
     }
 }

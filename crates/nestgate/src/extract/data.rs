@@ -1,6 +1,7 @@
 //! [`Data<T>`]: the frame's `data` deserialized with serde, and [`DataRejection`], which names the
 //! failing field.
 
+use super::invalid::FieldError;
 use super::{FromMessage, MessageParts, Payload};
 use crate::error::WsException;
 use serde::de::DeserializeOwned;
@@ -8,8 +9,8 @@ use serde::de::DeserializeOwned;
 /// The frame's `data`, deserialized with serde straight from the received bytes.
 ///
 /// An absent `data` deserializes as `null`, so `Data<Option<T>>` and `Data<()>` accept it.
-/// When deserialization fails the client is told why, naming the field:
-/// `invalid data at \`room\`: invalid type: integer \`5\`, expected a string`.
+/// When deserialization fails the client is told why, naming the field as it sent it
+/// ([`DataRejection`]): `room must be a string`.
 ///
 /// ```
 /// use nestgate::prelude::*;
@@ -35,19 +36,28 @@ use serde::de::DeserializeOwned;
 pub struct Data<T>(pub T);
 
 /// The rejection of [`Data<T>`]: the payload did not match the type.
+///
+/// The client receives it in the shape of every rejected payload ([`WsException::validation`]),
+/// the field named as it sent it and no Rust type in the message:
+/// `{"status":"error","message":"Validation failed","errors":[{"field":"room","rule":"type","message":"room must be a string"}]}`.
 #[derive(Debug)]
-pub struct DataRejection(String);
+pub struct DataRejection(FieldError);
 
 impl DataRejection {
-    /// The message the client receives.
+    /// The sentence the client receives for the field (`room must be a string`).
     pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The rejected field.
+    pub fn field_error(&self) -> &FieldError {
         &self.0
     }
 }
 
 impl From<DataRejection> for WsException {
     fn from(rejection: DataRejection) -> Self {
-        WsException::new(rejection.0)
+        WsException::validation([rejection.0])
     }
 }
 
@@ -77,34 +87,25 @@ pub(crate) fn decode_data<T: DeserializeOwned>(json: &str) -> Result<T, DataReje
 #[cold]
 fn explain_data_error<T: DeserializeOwned>(json: &str) -> DataRejection {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    match serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|err| {
-        let mut path = err.path().to_string();
-        if path.len() > MAX_PATH_IN_MESSAGE {
-            // Deeply nested data (the recursion limit) would make the message as long as it.
-            let end = crate::util::text::prefix(&path, MAX_PATH_IN_MESSAGE).len();
-            path.truncate(end);
-            path.push('…');
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(err) => {
+            let mut path = err.path().to_string();
+            if path == "." {
+                path.clear();
+            }
+            if path.len() > MAX_PATH_IN_MESSAGE {
+                // Deeply nested data (the recursion limit) would make the path as long as it.
+                let end = crate::util::text::prefix(&path, MAX_PATH_IN_MESSAGE).len();
+                path.truncate(end);
+                path.push('…');
+            }
+            DataRejection(super::serde_error::field_error(
+                path,
+                &err.into_inner().to_string(),
+            ))
         }
-        let inner = err.into_inner();
-        // serde_json's position is relative to `data`, which the client does not see as a
-        // document of its own: say only what and where.
-        let what = strip_position(&inner.to_string());
-        DataRejection(if path == "." {
-            format!("invalid data: {what}")
-        } else {
-            format!("invalid data at `{path}`: {what}")
-        })
-    }) {
-        Err(rejection) => rejection,
         // Not reachable for a deterministic `Deserialize`; said plainly if one is not.
-        Ok(_) => DataRejection("invalid data".to_owned()),
-    }
-}
-
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(index) => message[..index].to_owned(),
-        None => message.to_owned(),
+        Ok(_) => DataRejection(FieldError::new("", "type", "data is invalid")),
     }
 }
 
@@ -113,25 +114,52 @@ mod tests {
     use super::*;
 
     #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
     #[allow(dead_code)]
     struct Join {
-        room: String,
+        room_name: String,
         limit: u32,
     }
 
+    fn rejected<T: DeserializeOwned + std::fmt::Debug>(json: &str) -> (String, String, String) {
+        let error = decode_data::<T>(json).unwrap_err().0;
+        (
+            error.field,
+            error.rule.into_owned(),
+            error.message.into_owned(),
+        )
+    }
+
     #[test]
-    fn data_errors_name_the_field() {
-        let err = decode_data::<Join>(r#"{"room":"a","limit":"x"}"#).unwrap_err();
+    fn data_errors_name_the_field_as_the_client_sent_it() {
+        let owned = |(a, b, c): (&str, &str, &str)| (a.to_owned(), b.to_owned(), c.to_owned());
         assert_eq!(
-            err.message(),
-            "invalid data at `limit`: invalid type: string \"x\", expected u32"
+            rejected::<Join>(r#"{"roomName":"a","limit":"x"}"#),
+            owned((
+                "limit",
+                "type",
+                "limit must be an integer from 0 to 4294967295"
+            ))
         );
-        let err = decode_data::<Join>(r#"{"limit":1}"#).unwrap_err();
-        assert_eq!(err.message(), "invalid data: missing field `room`");
-        let err = decode_data::<u8>("null").unwrap_err();
         assert_eq!(
-            err.message(),
-            "invalid data: invalid type: null, expected u8"
+            rejected::<Join>(r#"{"limit":1}"#),
+            owned(("roomName", "required", "roomName is required"))
+        );
+        assert_eq!(
+            rejected::<Join>(r#"{"roomName":5,"limit":1}"#),
+            owned(("roomName", "type", "roomName must be a string"))
+        );
+        assert_eq!(
+            rejected::<Join>("[1]"),
+            owned(("[0]", "type", "[0] must be a string"))
+        );
+        assert_eq!(
+            rejected::<Join>("7"),
+            owned(("", "type", "data must be an object"))
+        );
+        assert_eq!(
+            rejected::<u8>("null"),
+            owned(("", "type", "data must be an integer from 0 to 255"))
         );
     }
 }

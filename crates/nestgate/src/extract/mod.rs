@@ -56,6 +56,9 @@ use std::ops::Range;
 mod args;
 mod context;
 mod data;
+mod invalid;
+mod needs;
+mod serde_error;
 #[cfg(feature = "validation")]
 mod valid;
 
@@ -63,8 +66,10 @@ pub use args::{Args, Binary};
 pub use context::{Event, Extension, MissingExtension, MissingState, State};
 pub(crate) use data::decode_data;
 pub use data::{Data, DataRejection};
+pub use invalid::{FieldError, VALIDATION_FAILED};
+pub use needs::Needs;
 #[cfg(feature = "validation")]
-pub use valid::{FieldError, Valid, ValidRejection, field_errors};
+pub use valid::{Valid, ValidRejection, field_errors};
 
 /// One client message on its way to a handler: its context and its payload.
 #[derive(Debug)]
@@ -154,6 +159,13 @@ pub trait FromMessageParts: Sized + Send {
     fn from_message_parts(
         parts: &MessageParts,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
+
+    /// Declares what the extractor needs from the app (provided state, socket extensions), so
+    /// that a missing piece stops the app at startup instead of failing every message. Nothing,
+    /// unless the extractor says otherwise. See [`Needs`].
+    fn needs(needs: &mut Needs) {
+        let _ = needs;
+    }
 }
 
 /// An extractor that may consume the payload; only the last argument.
@@ -174,6 +186,11 @@ pub trait FromMessage<M = private::ViaMessage>: Sized + Send {
         parts: &MessageParts,
         payload: Payload,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
+
+    /// Declares what the extractor needs from the app; see [`FromMessageParts::needs`].
+    fn needs(needs: &mut Needs) {
+        let _ = needs;
+    }
 }
 
 mod private {
@@ -194,5 +211,9 @@ impl<T: FromMessageParts> FromMessage<private::ViaParts> for T {
         _payload: Payload,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
         T::from_message_parts(parts)
+    }
+
+    fn needs(needs: &mut Needs) {
+        T::needs(needs);
     }
 }

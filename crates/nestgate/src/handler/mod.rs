@@ -27,6 +27,8 @@ pub(crate) struct Route {
     pub(crate) call: BoxedHandler,
     /// The handler's filters, then its gateway's.
     pub(crate) filters: Vec<BoxedFilter>,
+    /// What the handler's extractors need, checked when the app is built.
+    pub(crate) needs: crate::extract::Needs,
 }
 
 /// The lifecycle hooks of a gateway instance, without its type.

@@ -49,6 +49,7 @@ pub(crate) fn instance<G: GatewayMeta + GatewayHandlers>(gateway: Arc<G>) -> Bui
                 guards,
                 layers,
                 filters,
+                needs,
             } = G::layers(def);
             let instance = gateway.clone();
             let mut call: BoxedHandler = Box::new(move |message| call(instance.clone(), message));
@@ -69,6 +70,7 @@ pub(crate) fn instance<G: GatewayMeta + GatewayHandlers>(gateway: Arc<G>) -> Bui
                     .into_iter()
                     .chain(gateway_filters.iter().cloned())
                     .collect(),
+                needs,
             }
         })
         .collect();

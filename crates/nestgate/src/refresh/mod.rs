@@ -116,6 +116,7 @@ pub(crate) fn route() -> Route {
         handler_name: "nestgate's token refresh".to_owned(),
         call: Box::new(|message: Message| Box::pin(client_refresh(message))),
         filters: Vec::new(),
+        needs: crate::extract::Needs::default(),
     }
 }
 
