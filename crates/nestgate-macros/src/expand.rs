@@ -251,18 +251,28 @@ fn handler_def(handler: &Handler<'_>) -> TokenStream {
             .needs(|__nestgate_needs: &mut ::nestgate::extract::Needs| { #(#needs)* })
         }
     });
+    // Spanned at the handler's signature, so a future that is not `Send` (a lock guard held
+    // across an `.await`) is reported at the handler, not at `#[websocket_gateway]`.
+    let signature = method.original.sig.fn_token.span;
+    // Only the closure and its async block: the statements inside stay the macro's own, out of
+    // the lints of the user's code.
+    let statements = quote! {
+        let (__nestgate_parts, __nestgate_payload) = __nestgate_message.into_parts();
+        #unused_payload
+        #(#extractions)*
+        let __nestgate_ret = #call;
+        #reply
+    };
+    let body = quote_spanned! {signature=>
+        |__nestgate_gateway: ::std::sync::Arc<Self>, __nestgate_message: ::nestgate::extract::Message| async move {
+            #statements
+        }
+    };
+    let def = quote_spanned! {signature=>
+        ::nestgate::gateway::HandlerDef::new(#event, #method_name, #body)
+    };
     quote! {
-        ::nestgate::gateway::HandlerDef::new(
-            #event,
-            #method_name,
-            |__nestgate_gateway: ::std::sync::Arc<Self>, __nestgate_message: ::nestgate::extract::Message| async move {
-                let (__nestgate_parts, __nestgate_payload) = __nestgate_message.into_parts();
-                #unused_payload
-                #(#extractions)*
-                let __nestgate_ret = #call;
-                #reply
-            },
-        )
+        #def
         #needs
         #pipeline
     }
@@ -284,7 +294,7 @@ fn reply(output: &syn::ReturnType) -> TokenStream {
         // Either way the error stays typed for the exception filters.
         quote_spanned! {span=>
             match __nestgate_ret {
-                ::core::result::Result::Ok(value) => ::nestgate::Reply::json(&value),
+                ::core::result::Result::Ok(value) => ::nestgate::__private::ok_reply(value),
                 ::core::result::Result::Err(error) => {
                     #[allow(unused_imports)]
                     use ::nestgate::__private::{ErrViaError as _, ErrViaInto as _};
@@ -293,13 +303,9 @@ fn reply(output: &syn::ReturnType) -> TokenStream {
             }
         }
     } else {
-        // Autoref specialization: a `Stream` becomes one frame per item, anything else must be
-        // `Serialize` and becomes one frame.
-        quote_spanned! {span=> {
-            #[allow(unused_imports)]
-            use ::nestgate::__private::{ReplyViaSerialize as _, ReplyViaStream as _};
-            (&&::nestgate::__private::ReplyTag::new(__nestgate_ret)).__nestgate_reply()
-        }}
+        // A `Stream` becomes one frame per item, a `Serialize` value one frame: the trait's
+        // marker is inferred, and a type that is neither is reported at the return type.
+        quote_spanned!(span=> ::nestgate::__private::into_reply(__nestgate_ret))
     }
 }
 

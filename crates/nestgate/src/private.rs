@@ -65,56 +65,67 @@ impl<E: std::error::Error + Send + 'static> ErrViaError for ErrTag<E> {
     }
 }
 
-/// Holds a handler's return value while autoref specialization picks its conversion.
-pub struct ReplyTag<T>(Cell<Option<T>>);
-
-impl<T> std::fmt::Debug for ReplyTag<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReplyTag")
-    }
-}
-
-impl<T> ReplyTag<T> {
-    /// Wraps the value.
-    pub fn new(value: T) -> Self {
-        ReplyTag(Cell::new(Some(value)))
-    }
-
-    fn take(&self) -> T {
-        // The generated code converts each tag exactly once, right after creating it.
-        self.0.take().expect("a ReplyTag is converted once")
-    }
-}
-
-/// Chosen first: a `Stream` becomes one frame per item.
-pub trait ReplyViaStream {
+/// What a handler may return besides `()` and `Result`: a `Serialize` value (one frame) or a
+/// `Stream` of them (one frame per item). The marker `M` keeps the two implementations apart;
+/// inference picks the one that applies.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to the client: a handler's return value must be `Serialize`",
+    label = "the return type of this handler is sent to the client as JSON",
+    note = "derive it: `#[derive(serde::Serialize)]`; or return `()`, `Result<T, E>`, `WsResponse<T>`, or a `Stream` whose items are `Serialize`"
+)]
+pub trait IntoReply<M> {
     /// Converts the value.
-    fn __nestgate_reply(&self) -> Reply;
+    fn into_reply(self) -> Reply;
 }
 
-impl<S> ReplyViaStream for &ReplyTag<S>
+/// Marks [`IntoReply`] for `Serialize` values.
+#[derive(Debug)]
+pub enum ViaSerialize {}
+
+/// Marks [`IntoReply`] for streams.
+#[derive(Debug)]
+pub enum ViaStream {}
+
+impl<T: Serialize> IntoReply<ViaSerialize> for T {
+    fn into_reply(self) -> Reply {
+        Reply::json(&self)
+    }
+}
+
+impl<S> IntoReply<ViaStream> for S
 where
     S: Stream + Send + 'static,
     S::Item: Serialize,
 {
-    fn __nestgate_reply(&self) -> Reply {
-        Reply::stream(self.take())
+    fn into_reply(self) -> Reply {
+        Reply::stream(self)
     }
 }
 
-/// Chosen otherwise: a `Serialize` value becomes one frame.
-#[diagnostic::on_unimplemented(
-    message = "a handler must return `()`, a `Serialize` value, `Result<T, E>` or a `Stream`",
-    note = "`WsResponse<T>`, `Option<T>` and any `#[derive(Serialize)]` type are `Serialize`"
-)]
-pub trait ReplyViaSerialize {
-    /// Converts the value.
-    fn __nestgate_reply(&self) -> Reply;
+/// A handler's return value as its reply.
+pub fn into_reply<M, T: IntoReply<M>>(value: T) -> Reply {
+    value.into_reply()
 }
 
-impl<T: Serialize> ReplyViaSerialize for ReplyTag<T> {
-    fn __nestgate_reply(&self) -> Reply {
-        Reply::json(&self.take())
+/// The value of a handler's `Ok`: it must be `Serialize`.
+pub fn ok_reply<T: OkReply>(value: T) -> Reply {
+    value.ok_reply()
+}
+
+/// What a handler's `Result` may hold in its `Ok`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to the client: the `Ok` value of a handler's `Result` must be `Serialize`",
+    label = "the `Ok` value of this handler's `Result` is sent to the client as JSON",
+    note = "derive it: `#[derive(serde::Serialize)]`, or return `Result<(), E>`"
+)]
+pub trait OkReply {
+    /// Converts the value.
+    fn ok_reply(self) -> Reply;
+}
+
+impl<T: Serialize> OkReply for T {
+    fn ok_reply(self) -> Reply {
+        Reply::json(&self)
     }
 }
 
