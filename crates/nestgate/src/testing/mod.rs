@@ -1,4 +1,6 @@
-//! A WebSocket test client speaking ws-json, for integration tests over a real socket.
+//! Test clients for integration tests over a real socket: [`TestClient`] speaks ws-json,
+//! [`SocketIoClient`] Socket.IO v5; [`ChildServer`] runs an example binary, [`InProcess`] the
+//! dispatch path without a network.
 //!
 //! Enabled by the `testing` feature.
 //!
@@ -12,6 +14,10 @@
 //! assert_eq!(client.recv().await, json!({"event": "echo", "data": {"hello": "world"}}));
 //! # }
 //! ```
+
+mod socketio;
+
+pub use socketio::{ConnectError, SocketIoClient, SocketIoEvent};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
