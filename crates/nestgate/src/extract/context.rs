@@ -83,6 +83,14 @@ impl FromMessageParts for Event {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct State<T>(pub T);
 
+impl<T> std::ops::Deref for State<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The rejection of [`State<T>`] when no such state was provided.
 #[derive(Debug)]
 pub struct MissingState(&'static str);
@@ -145,6 +153,15 @@ impl<T: Clone + Send + Sync + 'static> FromMessageParts for State<T> {
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Extension<T>(pub T);
+
+/// As axum's: `user.sub` for `user: Extension<Claims>`.
+impl<T> std::ops::Deref for Extension<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// The rejection of [`Extension<T>`] when the socket holds no such value.
 #[derive(Debug)]
