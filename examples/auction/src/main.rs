@@ -5,6 +5,7 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> nestgate::Result<()> {
+    // Logs go to stderr: stdout is for what a script reads (the address, a printed token).
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

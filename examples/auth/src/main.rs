@@ -7,7 +7,10 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> nestgate::Result<()> {
+    // Logs (the development-secret warning among them) go to stderr: stdout is for what a
+    // script reads (the address, a printed token).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
