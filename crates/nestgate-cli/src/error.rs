@@ -29,6 +29,14 @@ pub enum Error {
         /// The templates there are, comma-separated.
         known: String,
     },
+    /// A guard kind that does not exist.
+    #[error("unknown guard `{kind}`: choose one of {known}")]
+    UnknownGuard {
+        /// The kind as given.
+        kind: String,
+        /// The kinds there are, comma-separated.
+        known: String,
+    },
     /// No `Cargo.toml` with a `[package]` in the directory or above it.
     #[error(
         "not inside a Cargo project: no Cargo.toml with a [package] in {} or above it (create one with `nestgate new NAME`)",

@@ -5,7 +5,7 @@ use nestgate_cli::deps::NestgateSource;
 use nestgate_cli::names::{Name, PackageName};
 use nestgate_cli::new::{NewOptions, new_project};
 use nestgate_cli::plan::Plan;
-use nestgate_cli::project::{GenerateOptions, Project, generate_gateway};
+use nestgate_cli::project::{GenerateOptions, Project, generate_gateway, generate_guard};
 use nestgate_cli::{Error, templates};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +73,25 @@ enum What {
     /// template), as `nest g resource` does with the WebSockets transport.
     #[command(visible_alias = "res")]
     Resource(ResourceArgs),
+    /// A guard shared by the project's gateways: `jwt` writes src/auth.rs (Claims, Keys from
+    /// JWT_SECRET, JwtGuard reading the Socket.IO auth payload, ?token=, Bearer or a cookie, and
+    /// RoleGuard), which every `auth` gateway uses.
+    #[command(visible_alias = "gu")]
+    Guard(GuardArgs),
+}
+
+#[derive(Debug, Args)]
+struct GuardArgs {
+    /// The kind of guard: `jwt`.
+    kind: String,
+    /// Overwrite the guard's file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// The project's directory (or any directory inside it).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    project: PathBuf,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +165,10 @@ fn run(command: Command) -> Result<(), Error> {
             what: Some(What::Resource(args)),
             ..
         }) => generate(&args.name, "crud", args.target),
+        Command::Generate(GenerateArgs {
+            what: Some(What::Guard(args)),
+            ..
+        }) => guard(args),
         // clap prints the help for a bare `generate` (arg_required_else_help).
         Command::Generate(GenerateArgs { what: None, .. }) => Ok(()),
     }
@@ -205,6 +228,20 @@ fn generate(name: &str, template: &str, target: Target) -> Result<(), Error> {
     let plan = generate_gateway(&project, &options)?;
     if finish(&plan, target.common.dry_run)? {
         println!("\nRun its test: cargo test {}::tests", options.name.snake());
+    }
+    Ok(())
+}
+
+fn guard(args: GuardArgs) -> Result<(), Error> {
+    let guard = templates::find_guard(&args.kind)?;
+    let project = Project::find(&args.project)?;
+    let nestgate = nestgate_source(args.common.nestgate_path.as_deref())?;
+    let plan = generate_guard(&project, guard, args.force, &nestgate)?;
+    if finish(&plan, args.common.dry_run)? {
+        println!(
+            "\nUse it in a gateway: #[websocket_gateway(path = \"/p\", handshake_guards(crate::{}::JwtGuard::from_env()))]",
+            guard.module
+        );
     }
     Ok(())
 }

@@ -32,7 +32,17 @@ pub fn new_project(options: &NewOptions) -> Result<Plan, Error> {
     let gateway_files = gateway_files(&options.gateway, options.template, options.path.as_deref())?;
     let mut dependencies = String::new();
     let mut all: Vec<deps::Dependency> = deps::BASE.to_vec();
-    for extra in options.template.dependencies {
+    let shared_dependencies = options
+        .template
+        .shared
+        .iter()
+        .flat_map(|shared| shared.dependencies);
+    for extra in options
+        .template
+        .dependencies
+        .iter()
+        .chain(shared_dependencies)
+    {
         if !all.iter().any(|dependency| dependency.name == extra.name) {
             all.push(*extra);
         }
@@ -41,10 +51,16 @@ pub fn new_project(options: &NewOptions) -> Result<Plan, Error> {
         dependencies.push_str(&dependency.line());
         dependencies.push('\n');
     }
+    let mut modules = String::new();
+    for shared in options.template.shared {
+        modules.push_str(&format!("pub mod {};\n", shared.module));
+    }
+    modules.push_str(&format!("pub mod {};", options.gateway.snake()));
     let fill = |skeleton: &str| {
         skeleton
             .replace("{{package}}", options.package.package())
             .replace("{{crate}}", &options.package.crate_name())
+            .replace("{{modules}}", &modules)
             .replace("{{gateway}}", &options.gateway.snake())
             .replace("{{Gateway}}", &options.gateway.pascal())
             .replace("{{template}}", options.template.name)
@@ -81,6 +97,12 @@ pub fn new_project(options: &NewOptions) -> Result<Plan, Error> {
     .map(|(path, contents)| (PathBuf::from(path), contents))
     .collect::<Vec<_>>();
     files.extend(gateway_files);
+    for shared in options.template.shared {
+        files.push((
+            PathBuf::from(format!("src/{}.rs", shared.module)),
+            rust(shared.source.to_owned()),
+        ));
+    }
     Ok(Plan {
         root: options.dir.clone(),
         creates_root: true,

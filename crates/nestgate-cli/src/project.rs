@@ -1,11 +1,12 @@
-//! An existing Cargo project, and `nestgate generate gateway`: the gateway file, its test, the
-//! `mod` line and any missing dependencies.
+//! An existing Cargo project, `nestgate generate gateway` (the gateway file, its test, the
+//! shared modules it uses, the `mod` lines and any missing dependencies) and `nestgate generate
+//! guard`.
 
 use crate::Error;
 use crate::deps::{self, Dependency, NestgateSource};
 use crate::names::Name;
 use crate::plan::{Action, FileChange, Plan};
-use crate::templates::Template;
+use crate::templates::{Shared, Template};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -107,6 +108,15 @@ pub fn gateway_files(
             reason: format!("the gateway's file would be src/{snake}.rs, the crate's root"),
         });
     }
+    if let Some(shared) = template.shared.iter().find(|shared| shared.module == snake) {
+        return Err(Error::InvalidName {
+            name: name.kebab(),
+            reason: format!(
+                "the gateway's file would be src/{snake}.rs, the project's shared {} guard; choose another name",
+                shared.kind
+            ),
+        });
+    }
     let rendered = template.render(name, &gateway_path(name, path))?;
     Ok([
         (
@@ -121,8 +131,9 @@ pub fn gateway_files(
 }
 
 /// Plans `nestgate generate gateway` in `project`: the gateway file and its test (refused if
-/// they exist, unless `force`), its `mod` line, and the dependencies it needs that the
-/// manifest lacks.
+/// they exist, unless `force`), the shared modules its template uses that the project lacks
+/// (the JWT guard's `src/auth.rs`, kept when it exists), their `mod` lines, and the dependencies
+/// they need that the manifest lacks.
 pub fn generate_gateway(project: &Project, options: &GenerateOptions) -> Result<Plan, Error> {
     let snake = options.name.snake();
     let mut files = Vec::new();
@@ -145,32 +156,31 @@ pub fn generate_gateway(project: &Project, options: &GenerateOptions) -> Result<
             added: Vec::new(),
         });
     }
-
-    if declares_module(&project.module_text, &snake) {
-        if !options.force {
-            return Err(Error::Project {
-                path: project.root.join(&project.module_file),
-                reason: format!(
-                    "already declares a module `{snake}` (pass --force to overwrite its files)"
-                ),
-            });
-        }
-    } else {
-        let visibility = if project.module_file.ends_with("lib.rs") {
-            "pub "
-        } else {
-            ""
-        };
-        let line = format!("{visibility}mod {snake};");
-        files.push(FileChange {
-            path: project.module_file.clone(),
-            contents: insert_module(&project.module_text, &line),
-            action: Action::Update,
-            added: vec![line],
+    if declares_module(&project.module_text, &snake) && !options.force {
+        return Err(Error::Project {
+            path: project.root.join(&project.module_file),
+            reason: format!(
+                "already declares a module `{snake}` (pass --force to overwrite its files)"
+            ),
         });
     }
-
-    if let Some(manifest) = manifest_change(project, options)? {
+    let mut modules = vec![snake];
+    let mut dependencies: Vec<Dependency> = options.template.dependencies.to_vec();
+    for shared in options.template.shared {
+        let path = PathBuf::from(format!("src/{}.rs", shared.module));
+        if !project.root.join(&path).exists() {
+            files.push(FileChange {
+                path,
+                contents: crate::format::rust(shared.source),
+                action: Action::Create,
+                added: Vec::new(),
+            });
+        }
+        modules.push(shared.module.to_owned());
+        dependencies.extend_from_slice(shared.dependencies);
+    }
+    files.extend(module_change(project, &modules));
+    if let Some(manifest) = manifest_change(project, &dependencies, &options.nestgate)? {
         files.push(manifest);
     }
     Ok(Plan {
@@ -180,19 +190,80 @@ pub fn generate_gateway(project: &Project, options: &GenerateOptions) -> Result<
     })
 }
 
+/// Plans `nestgate generate guard KIND` in `project`: the shared module (refused if it exists,
+/// unless `force`), its `mod` line and its dependencies.
+pub fn generate_guard(
+    project: &Project,
+    guard: &'static Shared,
+    force: bool,
+    nestgate: &NestgateSource,
+) -> Result<Plan, Error> {
+    let path = PathBuf::from(format!("src/{}.rs", guard.module));
+    let exists = project.root.join(&path).exists();
+    if exists && !force {
+        return Err(Error::Exists {
+            path: project.root.join(path),
+        });
+    }
+    let mut files = vec![FileChange {
+        path,
+        contents: crate::format::rust(guard.source),
+        action: if exists {
+            Action::Overwrite
+        } else {
+            Action::Create
+        },
+        added: Vec::new(),
+    }];
+    files.extend(module_change(project, &[guard.module.to_owned()]));
+    if let Some(manifest) = manifest_change(project, guard.dependencies, nestgate)? {
+        files.push(manifest);
+    }
+    Ok(Plan {
+        root: project.root.clone(),
+        creates_root: false,
+        files,
+    })
+}
+
+/// The module file with a `mod` line for each of `modules` it does not declare yet, if any.
+fn module_change(project: &Project, modules: &[String]) -> Option<FileChange> {
+    let visibility = if project.module_file.ends_with("lib.rs") {
+        "pub "
+    } else {
+        ""
+    };
+    let mut text = project.module_text.clone();
+    let mut added = Vec::new();
+    for module in modules {
+        if declares_module(&text, module) {
+            continue;
+        }
+        let line = format!("{visibility}mod {module};");
+        text = insert_module(&text, &line);
+        added.push(line);
+    }
+    (!added.is_empty()).then(|| FileChange {
+        path: project.module_file.clone(),
+        contents: text,
+        action: Action::Update,
+        added,
+    })
+}
+
 /// `Cargo.toml` with the dependencies the gateway and its test need, if any is missing.
 fn manifest_change(
     project: &Project,
-    options: &GenerateOptions,
+    needed: &[Dependency],
+    nestgate: &NestgateSource,
 ) -> Result<Option<FileChange>, Error> {
     let mut normal: Vec<String> = Vec::new();
     let mut dev: Vec<String> = Vec::new();
     if !project.has("dependencies", "nestgate") {
-        normal.push(format!("nestgate = {}", options.nestgate.spec(&[])));
+        normal.push(format!("nestgate = {}", nestgate.spec(&[])));
     }
-    let needed: Vec<Dependency> = options.template.dependencies.to_vec();
-    for dependency in &needed {
-        if !project.has("dependencies", dependency.name) {
+    for dependency in needed {
+        if !project.has("dependencies", dependency.name) && !normal.contains(&dependency.line()) {
             normal.push(dependency.line());
         }
     }
@@ -212,7 +283,7 @@ fn manifest_change(
             .and_then(|table| table.get("nestgate"))
         {
             Some(existing) => with_testing(existing),
-            None => options.nestgate.spec(&["testing"]),
+            None => nestgate.spec(&["testing"]),
         };
         dev.push(format!("nestgate = {spec}"));
     }

@@ -19,6 +19,56 @@ pub struct Template {
     test: &'static str,
     /// What the gateway file uses, besides `nestgate` and what its test needs.
     pub dependencies: &'static [Dependency],
+    /// The project's shared modules the gateway uses (the JWT guard), written with the first
+    /// gateway that needs them and kept after.
+    pub shared: &'static [&'static Shared],
+}
+
+/// A module written once per project and shared by its gateways: `nestgate generate guard jwt`
+/// writes `src/auth.rs`, which every gateway of the `auth` template uses, so that a token one
+/// gateway accepts every other accepts.
+#[derive(Debug)]
+pub struct Shared {
+    /// What `nestgate generate guard` takes.
+    pub kind: &'static str,
+    /// One line for `--help` and the summary.
+    pub summary: &'static str,
+    /// The module's name: `src/MODULE.rs`.
+    pub module: &'static str,
+    /// Its source, as it is (it names nothing after the gateway).
+    pub source: &'static str,
+    /// What it uses, besides `nestgate`.
+    pub dependencies: &'static [Dependency],
+}
+
+/// The JWT guard (`src/auth.rs`): `Claims`, `Keys` (from `JWT_SECRET`), `JwtGuard` (the token
+/// from the Socket.IO `auth` payload, the query, the `Authorization` header or a cookie) and
+/// `RoleGuard`.
+pub const JWT_GUARD: Shared = Shared {
+    kind: "jwt",
+    summary: "src/auth.rs: Claims, Keys (JWT_SECRET), JwtGuard (Socket.IO auth payload, ?token=, Bearer, cookie) and RoleGuard",
+    module: "auth",
+    source: include_str!("../../../examples/templates/src/auth.rs"),
+    dependencies: &[deps::SERDE, deps::TRACING, deps::JSONWEBTOKEN],
+};
+
+/// Every shared module `nestgate generate guard` writes.
+pub const GUARDS: &[&Shared] = &[&JWT_GUARD];
+
+/// The guard called `kind`.
+pub fn find_guard(kind: &str) -> Result<&'static Shared, Error> {
+    GUARDS
+        .iter()
+        .copied()
+        .find(|guard| guard.kind == kind)
+        .ok_or_else(|| Error::UnknownGuard {
+            kind: kind.to_owned(),
+            known: GUARDS
+                .iter()
+                .map(|guard| guard.kind)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// Every template, in the order `--list` shows them.
@@ -29,6 +79,7 @@ pub const TEMPLATES: &[Template] = &[
         gateway: include_str!("../../../examples/templates/src/echo.rs"),
         test: include_str!("../../../examples/templates/src/echo/tests.rs"),
         dependencies: &[deps::SERDE_JSON],
+        shared: &[],
     },
     Template {
         name: "chat",
@@ -36,6 +87,7 @@ pub const TEMPLATES: &[Template] = &[
         gateway: include_str!("../../../examples/templates/src/chat.rs"),
         test: include_str!("../../../examples/templates/src/chat/tests.rs"),
         dependencies: &[deps::SERDE],
+        shared: &[],
     },
     Template {
         name: "rooms",
@@ -43,18 +95,15 @@ pub const TEMPLATES: &[Template] = &[
         gateway: include_str!("../../../examples/templates/src/rooms.rs"),
         test: include_str!("../../../examples/templates/src/rooms/tests.rs"),
         dependencies: &[deps::SERDE],
+        shared: &[],
     },
     Template {
         name: "auth",
-        summary: "a JWT on the handshake (401 without one), a role guard and validated data",
-        gateway: include_str!("../../../examples/templates/src/auth.rs"),
-        test: include_str!("../../../examples/templates/src/auth/tests.rs"),
-        dependencies: &[
-            deps::SERDE,
-            deps::TRACING,
-            deps::JSONWEBTOKEN,
-            deps::VALIDATOR,
-        ],
+        summary: "a JWT on the handshake (401 without one; the project's src/auth.rs, written once), a role guard and validated data",
+        gateway: include_str!("../../../examples/templates/src/authenticated.rs"),
+        test: include_str!("../../../examples/templates/src/authenticated/tests.rs"),
+        dependencies: &[deps::SERDE, deps::VALIDATOR],
+        shared: &[&JWT_GUARD],
     },
     Template {
         name: "crud",
@@ -62,6 +111,7 @@ pub const TEMPLATES: &[Template] = &[
         gateway: include_str!("../../../examples/templates/src/crud.rs"),
         test: include_str!("../../../examples/templates/src/crud/tests.rs"),
         dependencies: &[deps::SERDE],
+        shared: &[],
     },
 ];
 

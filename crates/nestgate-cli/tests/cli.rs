@@ -129,16 +129,26 @@ fn generate_adds_the_gateway_its_test_the_mod_line_and_missing_dependencies() {
         [
             "CREATE src/chat_room.rs",
             "CREATE src/chat_room/tests.rs",
+            "CREATE src/auth.rs",
             "UPDATE src/lib.rs",
             "UPDATE Cargo.toml"
         ]
     );
+    // A second `auth` gateway uses the same src/auth.rs: the same keys, claims and secret.
+    let out = ok(
+        &shop,
+        &["generate", "gateway", "admin", "--template", "auth"],
+    );
+    assert!(!out.contains("src/auth.rs"), "{out}");
+    let admin = fs::read_to_string(shop.join("src/admin.rs")).unwrap(); // just written
+    assert!(admin.contains("use crate::auth::{"), "{admin}");
+    assert!(!admin.contains("DEVELOPMENT_SECRET"), "{admin}");
     let gateway = fs::read_to_string(shop.join("src/chat_room.rs")).unwrap(); // just written
     assert!(gateway.contains("pub struct ChatRoomGateway;"));
     assert!(gateway.contains(r#"path = "/api/chat""#));
     let lib = fs::read_to_string(shop.join("src/lib.rs")).unwrap(); // written by `new`
     assert!(
-        lib.contains("pub mod events;\npub mod chat_room;\n"),
+        lib.contains("pub mod events;\npub mod chat_room;\npub mod auth;\npub mod admin;\n"),
         "{lib}"
     );
     let manifest = fs::read_to_string(shop.join("Cargo.toml")).unwrap(); // written by `new`
@@ -155,7 +165,7 @@ fn generate_adds_the_gateway_its_test_the_mod_line_and_missing_dependencies() {
     );
     let lib = fs::read_to_string(shop.join("src/lib.rs")).unwrap(); // written by `new`
     assert!(
-        lib.contains("pub mod chat_room;\npub mod lobby;\npub mod users;\n"),
+        lib.contains("pub mod admin;\npub mod lobby;\npub mod users;\n"),
         "{lib}"
     );
     fs::remove_dir_all(shop.parent().unwrap()).unwrap(); // the test's own directory
@@ -186,6 +196,39 @@ fn generate_works_in_a_plain_cargo_binary_project() {
         assert!(dev.contains(needed), "{needed}: {manifest}");
     }
     fs::remove_dir_all(dir).expect("the test's own directory");
+}
+
+#[test]
+fn generate_guard_jwt_writes_the_shared_guard_once() {
+    let shop = project("guard");
+    let out = ok(&shop, &["generate", "guard", "jwt"]);
+    assert!(out.contains("CREATE src/auth.rs"), "{out}");
+    let guard = fs::read_to_string(shop.join("src/auth.rs")).unwrap(); // just written
+    for reads in [
+        ".auth()",
+        "query(\"token\")",
+        "bearer_token()",
+        "cookie(\"token\")",
+    ] {
+        assert!(guard.contains(reads), "the guard reads {reads}");
+    }
+    let lib = fs::read_to_string(shop.join("src/lib.rs")).unwrap(); // written by `new`
+    assert!(lib.contains("pub mod auth;"), "{lib}");
+    let manifest = fs::read_to_string(shop.join("Cargo.toml")).unwrap(); // written by `new`
+    assert!(manifest.contains("jsonwebtoken = "), "{manifest}");
+    // Once: a second time is refused, and an `auth` gateway uses it as it is.
+    let err = fails(&shop, &["generate", "guard", "jwt"]);
+    assert!(err.contains("src/auth.rs already exists"), "{err}");
+    let out = ok(&shop, &["generate", "gateway", "bids", "-t", "auth"]);
+    assert!(!out.contains("src/auth.rs"), "{out}");
+    let err = fails(&shop, &["generate", "guard", "oauth"]);
+    assert!(
+        err.contains("unknown guard `oauth`: choose one of jwt"),
+        "{err}"
+    );
+    // A gateway of the auth template cannot take the guard's file.
+    let err = fails(&shop, &["generate", "gateway", "auth", "-t", "auth"]);
+    assert!(err.contains("the project's shared jwt guard"), "{err}");
 }
 
 #[test]

@@ -94,3 +94,12 @@ fn every_template_rendered() {
         check(&format!("templates/{}", template.name), &files);
     }
 }
+
+#[test]
+fn every_guard_rendered() {
+    for guard in templates::GUARDS {
+        let path = PathBuf::from(format!("src/{}.rs", guard.module));
+        let contents = nestgate_cli::format::rust(guard.source);
+        check(&format!("guards/{}", guard.kind), &[(path, contents)]);
+    }
+}

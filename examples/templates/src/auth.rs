@@ -1,25 +1,24 @@
-//! `SampleNameGateway`, at `/sample-name`: JWT authentication on the handshake, a role guard
-//! and validated data (a smaller `examples/auth`).
+//! JWT on the handshake, once for the whole project (`nestgate generate guard jwt`): every
+//! gateway that authenticates uses this module, so a token one accepts the others accept.
 //!
-//! - The handshake needs a token, `?token=…` or `Authorization: Bearer …`, signed (HS256) with
-//!   `JWT_SECRET`. Without a valid one the client gets HTTP 401 and no socket is created.
-//! - `whoami` answers the token's claims.
-//! - `profile` `{"display_name","email"}` is validated: every failed field and rule comes back.
-//! - `announce` sends `announcement` to everyone; only tokens with role `admin` may.
-//!
-//! Sign tokens with [`Keys::issue`] in your login route (or a test).
+//! - [`JwtGuard`] lets in a client with a valid token (HTTP 401, or a Socket.IO
+//!   `connect_error`, otherwise) and stores its [`Claims`] on the socket, where handlers read
+//!   them with `Extension<Claims>`. The token is read, in this order, from the Socket.IO CONNECT
+//!   `auth` payload (`io(url, {auth: {token}})`), the `token` query parameter, an
+//!   `Authorization: Bearer` header and a `token` cookie.
+//! - [`RoleGuard`] lets a message through only if the token carries a role.
+//! - [`Keys`] signs and checks tokens (HS256) with `JWT_SECRET`; [`Keys::issue`] is what a login
+//!   route (or a test) calls.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use nestgate::extract::{Extension, Valid};
+use nestgate::WsException;
 use nestgate::guard::{Guard, GuardContext, HandshakeGuard, HandshakeRejection, HandshakeRequest};
-use nestgate::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use validator::Validate;
 
 /// The signing key used when `JWT_SECRET` is not set. For development only: anyone who reads
 /// this file can sign tokens with it.
-const SAMPLE_NAME_DEVELOPMENT_SECRET: &str = "sample-name-development-secret";
+const DEVELOPMENT_SECRET: &str = "nestgate-development-secret";
 
 /// What a token says about its bearer; handlers read it with `Extension<Claims>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +53,8 @@ impl Keys {
         }
     }
 
-    /// The keys of `JWT_SECRET`, or of the development secret (with a warning).
+    /// The keys of `JWT_SECRET`, or of the development secret, with a warning in the log (which
+    /// goes to stderr).
     pub fn from_env() -> Self {
         match std::env::var("JWT_SECRET") {
             Ok(secret) if !secret.is_empty() => Keys::new(secret.as_bytes()),
@@ -62,7 +62,7 @@ impl Keys {
                 tracing::warn!(
                     "JWT_SECRET is not set: using the development secret; never do this in production"
                 );
-                Keys::new(SAMPLE_NAME_DEVELOPMENT_SECRET.as_bytes())
+                Keys::new(DEVELOPMENT_SECRET.as_bytes())
             }
         }
     }
@@ -100,16 +100,26 @@ impl JwtGuard {
     pub fn new(keys: Keys) -> Self {
         JwtGuard { keys }
     }
+
+    /// A guard that checks tokens with [`Keys::from_env`].
+    pub fn from_env() -> Self {
+        JwtGuard::new(Keys::from_env())
+    }
 }
 
 impl HandshakeGuard for JwtGuard {
     async fn check(&self, request: &mut HandshakeRequest) -> Result<(), HandshakeRejection> {
         let token = request
-            .query("token")
+            .auth()
+            .and_then(|auth| auth.get("token"))
+            .and_then(|token| token.as_str())
+            .map(str::to_owned)
+            .or_else(|| request.query("token"))
             .or_else(|| request.bearer_token().map(str::to_owned))
+            .or_else(|| request.cookie("token").map(str::to_owned))
             .ok_or_else(|| {
                 HandshakeRejection::unauthorized(
-                    "missing token: send ?token= or Authorization: Bearer",
+                    "missing token: send it in the Socket.IO auth payload, ?token=, Authorization: Bearer or a token cookie",
                 )
             })?;
         let claims = self
@@ -132,52 +142,3 @@ impl Guard for RoleGuard {
             .is_some_and(|claims| claims.role == self.0))
     }
 }
-
-/// A profile update, validated before the handler runs.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-pub struct Profile {
-    /// Shown to other users.
-    #[validate(length(min = 1, max = 32, message = "1 to 32 characters"))]
-    pub display_name: String,
-    /// Where notifications go.
-    #[validate(email(message = "not an email address"))]
-    pub email: String,
-}
-
-/// The sample name gateway; every connection passed [`JwtGuard`].
-#[websocket_gateway(
-    path = "/sample-name",
-    handshake_guards(JwtGuard::new(Keys::from_env()))
-)]
-#[derive(Debug, Default)]
-pub struct SampleNameGateway;
-
-#[websocket_gateway]
-impl SampleNameGateway {
-    /// The claims of the token the client connected with.
-    #[subscribe_message("whoami")]
-    fn whoami(&self, Extension(claims): Extension<Claims>) -> Claims {
-        claims
-    }
-
-    /// Answers the validated profile; invalid data is answered with every failed rule.
-    #[subscribe_message("profile")]
-    fn profile(&self, Valid(profile): Valid<Profile>) -> WsResponse<Profile> {
-        WsResponse::new("profile", profile)
-    }
-
-    /// Sends an announcement to everyone; admins only ("Forbidden resource" otherwise).
-    #[subscribe_message("announce")]
-    #[use_guards(RoleGuard("admin"))]
-    fn announce(
-        &self,
-        server: Server,
-        Data(text): Data<String>,
-    ) -> Result<&'static str, WsException> {
-        server.emit("announcement", &text)?;
-        Ok("announced")
-    }
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,7 +1,8 @@
 //! Serves `OrderItemGateway` alone on a free port: no token no socket, claims, roles and
 //! validation.
 
-use super::{Keys, OrderItemGateway};
+use super::OrderItemGateway;
+use crate::auth::Keys;
 use nestgate::App;
 use nestgate::gateway::GatewayMeta as _;
 use nestgate::testing::TestClient;
@@ -80,4 +81,30 @@ async fn claims_roles_and_validation() {
         bob.request(5, "profile", valid.clone()).await,
         json!({"ack": 5, "data": {"event": "profile", "data": valid}})
     );
+}
+
+#[tokio::test]
+async fn socket_io_clients_send_the_token_in_the_auth_payload() {
+    use nestgate::socketio::SocketIoConfig;
+    use nestgate::testing::{ConnectError, SocketIoClient};
+
+    let listening = App::bare()
+        .gateway::<OrderItemGateway>()
+        .socket_io(SocketIoConfig::default())
+        .bind("127.0.0.1:0")
+        .await
+        .expect("the gateway starts");
+    let url = format!("ws://{}{}", listening.local_addr(), OrderItemGateway::PATH);
+    tokio::spawn(listening.run_until(std::future::pending()));
+
+    match SocketIoClient::connect(&url).await {
+        Err(ConnectError::Refused(error)) => assert_eq!(error["data"]["status"], 401, "{error}"),
+        other => panic!("expected connect_error without a token, got {other:?}"),
+    }
+    let token = Keys::from_env().issue("ann", "admin", Duration::from_secs(60));
+    let mut ann = SocketIoClient::connect_with_auth(&url, json!({ "token": token }))
+        .await
+        .expect("the token in the auth payload lets ann in");
+    let claims = ann.emit_with_ack("whoami", json!(null)).await;
+    assert_eq!(claims[0]["sub"], "ann", "{claims:?}");
 }
