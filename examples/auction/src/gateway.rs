@@ -2,7 +2,7 @@
 //! guard. docs/guide.md ("From NestJS") puts it beside its NestJS version.
 
 use crate::auctions::Auctions;
-use crate::auth::{Admin, Claims, Jwt};
+use crate::auth::{Claims, JwtGuard, RoleGuard};
 use nestgate::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ struct PlaceBid {
     amount: u64,
 }
 
-#[websocket_gateway(path = "/auction", handshake_guards(Jwt))]
+#[websocket_gateway(path = "/auction", handshake_guards(JwtGuard::from_env()))]
 pub(crate) struct AuctionGateway {
     #[inject]
     auctions: Auctions,
@@ -53,7 +53,7 @@ impl AuctionGateway {
     }
 
     #[subscribe_message("close")]
-    #[use_guards(Admin)]
+    #[use_guards(RoleGuard("admin"))]
     fn close(&self, server: Server, Valid(body): Valid<JoinAuction>) -> Result<(), WsException> {
         let winner = self.auctions.close(&body.auction_id);
         server.to(body.auction_id).emit("closed", &winner)?;

@@ -4,21 +4,24 @@
 //! Socket.IO.
 //!
 //! ```text
-//! cargo run -p auction -- token ann bidder    # a token (development secret unless JWT_SECRET is set)
+//! cargo run -p auction -- token ann user    # a token (development secret unless JWT_SECRET is set)
 //! cargo run -p auction                        # ws://127.0.0.1:3000/auction?token=..., Socket.IO at /socket.io/
 //! ```
 
 pub mod auctions;
+/// The project's JWT guard: the very file `nestgate generate guard jwt` writes as `src/auth.rs`
+/// (`Claims`, `Keys` from `JWT_SECRET`, `JwtGuard` reading the Socket.IO `auth` payload, the
+/// query, the `Authorization` header or a cookie, `RoleGuard`).
+#[path = "../../templates/src/auth.rs"]
 pub mod auth;
 mod gateway;
 
 use nestgate::socketio::SocketIoConfig;
 
-/// The app: the service and the keys provided, the gateway, Socket.IO beside ws-json.
-pub fn app(keys: auth::Keys) -> nestgate::App {
+/// The app: the service provided, the gateway, Socket.IO beside ws-json.
+pub fn app() -> nestgate::App {
     nestgate::App::bare()
         .provide(auctions::Auctions::default())
-        .provide(keys)
         .gateway::<gateway::AuctionGateway>()
         .socket_io(SocketIoConfig::default())
 }

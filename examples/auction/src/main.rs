@@ -24,9 +24,7 @@ async fn main() -> nestgate::Result<()> {
         return Ok(());
     }
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = auction::app(Keys::from_env())
-        .bind(format!("127.0.0.1:{port}"))
-        .await?;
+    let listening = auction::app().bind(format!("127.0.0.1:{port}")).await?;
     println!("auction listening on http://{}", listening.local_addr());
     listening.run().await
 }

@@ -7,15 +7,13 @@ use nestgate::testing::{ConnectError, SocketIoClient, TestClient};
 use serde_json::json;
 use std::time::Duration;
 
-const SECRET: &[u8] = b"auction-test-secret";
-
 struct Server {
     handle: nestgate::AppHandle,
     addr: std::net::SocketAddr,
 }
 
 async fn start() -> Server {
-    let listening = auction::app(Keys::new(SECRET))
+    let listening = auction::app()
         .bind("127.0.0.1:0")
         .await
         .expect("the auction app binds");
@@ -27,18 +25,20 @@ async fn start() -> Server {
     server
 }
 
+/// A token for `sub` with `role`, signed as the server checks it (`JWT_SECRET`, or the
+/// development secret when it is not set, for both).
 fn token(sub: &str, role: &str) -> String {
-    Keys::new(SECRET).issue(sub, role, Duration::from_secs(600))
+    Keys::from_env().issue(sub, role, Duration::from_secs(600))
 }
 
 #[tokio::test]
 async fn ws_json_and_socket_io_bidders_share_an_auction() {
     let server = start().await;
     let url = format!("ws://{}/auction", server.addr);
-    let mut ann = TestClient::connect(&format!("{url}?token={}", token("ann", "bidder")))
+    let mut ann = TestClient::connect(&format!("{url}?token={}", token("ann", "user")))
         .await
         .expect("ann's token lets her in");
-    let mut bob = SocketIoClient::connect_with_auth(&url, json!({"token": token("bob", "bidder")}))
+    let mut bob = SocketIoClient::connect_with_auth(&url, json!({"token": token("bob", "user")}))
         .await
         .expect("bob's token, in the auth payload, lets him in");
 
@@ -90,7 +90,7 @@ async fn bids_are_validated_in_the_clients_names() {
     let url = format!(
         "ws://{}/auction?token={}",
         server.addr,
-        token("ann", "bidder")
+        token("ann", "user")
     );
     let mut ann = TestClient::connect(&url).await.unwrap();
     let answer = ann
@@ -120,10 +120,10 @@ async fn only_admins_close_and_a_missing_token_is_refused() {
     let server = start().await;
     let url = format!("ws://{}/auction", server.addr);
     match SocketIoClient::connect(&url).await {
-        Err(ConnectError::Refused(error)) => assert_eq!(error["message"], "missing token"),
+        Err(ConnectError::Refused(error)) => assert_eq!(error["data"]["status"], 401, "{error}"),
         other => panic!("expected connect_error, got {other:?}"),
     }
-    let mut ann = TestClient::connect(&format!("{url}?token={}", token("ann", "bidder")))
+    let mut ann = TestClient::connect(&format!("{url}?token={}", token("ann", "user")))
         .await
         .unwrap();
     let mut boss =
