@@ -231,6 +231,87 @@ impl TestClient {
     }
 }
 
+/// An app served on a free loopback port for one test: its address, its [`AppHandle`], clients
+/// of both protocols, and a graceful shutdown.
+///
+/// ```no_run
+/// # async fn run() {
+/// use nestgate::testing::TestServer;
+/// use serde_json::json;
+///
+/// let server = TestServer::start(nestgate::App::new()).await;
+/// let mut client = server.client("/chat").await;
+/// client.emit("message", json!("hi")).await;
+/// // Emit from outside any handler, through the running app's handle.
+/// server.handle().server("/chat").unwrap().emit("notice", &"from the test").unwrap();
+/// server.shutdown().await.unwrap();
+/// # }
+/// ```
+///
+/// [`AppHandle`]: crate::AppHandle
+#[derive(Debug)]
+pub struct TestServer {
+    addr: std::net::SocketAddr,
+    handle: crate::AppHandle,
+    task: tokio::task::JoinHandle<crate::Result<()>>,
+}
+
+impl TestServer {
+    /// Binds `app` to 127.0.0.1:0 and serves it in the background. Panics when it does not
+    /// build (a missing provider, a duplicate event: the error says which) or bind.
+    pub async fn start(app: crate::App) -> Self {
+        let listening = match app.bind("127.0.0.1:0").await {
+            Ok(listening) => listening,
+            Err(err) => panic!("the test app does not start: {err}"),
+        };
+        let addr = listening.local_addr();
+        let handle = listening.handle();
+        let task = tokio::spawn(listening.run_until(std::future::pending()));
+        TestServer { addr, handle, task }
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// The running app's handle: its servers (emit from the test), its shutdown.
+    pub fn handle(&self) -> &crate::AppHandle {
+        &self.handle
+    }
+
+    /// A ws-json client connected to `path`.
+    pub async fn client(&self, path: &str) -> TestClient {
+        match TestClient::connect(&self.url(path)).await {
+            Ok(client) => client,
+            Err(err) => panic!("the test client cannot connect to {path}: {err}"),
+        }
+    }
+
+    /// A Socket.IO client connected to the namespace `path` (the app serves Socket.IO:
+    /// [`App::socket_io`](crate::App::socket_io)).
+    pub async fn socket_io(&self, path: &str) -> SocketIoClient {
+        match SocketIoClient::connect(&self.url(path)).await {
+            Ok(client) => client,
+            Err(err) => panic!("the Socket.IO client cannot connect to {path}: {err}"),
+        }
+    }
+
+    /// Shuts the app down gracefully and waits for it to finish.
+    pub async fn shutdown(self) -> crate::Result<()> {
+        self.handle.shutdown();
+        match self.task.await {
+            Ok(result) => result,
+            Err(err) => panic!("the server task failed: {err}"),
+        }
+    }
+}
+
 /// An example or app binary running as a child process, killed when dropped.
 ///
 /// The binary is started with `PORT=0` and must print a line containing

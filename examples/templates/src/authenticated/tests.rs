@@ -5,21 +5,18 @@ use super::SampleNameGateway;
 use crate::auth::Keys;
 use nestgate::App;
 use nestgate::gateway::GatewayMeta as _;
-use nestgate::testing::TestClient;
+use nestgate::testing::{TestClient, TestServer};
 use serde_json::json;
 use std::time::Duration;
 
-/// Serves only this gateway on 127.0.0.1:0 and returns its WebSocket URL. The gateway checks
-/// tokens with `JWT_SECRET`, or the development secret when it is not set, as the tests do.
-async fn serve() -> String {
-    let listening = App::bare()
-        .gateway::<SampleNameGateway>()
-        .bind("127.0.0.1:0")
-        .await
-        .expect("the gateway starts");
-    let url = format!("ws://{}{}", listening.local_addr(), SampleNameGateway::PATH);
-    tokio::spawn(listening.run_until(std::future::pending()));
-    url
+/// Serves only this gateway on 127.0.0.1:0: the running server (its handle, a graceful
+/// shutdown; dropping it leaves the server running to the end of the test) and the gateway's
+/// URL. The gateway checks tokens with `JWT_SECRET`, or the development secret when it is not
+/// set, as the tests do.
+async fn serve() -> (TestServer, String) {
+    let server = TestServer::start(App::bare().gateway::<SampleNameGateway>()).await;
+    let url = server.url(SampleNameGateway::PATH);
+    (server, url)
 }
 
 /// A client connected with a token for `sub` and `role`.
@@ -32,7 +29,7 @@ async fn connect(url: &str, sub: &str, role: &str) -> TestClient {
 
 #[tokio::test]
 async fn without_a_valid_token_there_is_no_socket() {
-    let url = serve().await;
+    let (_server, url) = serve().await;
     for bad in [url.clone(), format!("{url}?token=not-a-jwt")] {
         let refused = TestClient::connect(&bad)
             .await
@@ -46,7 +43,7 @@ async fn without_a_valid_token_there_is_no_socket() {
 
 #[tokio::test]
 async fn claims_roles_and_validation() {
-    let url = serve().await;
+    let (_server, url) = serve().await;
     let mut ann = connect(&url, "ann", "admin").await;
     let mut bob = connect(&url, "bob", "user").await;
 
@@ -88,14 +85,11 @@ async fn socket_io_clients_send_the_token_in_the_auth_payload() {
     use nestgate::socketio::SocketIoConfig;
     use nestgate::testing::{ConnectError, SocketIoClient};
 
-    let listening = App::bare()
+    let app = App::bare()
         .gateway::<SampleNameGateway>()
-        .socket_io(SocketIoConfig::default())
-        .bind("127.0.0.1:0")
-        .await
-        .expect("the gateway starts");
-    let url = format!("ws://{}{}", listening.local_addr(), SampleNameGateway::PATH);
-    tokio::spawn(listening.run_until(std::future::pending()));
+        .socket_io(SocketIoConfig::default());
+    let server = TestServer::start(app).await;
+    let url = server.url(SampleNameGateway::PATH);
 
     match SocketIoClient::connect(&url).await {
         Err(ConnectError::Refused(error)) => assert_eq!(error["data"]["status"], 401, "{error}"),
@@ -107,4 +101,5 @@ async fn socket_io_clients_send_the_token_in_the_auth_payload() {
         .expect("the token in the auth payload lets ann in");
     let claims = ann.emit_with_ack("whoami", json!(null)).await;
     assert_eq!(claims[0]["sub"], "ann", "{claims:?}");
+    server.shutdown().await.expect("a graceful shutdown");
 }

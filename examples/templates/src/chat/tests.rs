@@ -3,24 +3,20 @@
 use super::SampleNameGateway;
 use nestgate::App;
 use nestgate::gateway::GatewayMeta as _;
-use nestgate::testing::TestClient;
+use nestgate::testing::{TestClient, TestServer};
 use serde_json::json;
 
-/// Serves only this gateway on 127.0.0.1:0 and returns its WebSocket URL.
-async fn serve() -> String {
-    let listening = App::bare()
-        .gateway::<SampleNameGateway>()
-        .bind("127.0.0.1:0")
-        .await
-        .expect("the gateway starts");
-    let url = format!("ws://{}{}", listening.local_addr(), SampleNameGateway::PATH);
-    tokio::spawn(listening.run_until(std::future::pending()));
-    url
+/// Serves only this gateway on 127.0.0.1:0: the running server (its handle, a graceful
+/// shutdown; dropping it leaves the server running to the end of the test) and the gateway's URL.
+async fn serve() -> (TestServer, String) {
+    let server = TestServer::start(App::bare().gateway::<SampleNameGateway>()).await;
+    let url = server.url(SampleNameGateway::PATH);
+    (server, url)
 }
 
 #[tokio::test]
 async fn two_clients_join_talk_and_leave() {
-    let url = serve().await;
+    let (_server, url) = serve().await;
     let mut ann = TestClient::connect(&url).await.expect("ann connects");
     let mut bob = TestClient::connect(&url).await.expect("bob connects");
 
@@ -62,7 +58,7 @@ async fn two_clients_join_talk_and_leave() {
 
 #[tokio::test]
 async fn a_bad_name_is_refused() {
-    let url = serve().await;
+    let (_server, url) = serve().await;
     let mut client = TestClient::connect(&url)
         .await
         .expect("the client connects");
