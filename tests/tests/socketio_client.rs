@@ -1,4 +1,5 @@
-//! `nestgate::testing::SocketIoClient` against the real server: the auth payload read by a
+//! `nestgate::testing::SocketIoClient` against the real server, over the WebSocket and the polling
+//! transport: the auth payload read by a
 //! handshake guard, a refused CONNECT, emit, emit with ack, rooms, an ack the server asks for,
 //! and a kick.
 
@@ -7,7 +8,7 @@ use nestgate::extract::Extension;
 use nestgate::guard::{HandshakeGuard, HandshakeRejection, HandshakeRequest};
 use nestgate::prelude::*;
 use nestgate::socketio::SocketIoConfig;
-use nestgate::testing::{ConnectError, SocketIoClient};
+use nestgate::testing::{ConnectError, SocketIoClient, Transport};
 use nestgate_tests::serve;
 use serde_json::json;
 use std::time::Duration;
@@ -78,16 +79,24 @@ fn app() -> App {
 
 #[tokio::test]
 async fn the_auth_payload_reaches_the_guard_and_a_missing_one_is_refused() {
+    for transport in [Transport::WebSocket, Transport::Polling] {
+        the_auth_payload_reaches_the_guard_and_a_missing_one_is_refused_over(transport).await;
+    }
+}
+
+async fn the_auth_payload_reaches_the_guard_and_a_missing_one_is_refused_over(
+    transport: Transport,
+) {
     let server = serve(app()).await;
     let url = server.url("/auction");
-    match SocketIoClient::connect(&url).await {
+    match SocketIoClient::connect_with(&url, None, transport).await {
         Err(ConnectError::Refused(error)) => {
             assert_eq!(error["message"], "missing token", "{error}");
             assert_eq!(error["data"]["status"], 401, "{error}");
         }
         other => panic!("expected connect_error, got {other:?}"),
     }
-    let client = SocketIoClient::connect_with_auth(&url, json!({"token": "ann"}))
+    let client = SocketIoClient::connect_with(&url, Some(json!({"token": "ann"})), transport)
         .await
         .expect("the token lets ann in");
     assert_eq!(client.namespace(), "/auction");
@@ -98,12 +107,18 @@ async fn the_auth_payload_reaches_the_guard_and_a_missing_one_is_refused() {
 
 #[tokio::test]
 async fn emit_with_ack_rooms_and_kept_events() {
+    for transport in [Transport::WebSocket, Transport::Polling] {
+        emit_with_ack_rooms_and_kept_events_over(transport).await;
+    }
+}
+
+async fn emit_with_ack_rooms_and_kept_events_over(transport: Transport) {
     let server = serve(app()).await;
     let url = server.url("/auction");
-    let mut ann = SocketIoClient::connect_with_auth(&url, json!({"token": "ann"}))
+    let mut ann = SocketIoClient::connect_with(&url, Some(json!({"token": "ann"})), transport)
         .await
         .unwrap();
-    let mut bob = SocketIoClient::connect_with_auth(&url, json!({"token": "bob"}))
+    let mut bob = SocketIoClient::connect_with(&url, Some(json!({"token": "bob"})), transport)
         .await
         .unwrap();
     assert_eq!(
@@ -143,9 +158,15 @@ async fn emit_with_ack_rooms_and_kept_events() {
 
 #[tokio::test]
 async fn the_client_answers_an_ack_the_server_asked_for_and_sees_a_kick() {
+    for transport in [Transport::WebSocket, Transport::Polling] {
+        the_client_answers_an_ack_the_server_asked_for_and_sees_a_kick_over(transport).await;
+    }
+}
+
+async fn the_client_answers_an_ack_the_server_asked_for_and_sees_a_kick_over(transport: Transport) {
     let server = serve(app()).await;
     let url = server.url("/auction");
-    let mut ann = SocketIoClient::connect_with_auth(&url, json!({"token": "ann"}))
+    let mut ann = SocketIoClient::connect_with(&url, Some(json!({"token": "ann"})), transport)
         .await
         .unwrap();
     ann.emit("confirm_me", json!(null)).await;

@@ -16,8 +16,10 @@
 //! ```
 
 mod socketio;
+mod transport;
 
 pub use socketio::{ConnectError, SocketIoClient, SocketIoEvent};
+pub use transport::Transport;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};

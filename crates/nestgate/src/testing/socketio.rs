@@ -1,15 +1,11 @@
-//! [`SocketIoClient`]: a Socket.IO v5 client over the WebSocket transport, for testing a
-//! gateway's Socket.IO side from Rust as a socket.io-client would use it.
+//! [`SocketIoClient`]: a Socket.IO v5 client over the WebSocket or the polling transport, for
+//! testing a gateway's Socket.IO side from Rust as a socket.io-client would use it.
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use super::RECV_TIMEOUT;
+use super::transport::{Link, Transport};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-use super::RECV_TIMEOUT;
 
 /// One event the server emitted.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,8 +47,9 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// A Socket.IO v5 client (Engine.IO v4 over the WebSocket transport) connected to one
-/// namespace: the client a socket.io-client user would write, in a Rust test.
+/// A Socket.IO v5 client (Engine.IO v4 over a WebSocket, or over HTTP long-polling with
+/// [`connect_with`](Self::connect_with)) connected to one namespace: the client a
+/// socket.io-client user would write, in a Rust test.
 ///
 /// The URL names the namespace by its path and carries the handshake's query, as
 /// socket.io-client's `io("http://host/chat?token=...")`. Pings are answered; events the
@@ -75,7 +72,7 @@ impl std::error::Error for ConnectError {}
 /// ```
 #[derive(Debug)]
 pub struct SocketIoClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    link: Link,
     nsp: String,
     sid: String,
     next_ack: u64,
@@ -95,31 +92,41 @@ enum Packet {
 impl SocketIoClient {
     /// Connects to the namespace of `url`'s path (`ws://127.0.0.1:3000/chat` is `/chat`).
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        Self::open(url, None).await
+        Self::connect_with(url, None, Transport::WebSocket).await
     }
 
     /// Connects with a CONNECT `auth` payload (socket.io-client's `auth` option), which
     /// handshake guards read with `HandshakeRequest::auth`.
     pub async fn connect_with_auth(url: &str, auth: Value) -> Result<Self, ConnectError> {
-        Self::open(url, Some(auth)).await
+        Self::connect_with(url, Some(auth), Transport::WebSocket).await
     }
 
-    async fn open(url: &str, auth: Option<Value>) -> Result<Self, ConnectError> {
-        let (engine_url, nsp) = engine_url(url)?;
-        let (ws, _) = tokio_tungstenite::connect_async(engine_url)
+    /// Connects over the given transport, with an `auth` payload or none.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), nestgate::testing::ConnectError> {
+    /// use nestgate::testing::{SocketIoClient, Transport};
+    ///
+    /// let client = SocketIoClient::connect_with("ws://127.0.0.1:3000/chat", None, Transport::Polling).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_with(
+        url: &str,
+        auth: Option<Value>,
+        transport: Transport,
+    ) -> Result<Self, ConnectError> {
+        let (host, nsp, query) = split_url(url)?;
+        let (link, open) = Link::open(&host, &query, transport)
             .await
-            .map_err(|err| ConnectError::Transport(err.to_string()))?;
+            .map_err(ConnectError::Transport)?;
         let mut client = SocketIoClient {
-            ws,
+            link,
             nsp,
             sid: String::new(),
             next_ack: 0,
             events: VecDeque::new(),
         };
-        let open = client
-            .next_text()
-            .await
-            .ok_or_else(|| ConnectError::Transport("closed before the open packet".into()))?;
         if !open.starts_with("0{") {
             return Err(ConnectError::Transport(format!(
                 "expected the open packet, got {open}"
@@ -238,7 +245,7 @@ impl SocketIoClient {
     pub async fn disconnect(mut self) {
         let packet = format!("41{}", self.prefix());
         self.send_text(packet).await;
-        let _ = self.ws.close(None).await;
+        self.link.close().await;
     }
 
     /// `/chat,` for a namespace other than `/`, as the packets spell it.
@@ -259,10 +266,9 @@ impl SocketIoClient {
     }
 
     async fn send_text(&mut self, text: String) {
-        self.ws
-            .send(Message::text(text))
-            .await
-            .expect("the Socket.IO test client could not send");
+        if let Err(err) = self.link.send(text).await {
+            panic!("the Socket.IO test client could not send: {err}");
+        }
     }
 
     /// The next Socket.IO packet of this namespace (pings answered, other namespaces' packets
@@ -330,49 +336,41 @@ impl SocketIoClient {
         }
     }
 
-    /// The next text frame, pings answered; `None` once closed.
+    /// The next Engine.IO packet, pings answered; `None` once the session ended.
     async fn next_text(&mut self) -> Option<String> {
         loop {
-            let message = match tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await {
-                Ok(message) => message,
-                Err(_) => panic!("no frame from the server within {RECV_TIMEOUT:?}"),
+            let packet = match tokio::time::timeout(RECV_TIMEOUT, self.link.next()).await {
+                Ok(packet) => packet?,
+                Err(_) => panic!("nothing from the server within {RECV_TIMEOUT:?}"),
             };
-            match message? {
-                Ok(Message::Text(text)) if text.as_str() == "2" => {
-                    self.send_text("3".to_owned()).await;
+            match packet {
+                Ok(text) if text == "2" => self.send_text("3".to_owned()).await,
+                Ok(text) if text == "1" || text == "6" => {
+                    // The engine's close ends the session; a noop is nothing.
+                    if text == "1" {
+                        return None;
+                    }
                 }
-                Ok(Message::Text(text)) => return Some(text.as_str().to_owned()),
-                Ok(Message::Close(_)) => return None,
-                Ok(Message::Binary(_)) => {
-                    panic!("binary frames are not supported by this test client")
-                }
-                Ok(_) => {}
-                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                    return None;
-                }
+                Ok(text) => return Some(text),
                 Err(err) => panic!("the Socket.IO connection failed: {err}"),
             }
         }
     }
 }
 
-/// `ws://host/chat?token=x` → (`ws://host/socket.io/?EIO=4&transport=websocket&token=x`, `/chat`).
-fn engine_url(url: &str) -> Result<(String, String), ConnectError> {
-    let scheme_end = url
-        .find("://")
-        .ok_or_else(|| ConnectError::Transport(format!("not a ws:// URL: {url}")))?;
-    let after_scheme = &url[scheme_end + 3..];
-    let path_start = after_scheme.find('/').unwrap_or(after_scheme.len());
-    let origin = &url[..scheme_end + 3 + path_start];
-    let rest = &after_scheme[path_start..];
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+/// `ws://host:port/chat?token=x` → (`host:port`, `/chat`, `token=x`).
+fn split_url(url: &str) -> Result<(String, String, String), ConnectError> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| ConnectError::Transport(format!("not a ws:// or http:// URL: {url}")))?;
+    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = &rest[..path_start];
+    let (path, query) = rest[path_start..]
+        .split_once('?')
+        .unwrap_or((&rest[path_start..], ""));
     let nsp = if path.is_empty() { "/" } else { path };
-    let mut engine = format!("{origin}/socket.io/?EIO=4&transport=websocket");
-    if !query.is_empty() {
-        engine.push('&');
-        engine.push_str(query);
-    }
-    Ok((engine, nsp.to_owned()))
+    Ok((host.to_owned(), nsp.to_owned(), query.to_owned()))
 }
 
 #[cfg(test)]
@@ -381,17 +379,18 @@ mod tests {
 
     #[test]
     fn the_url_names_the_namespace_and_keeps_the_query() {
-        let (engine, nsp) = engine_url("ws://127.0.0.1:3000/chat?token=a").unwrap();
+        let split = |url| split_url(url).unwrap();
         assert_eq!(
-            engine,
-            "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket&token=a"
+            split("ws://127.0.0.1:3000/chat?token=a"),
+            ("127.0.0.1:3000".into(), "/chat".into(), "token=a".into())
         );
-        assert_eq!(nsp, "/chat");
-        let (engine, nsp) = engine_url("ws://127.0.0.1:3000").unwrap();
         assert_eq!(
-            engine,
-            "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+            split("ws://127.0.0.1:3000"),
+            ("127.0.0.1:3000".into(), "/".into(), String::new())
         );
-        assert_eq!(nsp, "/");
+        assert_eq!(
+            split("http://127.0.0.1:3000?x=1"),
+            ("127.0.0.1:3000".into(), "/".into(), "x=1".into())
+        );
     }
 }
