@@ -2,63 +2,26 @@
 
 pub mod socketio;
 
+use nestgate::App;
 use nestgate::testing::TestClient;
-use nestgate::{App, AppHandle};
-use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// A nestgate app served on a free loopback port for one test.
-#[derive(Debug)]
-pub struct TestServer {
-    addr: SocketAddr,
-    handle: AppHandle,
-    task: tokio::task::JoinHandle<nestgate::Result<()>>,
-}
+pub use nestgate::testing::TestServer;
 
-/// Binds `app` to 127.0.0.1:0 and serves it in the background.
+/// Binds `app` to 127.0.0.1:0 and serves it in the background ([`TestServer::start`]).
 pub async fn serve(app: App) -> TestServer {
-    let listening = app
-        .bind("127.0.0.1:0")
-        .await
-        .expect("the test app builds and binds");
-    let addr = listening.local_addr();
-    let handle = listening.handle();
-    let task = tokio::spawn(listening.run_until(std::future::pending()));
-    TestServer { addr, handle, task }
+    TestServer::start(app).await
 }
 
-impl TestServer {
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `ws://ADDR{path}`.
-    pub fn url(&self, path: &str) -> String {
-        format!("ws://{}{path}", self.addr)
-    }
-
-    /// The app's handle.
-    pub fn handle(&self) -> &AppHandle {
-        &self.handle
-    }
-
-    /// A client connected to `path`.
-    pub async fn client(&self, path: &str) -> TestClient {
-        TestClient::connect(&self.url(path))
-            .await
-            .expect("the test client connects")
-    }
-
-    /// Shuts the app down gracefully and waits for it to finish.
-    pub async fn shutdown(self) -> nestgate::Result<()> {
-        self.handle.shutdown();
-        self.task.await.expect("the server task does not panic")
-    }
-
+/// Raw HTTP against a [`TestServer`], for the tests of what comes before the upgrade.
+pub trait HttpStatus {
     /// Sends a raw HTTP/1.1 request and returns the status code of the response.
-    pub async fn http_status(&self, request: &str) -> u16 {
-        let mut stream = tokio::net::TcpStream::connect(self.addr)
+    fn http_status(&self, request: &str) -> impl std::future::Future<Output = u16>;
+}
+
+impl HttpStatus for TestServer {
+    async fn http_status(&self, request: &str) -> u16 {
+        let mut stream = tokio::net::TcpStream::connect(self.addr())
             .await
             .expect("connects");
         stream

@@ -8,6 +8,7 @@ mod engineio_client;
 use engineio_client::*;
 use futures_util::{SinkExt as _, StreamExt as _};
 use nestgate::engineio::{CloseReason, EngineConfig};
+use nestgate_tests::HttpStatus as _;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;

@@ -3,6 +3,7 @@
 use futures_util::stream::{self, Stream};
 use nestgate::App;
 use nestgate::prelude::*;
+use nestgate_tests::HttpStatus as _;
 use nestgate_tests::{assert_alive, serve};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -8,6 +8,7 @@ use nestgate::extract::{Args, Extension};
 use nestgate::guard::{HandshakeGuard, HandshakeRejection, HandshakeRequest};
 use nestgate::prelude::*;
 use nestgate::socketio::SocketIoConfig;
+use nestgate_tests::HttpStatus as _;
 use nestgate_tests::socketio::RawSocketIo as Raw;
 use nestgate_tests::{TestServer, serve};
 use serde_json::{Value, json};

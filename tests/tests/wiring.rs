@@ -3,7 +3,7 @@
 //! names; injected services reach handlers over a real socket.
 
 use nestgate::App;
-use nestgate::extract::State;
+use nestgate::extract::{Extension, State};
 use nestgate::prelude::*;
 use nestgate_tests::serve;
 use serde_json::json;
@@ -190,4 +190,62 @@ async fn providers_that_need_each_other_are_refused_naming_the_cycle() {
         err.to_string(),
         format!("providers need each other in a cycle: {left} -> {right} -> {left}")
     );
+}
+
+#[derive(Clone)]
+struct User(String);
+
+#[websocket_gateway(path = "/profile")]
+#[derive(Default)]
+struct Profile;
+
+#[websocket_gateway]
+impl Profile {
+    #[subscribe_message("whoami")]
+    fn whoami(&self, Extension(user): Extension<User>) -> String {
+        user.0
+    }
+}
+
+/// The log lines written while the closure runs on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_extension_read_on_a_path_without_handshake_guards_is_a_startup_warning() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's runtime runs on this thread, where `bind` builds the app.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let server = serve(App::bare().gateway::<Profile>()).await;
+    let log =
+        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(
+        log.contains("WARN")
+            && log.contains("reads Extension<T>, but no handshake guard runs on its path"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Profile::whoami") && log.contains("wiring::User"),
+        "{log}"
+    );
+    server.shutdown().await.unwrap();
 }
