@@ -345,12 +345,9 @@ impl SocketIoClient {
             };
             match packet {
                 Ok(text) if text == "2" => self.send_text("3".to_owned()).await,
-                Ok(text) if text == "1" || text == "6" => {
-                    // The engine's close ends the session; a noop is nothing.
-                    if text == "1" {
-                        return None;
-                    }
-                }
+                // The engine's close ends the session (other Engine.IO packets, a noop, are
+                // skipped by `next_packet`).
+                Ok(text) if text == "1" => return None,
                 Ok(text) => return Some(text),
                 Err(err) => panic!("the Socket.IO connection failed: {err}"),
             }
