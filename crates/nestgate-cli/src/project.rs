@@ -139,22 +139,7 @@ pub fn generate_gateway(project: &Project, options: &GenerateOptions) -> Result<
     let mut files = Vec::new();
     for (path, contents) in gateway_files(&options.name, options.template, options.path.as_deref())?
     {
-        let exists = project.root.join(&path).exists();
-        if exists && !options.force {
-            return Err(Error::Exists {
-                path: project.root.join(path),
-            });
-        }
-        files.push(FileChange {
-            path,
-            contents,
-            action: if exists {
-                Action::Overwrite
-            } else {
-                Action::Create
-            },
-            added: Vec::new(),
-        });
+        files.push(new_file(project, path, contents, options.force)?);
     }
     if declares_module(&project.module_text, &snake) && !options.force {
         return Err(Error::Project {
@@ -199,22 +184,12 @@ pub fn generate_guard(
     nestgate: &NestgateSource,
 ) -> Result<Plan, Error> {
     let path = PathBuf::from(format!("src/{}.rs", guard.module));
-    let exists = project.root.join(&path).exists();
-    if exists && !force {
-        return Err(Error::Exists {
-            path: project.root.join(path),
-        });
-    }
-    let mut files = vec![FileChange {
+    let mut files = vec![new_file(
+        project,
         path,
-        contents: crate::format::rust(guard.source),
-        action: if exists {
-            Action::Overwrite
-        } else {
-            Action::Create
-        },
-        added: Vec::new(),
-    }];
+        crate::format::rust(guard.source),
+        force,
+    )?];
     files.extend(module_change(project, &[guard.module.to_owned()]));
     if let Some(manifest) = manifest_change(project, guard.dependencies, nestgate)? {
         files.push(manifest);
@@ -223,6 +198,32 @@ pub fn generate_guard(
         root: project.root.clone(),
         creates_root: false,
         files,
+    })
+}
+
+/// A file the command writes: created, or overwritten when it exists and `force` says so
+/// (refused otherwise).
+fn new_file(
+    project: &Project,
+    path: PathBuf,
+    contents: String,
+    force: bool,
+) -> Result<FileChange, Error> {
+    let exists = project.root.join(&path).exists();
+    if exists && !force {
+        return Err(Error::Exists {
+            path: project.root.join(path),
+        });
+    }
+    Ok(FileChange {
+        path,
+        contents,
+        action: if exists {
+            Action::Overwrite
+        } else {
+            Action::Create
+        },
+        added: Vec::new(),
     })
 }
 
