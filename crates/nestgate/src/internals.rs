@@ -8,9 +8,3 @@ pub fn fuzz_protocols(data: &[u8]) {
     crate::engineio::fuzz(data);
     crate::socketio::fuzz(data);
 }
-
-/// How many Socket.IO translation caches (one per live namespace, each holding the last frame
-/// translated for it) exist in this process: for the test that dynamic namespaces leave none.
-pub fn live_translations() -> usize {
-    crate::socketio::live_translations()
-}

@@ -46,9 +46,6 @@ pub(crate) struct Namespace {
     handshake_guards: Vec<BoxedHandshakeGuard>,
     /// For a dynamic gateway's namespace: the table it is listed in.
     children: Option<Weak<Children>>,
-    /// The last frame translated for this namespace's Socket.IO sockets: kept here, it lives
-    /// and dies with the namespace (a dynamic one is dropped with its last socket).
-    translation: Arc<crate::socketio::Translation>,
 }
 
 impl Drop for Namespace {
@@ -78,7 +75,6 @@ impl Namespace {
             adapter,
             handshake_guards,
             children: None,
-            translation: Arc::default(),
         }
     }
 
@@ -92,11 +88,6 @@ impl Namespace {
 
     pub(crate) fn store(&self) -> &Arc<LocalStore> {
         self.adapter.store()
-    }
-
-    /// The translation cache of this namespace's Socket.IO sockets.
-    pub(crate) fn translation(&self) -> &Arc<crate::socketio::Translation> {
-        &self.translation
     }
 
     pub(crate) fn path(&self) -> &str {

@@ -2,7 +2,7 @@
 
 use super::{Adapter, AdapterError, BroadcastOptions, Frame, Room, SocketInfo};
 use crate::ack::AckStream;
-use crate::socket::{DisconnectReason, Socket, TooManyRooms};
+use crate::socket::{DisconnectReason, Shared, Socket, TooManyRooms};
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet};
@@ -191,8 +191,9 @@ impl LocalStore {
     /// Sends a frame to the targeted local sockets; returns how many it was queued for.
     pub fn broadcast(&self, frame: &Frame, options: &BroadcastOptions) -> usize {
         let mut sent = 0;
+        let shared = Shared::default();
         self.for_each_target(options, |socket| {
-            if socket.send_frame(frame.clone(), options.volatile, true) {
+            if socket.send_frame(frame.clone(), options.volatile, Some(&shared)) {
                 sent += 1;
             }
         });
@@ -211,9 +212,10 @@ impl LocalStore {
         let (sender, receiver) = mpsc::channel(targets.len().max(1));
         let mut waiting = Vec::with_capacity(targets.len());
         let mut failed = Vec::new();
+        let shared = Shared::default();
         for socket in targets {
             socket.expect_ack(ack_id, sender.clone());
-            if socket.send_frame(frame.clone(), options.volatile, true) {
+            if socket.send_frame(frame.clone(), options.volatile, Some(&shared)) {
                 waiting.push(socket);
             } else {
                 socket.forget_ack(ack_id);

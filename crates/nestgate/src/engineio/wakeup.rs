@@ -28,7 +28,10 @@ impl Wakeup {
 
     /// Packets were queued: whether the waiting transport must be notified now.
     pub(super) fn queued(&self) -> bool {
-        if !self.wanted.swap(false, SeqCst) {
+        // A load first: a busy transport (a broadcast's usual recipient) costs no atomic write.
+        // What a transport announced before it last looked is seen here: the session's lock
+        // orders that look before this packet's queuing.
+        if !self.wanted.load(SeqCst) || !self.wanted.swap(false, SeqCst) {
             return false;
         }
         if !self.holding.load(SeqCst) {

@@ -127,9 +127,10 @@ pub(crate) fn run(
                 return;
             }
         }
-        // The reader first, then the writer, on every wake-up: the replies to what the reader
-        // handed over are written in the same pass, with no wake-up of their own (`held`).
-        let ((stream, code), written) = futures_util::future::join(
+        // The reader first (when it was woken: most wake-ups are the writer's, for a broadcast),
+        // then the writer, on every wake-up: the replies to what the reader handed over are
+        // written in the same pass, with no wake-up of their own (`held`).
+        let ((stream, code), written) = crate::util::join::join_woken(
             held(&session, read_loop(&session, stream)),
             write_loop(&session, &mut sink, write_deadline),
         )

@@ -32,7 +32,7 @@ use crate::util::sync::{lock, read, write};
 use axum::http::Extensions;
 use membership::Membership;
 use outbound::Outbound;
-pub(crate) use send::{Delivery, TextSink};
+pub(crate) use send::{Delivery, Shared, TextSink};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
@@ -153,7 +153,7 @@ impl Socket {
         data: &T,
     ) -> Result<(), SendError> {
         let frame = protocol::encode_event(event, data)?;
-        if self.send_frame(frame.into(), true, false) {
+        if self.send_frame(frame.into(), true, None) {
             Ok(())
         } else {
             Err(SendError::Closed)
@@ -197,7 +197,7 @@ impl Socket {
             .map_err(|err| AckError::Decode(format!("cannot serialize the frame: {err}")))?;
         let (sender, mut receiver) = mpsc::channel(1);
         self.expect_ack(ack_id, sender);
-        if !self.send_frame(frame.into(), false, false) {
+        if !self.send_frame(frame.into(), false, None) {
             self.forget_ack(ack_id);
             return Err(AckError::NotSent);
         }

@@ -86,7 +86,9 @@ impl Outbound {
         }
         // A busy receiver finds the frame on its own. One that is waiting, or about to wait, is
         // woken: `notify_one` keeps a permit if it has not parked yet, so no wake-up is lost.
-        if self.waiting.swap(false, Ordering::AcqRel) {
+        // (A load first: a busy receiver costs no atomic write. The queue's lock orders a
+        // receiver's announcement, made before its last look, before this push.)
+        if self.waiting.load(Ordering::Acquire) && self.waiting.swap(false, Ordering::AcqRel) {
             self.ready.notify_one();
         }
         Push::Queued

@@ -38,7 +38,7 @@ impl From<SendError> for WsException {
 /// queue (its Engine.IO session, which translates them), set with [`Socket::set_text_sink`].
 pub(crate) trait TextSink: Send + Sync {
     /// Sends a ws-json frame. `Ok(false)`: a volatile frame that was dropped.
-    fn text(&self, frame: Utf8Bytes, delivery: Delivery) -> Result<bool, SendError>;
+    fn text(&self, frame: Utf8Bytes, delivery: Delivery<'_>) -> Result<bool, SendError>;
 
     /// Answers the client's ack `id` with `data` (JSON): written in the sink's own protocol
     /// at once, not as a ws-json frame first.
@@ -46,13 +46,41 @@ pub(crate) trait TextSink: Send + Sync {
 }
 
 /// How a frame goes through a [`TextSink`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Delivery {
+#[derive(Clone, Copy)]
+pub(crate) struct Delivery<'a> {
     /// Dropped, not fatal, when the session's queue is full.
     pub(crate) volatile: bool,
-    /// The same frame goes to other sockets as well (a broadcast): its translation is kept for
-    /// them. A frame for this socket alone (a reply, an emit) is translated and forgotten.
-    pub(crate) shared: bool,
+    /// The same frame goes to other sockets as well (a broadcast): what the sink makes of it
+    /// is kept there for them. A frame for this socket alone (a reply, an emit) has none.
+    pub(crate) shared: Option<&'a Shared>,
+}
+
+impl Delivery<'_> {
+    /// A frame for this socket alone.
+    pub(crate) const ALONE: Delivery<'static> = Delivery {
+        volatile: false,
+        shared: None,
+    };
+}
+
+/// What a broadcast's text sinks make of its frame once, for all its recipients (Socket.IO's
+/// translation): made by the first sink that needs it, alive for that broadcast only. One
+/// thread walks a broadcast's recipients, so it is a plain cell, with no lock to take per
+/// recipient.
+#[derive(Default)]
+pub(crate) struct Shared {
+    made: std::cell::OnceCell<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Shared {
+    /// What was made of the frame, made now by `make` if nobody has yet; `None` when what is
+    /// kept is of another type than `T`.
+    pub(crate) fn get_or_make<T: std::any::Any + Send + Sync>(
+        &self,
+        make: impl FnOnce() -> T,
+    ) -> Option<&T> {
+        self.made.get_or_init(|| Box::new(make())).downcast_ref()
+    }
 }
 
 impl Socket {
@@ -75,11 +103,7 @@ impl Socket {
     /// Queues a text frame; a full queue closes the client as a slow consumer.
     pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
         if let Some(sink) = self.open_sink() {
-            let delivery = Delivery {
-                volatile: false,
-                shared: false,
-            };
-            return sink?.text(text, delivery).map(drop);
+            return sink?.text(text, Delivery::ALONE).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
             Push::Queued => Ok(()),
@@ -112,9 +136,14 @@ impl Socket {
     }
 
     /// Queues a frame; `volatile` frames are dropped when the queue is full, others close a
-    /// slow consumer; `shared`: the same frame goes to other sockets too (a broadcast). Returns
-    /// whether the frame was queued.
-    pub(crate) fn send_frame(&self, frame: Utf8Bytes, volatile: bool, shared: bool) -> bool {
+    /// slow consumer; `shared`: the same frame goes to other sockets too (a broadcast: see
+    /// [`Shared`]). Returns whether the frame was queued.
+    pub(crate) fn send_frame(
+        &self,
+        frame: Utf8Bytes,
+        volatile: bool,
+        shared: Option<&Shared>,
+    ) -> bool {
         if let Some(sink) = self.open_sink() {
             let delivery = Delivery { volatile, shared };
             return sink.is_ok_and(|sink| matches!(sink.text(frame, delivery), Ok(true)));

@@ -31,7 +31,6 @@ use crate::engineio::{EngineConfig, EngineIo};
 use crate::runtime::Runtime;
 use bytes::Bytes;
 use session::Limits;
-pub(crate) use sink::{Translation, live as live_translations};
 use std::sync::Arc;
 use std::time::Duration;
 

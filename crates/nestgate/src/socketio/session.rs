@@ -305,15 +305,9 @@ impl Client {
             return;
         }
         let socket = Socket::accept(request, namespace.clone(), runtime.clone());
-        // The namespace's own cache: shared by its sockets, gone with it.
-        let translation = namespace.translation().clone();
         // Frames go straight to the session, translated on the sending task: no second
         // queue and no writer task hop per frame.
-        socket.set_text_sink(text_sink(
-            self.sender.clone(),
-            nsp.to_owned(),
-            translation.clone(),
-        ));
+        socket.set_text_sink(text_sink(self.sender.clone(), nsp.to_owned()));
         // The CONNECT answer goes before anything the connection hooks emit.
         let reply = serde_json::json!({"sid": socket.id()}).to_string();
         let _ = self.sender.send(EngineMessage::text(packet::encode(
@@ -340,7 +334,7 @@ impl Client {
         }
         let transport = Transport {
             stream: tokio_stream_of(receiver),
-            sink: translating_sink(self.sender.clone(), nsp.to_owned(), translation),
+            sink: translating_sink(self.sender.clone(), nsp.to_owned()),
             heartbeat: false,
             close_handshake: false,
             // The inbound rate limit is the session's (`State::bucket`): a namespace socket

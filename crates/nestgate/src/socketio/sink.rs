@@ -1,113 +1,67 @@
-//! What a Socket.IO socket sends, on its way to the Engine.IO session: the per-namespace
-//! translation cache ([`Translation`]), the socket's text sink (its frames go straight to the
-//! session, translated on the sending task), and the sink the connection driver writes the rest
-//! (the close) to.
+//! What a Socket.IO socket sends, on its way to the Engine.IO session: the socket's text sink
+//! (its frames go straight to the session, translated on the sending task, a broadcast's once
+//! for all its recipients), and the sink the connection driver writes the rest (the close) to.
 
 use super::packet::{self, Kind};
 use super::translate::{outgoing, wire_packet};
 use crate::engineio::{EngineMessage, EngineSender, Packet};
+#[cfg(test)]
+use crate::socket::Shared;
 use crate::socket::{Delivery, SendError, TextSink};
-use crate::util::sync::lock;
 use axum::extract::ws::{Message, Utf8Bytes};
-use std::sync::Arc;
 
-/// The last frame translated for one namespace, shared by all its Socket.IO sockets: a
-/// broadcast reaches every recipient's sink as the same bytes, so it is translated once. Each
-/// namespace owns one ([`Namespace::translation`](crate::namespace::Namespace::translation)),
-/// so a dynamic namespace's goes (with the frame it holds) when the namespace does.
-pub(crate) struct Translation {
-    last: std::sync::Mutex<Option<(Utf8Bytes, Arc<[Packet]>)>>,
+/// A broadcast's frame translated for Socket.IO, once for all its recipients (kept in the
+/// broadcast's [`Shared`](crate::socket::Shared)): its namespace, and its packets (`None`: the
+/// frame has nothing to say to a Socket.IO client).
+struct Translated {
+    nsp: Box<str>,
+    packets: Option<Box<[Packet]>>,
 }
 
-/// How many [`Translation`]s exist in this process (see `__internals::live_translations`).
-static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// How many Socket.IO translation caches exist in this process: one per live namespace.
-pub(crate) fn live() -> usize {
-    LIVE.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-impl Default for Translation {
-    fn default() -> Self {
-        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Translation {
-            last: std::sync::Mutex::new(None),
-        }
-    }
-}
-
-impl Drop for Translation {
-    fn drop(&mut self) {
-        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl Translation {
-    fn outgoing(&self, frame: &Utf8Bytes, nsp: &str) -> Option<Arc<[Packet]>> {
-        let mut last = lock(&self.last);
-        // The cache holds its frame, so an equal address is the same frame, not a new one
-        // allocated where a freed one was.
-        if let Some((cached, payloads)) = &*last
-            && cached.as_str().as_ptr() == frame.as_str().as_ptr()
-            && cached.len() == frame.len()
-        {
-            return Some(payloads.clone());
-        }
-        let payloads: Arc<[Packet]> = outgoing(frame.as_str(), nsp)?.into_iter().collect();
-        *last = Some((frame.clone(), payloads.clone()));
-        Some(payloads)
-    }
-
-    /// Translates a core frame and queues it on the session (a frame with nothing to say to a
-    /// Socket.IO client is dropped, and counts as sent); a `volatile` frame is dropped, not
-    /// fatal, when the session's queue is full. A `shared` frame (a broadcast) is translated
-    /// once for every recipient; another is not kept. Whether it was queued.
-    pub(crate) fn send(
-        &self,
-        sender: &EngineSender,
-        frame: &Utf8Bytes,
-        nsp: &str,
-        delivery: Delivery,
-    ) -> Result<bool, crate::engineio::EngineSendError> {
-        if !delivery.shared {
-            return match outgoing(frame.as_str(), nsp) {
-                Some(packets) => sender.queue_packets(packets, delivery.volatile),
-                None => Ok(true),
-            };
-        }
-        match self.outgoing(frame, nsp) {
+/// Translates a core frame and queues it on the session (a frame with nothing to say to a
+/// Socket.IO client is dropped, and counts as sent); a `volatile` frame is dropped, not fatal,
+/// when the session's queue is full. A broadcast's frame is translated once for every
+/// recipient in the namespace (each queue then holds the same bytes). Whether it was queued.
+fn send(
+    sender: &EngineSender,
+    frame: &Utf8Bytes,
+    nsp: &str,
+    delivery: Delivery<'_>,
+) -> Result<bool, crate::engineio::EngineSendError> {
+    let translated = delivery.shared.and_then(|shared| {
+        shared.get_or_make(|| Translated {
+            nsp: nsp.into(),
+            packets: outgoing(frame.as_str(), nsp).map(|packets| packets.into_iter().collect()),
+        })
+    });
+    match translated {
+        // The recipients of a broadcast share a namespace; the check costs a comparison.
+        Some(translated) if *translated.nsp == *nsp => match &translated.packets {
             Some(packets) => sender.queue_packets(packets.iter().cloned(), delivery.volatile),
             None => Ok(true),
-        }
+        },
+        _ => match outgoing(frame.as_str(), nsp) {
+            Some(packets) => sender.queue_packets(packets, delivery.volatile),
+            None => Ok(true),
+        },
     }
 }
 
 /// Where a Socket.IO socket's text frames go (`Socket::set_text_sink`): straight to the session,
 /// translated on the sending task; a volatile frame that does not fit is dropped.
-pub(super) fn text_sink(
-    sender: EngineSender,
-    nsp: String,
-    translation: Arc<Translation>,
-) -> Box<dyn TextSink> {
-    Box::new(SessionSink {
-        sender,
-        nsp,
-        translation,
-    })
+pub(super) fn text_sink(sender: EngineSender, nsp: String) -> Box<dyn TextSink> {
+    Box::new(SessionSink { sender, nsp })
 }
 
 /// A Socket.IO socket's [`TextSink`]: its namespace on its Engine.IO session.
 struct SessionSink {
     sender: EngineSender,
     nsp: String,
-    translation: Arc<Translation>,
 }
 
 impl TextSink for SessionSink {
-    fn text(&self, frame: Utf8Bytes, delivery: Delivery) -> Result<bool, SendError> {
-        self.translation
-            .send(&self.sender, &frame, &self.nsp, delivery)
-            .map_err(|_| SendError::Closed)
+    fn text(&self, frame: Utf8Bytes, delivery: Delivery<'_>) -> Result<bool, SendError> {
+        send(&self.sender, &frame, &self.nsp, delivery).map_err(|_| SendError::Closed)
     }
 
     fn ack(&self, id: u64, data: &str) -> Result<(), SendError> {
@@ -143,13 +97,8 @@ fn ack_packet(nsp: &str, id: u64, data: &str) -> Option<Packet> {
 pub(super) fn translating_sink(
     sender: EngineSender,
     nsp: String,
-    translation: Arc<Translation>,
 ) -> impl futures_util::Sink<Message, Error = axum::Error> + Unpin + Send + 'static {
-    TranslatingSink(SessionSink {
-        sender,
-        nsp,
-        translation,
-    })
+    TranslatingSink(SessionSink { sender, nsp })
 }
 
 /// [`translating_sink`]'s sink. Queuing on the session never waits (a full queue drops the
@@ -174,11 +123,8 @@ impl futures_util::Sink<Message> for TranslatingSink {
         match message {
             // Text frames normally go straight to the session (`Socket::set_text_sink`).
             Message::Text(frame) => {
-                let delivery = Delivery {
-                    volatile: false,
-                    shared: false,
-                };
-                sink.text(frame, delivery).map_err(axum::Error::new)?;
+                sink.text(frame, Delivery::ALONE)
+                    .map_err(axum::Error::new)?;
             }
             Message::Close(Some(frame)) if frame.code == crate::close::GOING_AWAY => {
                 // The server is shutting down: close the whole session, as socket.io's
@@ -238,23 +184,23 @@ mod tests {
         assert_eq!(ack_packet("/", 1, r#"[{"$binary":"AQID"}]"#), None);
     }
 
-    /// A broadcast reaches every session as the same bytes: each queue holds a reference to
-    /// one translated text, not a copy of it.
+    /// A broadcast reaches every session as the same bytes: it is translated once, and each
+    /// queue holds a reference to that text, not a copy of it.
     #[tokio::test]
     async fn one_translation_is_shared_by_every_recipient() {
         let engine = EngineIo::new(EngineConfig::default(), |_socket| async {});
         let (a, b) = (engine.test_session(), engine.test_session());
-        let translation = Translation::default();
         let frame = Utf8Bytes::from(format!(
             r#"{{"event":"said","data":"{}"}}"#,
             "x".repeat(10_000)
         ));
+        let shared = Shared::default();
         let broadcast = Delivery {
             volatile: false,
-            shared: true,
+            shared: Some(&shared),
         };
-        translation.send(&a, &frame, "/", broadcast).unwrap();
-        translation.send(&b, &frame, "/", broadcast).unwrap();
+        send(&a, &frame, "/", broadcast).unwrap();
+        send(&b, &frame, "/", broadcast).unwrap();
         let (queued_a, queued_b) = (a.queued(), b.queued());
         let (EngineMessage::Text(text_a), EngineMessage::Text(text_b)) =
             (&queued_a[0], &queued_b[0])
@@ -263,5 +209,13 @@ mod tests {
         };
         assert!(text_a.starts_with(r#"2["said","xxx"#), "{text_a}");
         assert_eq!(text_a.as_ptr(), text_b.as_ptr(), "the same bytes");
+        // A recipient in another namespace gets its own translation.
+        let c = engine.test_session();
+        send(&c, &frame, "/chat", broadcast).unwrap();
+        let queued_c = c.queued();
+        let EngineMessage::Text(text_c) = &queued_c[0] else {
+            panic!("a text payload: {queued_c:?}");
+        };
+        assert!(text_c.starts_with(r#"2/chat,["said","xxx"#), "{text_c}");
     }
 }

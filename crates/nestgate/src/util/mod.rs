@@ -3,6 +3,7 @@
 
 pub(crate) mod caps;
 pub(crate) mod id;
+pub(crate) mod join;
 pub(crate) mod linger;
 pub(crate) mod queue;
 pub(crate) mod rate;
