@@ -9,6 +9,7 @@ use super::socket::{CloseReason, EngineSendError, EngineSender, EngineSocket};
 use super::wakeup::Wakeup;
 use crate::handshake::Handshake;
 use crate::util::caps::Permit;
+use crate::util::join::{Woken, WokenBy};
 use crate::util::queue;
 use crate::util::signal::Signal;
 use crate::util::sync::lock;
@@ -95,6 +96,9 @@ pub(crate) struct Session {
     pub(super) ready: Notify,
     /// Whether queuing a packet notifies `ready` ([`Wakeup`]).
     pub(super) wakeup: Wakeup,
+    /// How the WebSocket's reader is woken, apart from its writer (`util::join`; the session's
+    /// [`Wake`](std::task::Wake) impl is that waker).
+    reader_woken: Woken,
     /// Where the client's messages go.
     incoming: Mutex<Inbox>,
     /// A polling GET is waiting.
@@ -211,6 +215,7 @@ impl Session {
             }),
             ready: Notify::new(),
             wakeup: Wakeup::default(),
+            reader_woken: Woken::default(),
             incoming: Mutex::new(inbox),
             polling: AtomicBool::new(false),
             posting: AtomicBool::new(false),
@@ -505,6 +510,25 @@ impl Session {
                 self.close(CloseReason::PingTimeout);
             }
         }
+    }
+}
+
+/// A session as a waker: the waker of its WebSocket's reader, which runs beside its writer on
+/// one task and is polled only when this was woken (`util::join`). It holds no allocation of its
+/// own: the session is already shared.
+impl std::task::Wake for Session {
+    fn wake(self: Arc<Self>) {
+        self.reader_woken.wake();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.reader_woken.wake();
+    }
+}
+
+impl WokenBy for Session {
+    fn woken(&self) -> &Woken {
+        &self.reader_woken
     }
 }
 

@@ -131,6 +131,7 @@ pub(crate) fn run(
         // then the writer, on every wake-up: the replies to what the reader handed over are
         // written in the same pass, with no wake-up of their own (`held`).
         let ((stream, code), written) = crate::util::join::join_woken(
+            session.clone(),
             held(&session, read_loop(&session, stream)),
             write_loop(&session, &mut sink, write_deadline),
         )

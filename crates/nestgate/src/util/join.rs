@@ -6,8 +6,8 @@
 //! wake-ups are the writer's: every broadcast queued on the session. Polling the reader then
 //! costs a trip through the split stream's lock, tungstenite's frame reader and tokio's
 //! readiness check, only to learn that nothing came. [`join_woken`] gives the first future a
-//! waker of its own, which records that it was woken, and polls it only then; the second future
-//! is polled on every pass, after the first.
+//! waker of its own, which records that it was woken ([`Woken`]), and polls it only then; the
+//! second future is polled on every pass, after the first.
 
 use futures_util::future::{MaybeDone, maybe_done};
 use futures_util::task::AtomicWaker;
@@ -17,64 +17,72 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-/// Polls `first` when its own waker was woken (and on the first pass), then `second` on every
-/// pass; completes with both outputs once both are done.
-pub(crate) fn join_woken<A: Future, B: Future>(first: A, second: B) -> JoinWoken<A, B> {
-    let flag = Arc::new(Flag {
-        woken: AtomicBool::new(true),
-        task: AtomicWaker::new(),
-    });
-    JoinWoken {
-        first: maybe_done(first),
-        second: maybe_done(second),
-        waker: Waker::from(flag.clone()),
-        flag,
-    }
-}
-
-/// The first future's wake-up: recorded, then passed on to the task.
-struct Flag {
+/// How a [`JoinWoken`]'s first future is woken: a flag, then the task's own waker. It lives in
+/// something the caller shares anyway (an `Arc` it already has: see [`WokenBy`]), so that the
+/// join allocates nothing of its own per connection.
+#[derive(Debug, Default)]
+pub(crate) struct Woken {
     woken: AtomicBool,
     /// The task's own waker, as of its last poll.
     task: AtomicWaker,
 }
 
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl Woken {
+    /// The first future's waker was woken: recorded, then passed on to the task.
+    pub(crate) fn wake(&self) {
         // Recorded before the task is woken: the poll that follows sees it.
         self.woken.store(true, Ordering::Release);
         self.task.wake();
     }
 }
 
+/// An `Arc`'d owner of a [`Woken`], whose [`Wake`] impl calls [`Woken::wake`]: the first
+/// future's waker is made from it.
+pub(crate) trait WokenBy: Wake + Send + Sync + 'static {
+    fn woken(&self) -> &Woken;
+}
+
+/// Polls `first` when its own waker (made from `owner`) was woken, and on the first pass, then
+/// `second` on every pass; completes with both outputs once both are done.
+pub(crate) fn join_woken<W: WokenBy, A: Future, B: Future>(
+    owner: Arc<W>,
+    first: A,
+    second: B,
+) -> JoinWoken<W, A, B> {
+    owner.woken().woken.store(true, Ordering::Release);
+    JoinWoken {
+        first: maybe_done(first),
+        second: maybe_done(second),
+        owner,
+    }
+}
+
 pin_project_lite::pin_project! {
     /// See [`join_woken`].
-    pub(crate) struct JoinWoken<A: Future, B: Future> {
+    pub(crate) struct JoinWoken<W, A: Future, B: Future> {
         #[pin]
         first: MaybeDone<A>,
         #[pin]
         second: MaybeDone<B>,
-        // Made once from `flag`: the first future's context is built from it on each poll.
-        waker: Waker,
-        flag: Arc<Flag>,
+        owner: Arc<W>,
     }
 }
 
-impl<A: Future, B: Future> Future for JoinWoken<A, B> {
+impl<W: WokenBy, A: Future, B: Future> Future for JoinWoken<W, A, B> {
     type Output = (A::Output, B::Output);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let woken = this.owner.woken();
         // Registered before the flag is read: a wake-up between the two is seen by this pass,
         // one after it wakes the task again.
-        this.flag.task.register(cx.waker());
+        woken.task.register(cx.waker());
         let mut first_done = matches!(*this.first, MaybeDone::Done(_));
-        if !first_done && this.flag.woken.swap(false, Ordering::AcqRel) {
-            let mut first_cx = Context::from_waker(this.waker);
+        if !first_done && woken.woken.swap(false, Ordering::AcqRel) {
+            // Made per poll of the first future (an `Arc` clone), not kept: the join holds
+            // nothing more than its owner.
+            let waker = Waker::from(this.owner.clone());
+            let mut first_cx = Context::from_waker(&waker);
             first_done = this.first.as_mut().poll(&mut first_cx).is_ready();
         }
         let second_done = this.second.as_mut().poll(cx).is_ready();
@@ -92,8 +100,25 @@ impl<A: Future, B: Future> Future for JoinWoken<A, B> {
 
 #[cfg(test)]
 mod tests {
-    use super::join_woken;
+    use super::{Woken, WokenBy, join_woken};
     use std::cell::Cell;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    #[derive(Default)]
+    struct Owner(Woken);
+
+    impl Wake for Owner {
+        fn wake(self: Arc<Self>) {
+            self.0.wake();
+        }
+    }
+
+    impl WokenBy for Owner {
+        fn woken(&self) -> &Woken {
+            &self.0
+        }
+    }
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
@@ -119,7 +144,7 @@ mod tests {
                 _ => Poll::Pending,
             }
         });
-        let mut join = pin!(join_woken(first, second));
+        let mut join = pin!(join_woken(Arc::new(Owner::default()), first, second));
         let mut cx = Context::from_waker(Waker::noop());
         // The first pass polls both.
         assert!(join.as_mut().poll(&mut cx).is_pending());
