@@ -1,0 +1,165 @@
+//! The gateway nestgate's ws-json clients (`clients/js`) are tested against, and a tour of what
+//! a ws-json client sees: answers to requests, exceptions, the server's own requests (acks), a
+//! token checked at the handshake, and the close codes a client must tell apart.
+//!
+//! At path `/`:
+//! - `echo` → answers its data.
+//! - `fail` → an exception whose message is the data (a string).
+//! - `sleep` `ms` → answers `ms` after that many milliseconds (at most 60,000).
+//! - `ask` `{"event", "data"}` → asks the client `event` with `data` (an emit with an id, 5 s to
+//!   answer) and answers what the client answered.
+//! - `whoami` → `{"token", "via"}`: the token this connection was opened with, and whether it
+//!   came as the `token` query parameter or an `Authorization: Bearer` header (`null`, `"none"`
+//!   without one).
+//! - `kick` `{"code", "reason"}` → the server closes this connection with that code.
+//! - `say` → `said` with the data, to every client.
+//!
+//! The token: `bad` is refused at the handshake (HTTP 401: no socket); `banned` is accepted,
+//! then the connection is closed with 1008 by the `#[on_connection]` hook (the exception frame
+//! `banned` first); one that starts with `short` expires after 2 s (the server asks for a fresh
+//! one, `nestgate:refresh`, after 1 s; 4001 without one); any other (or none) is welcome.
+//!
+//! `cargo run -p clients` listens on 127.0.0.1:$PORT (default 3000) and prints its address.
+
+use nestgate::extract::Extension;
+use nestgate::guard::{HandshakeGuard, HandshakeRejection, HandshakeRequest};
+use nestgate::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+
+/// The token a connection was opened with, and where it came from.
+#[derive(Debug, Clone, Serialize)]
+struct Identity {
+    token: Option<String>,
+    via: &'static str,
+}
+
+/// Reads the token (`?token=` or `Authorization: Bearer`); refuses `bad`.
+#[derive(Debug, Clone, Copy)]
+struct TokenGuard;
+
+impl HandshakeGuard for TokenGuard {
+    async fn check(&self, request: &mut HandshakeRequest) -> Result<(), HandshakeRejection> {
+        let identity = match (request.query("token"), request.bearer_token()) {
+            (_, Some(token)) => Identity {
+                token: Some(token.to_owned()),
+                via: "header",
+            },
+            (Some(token), None) => Identity {
+                token: Some(token),
+                via: "query",
+            },
+            (None, None) => Identity {
+                token: None,
+                via: "none",
+            },
+        };
+        if identity.token.as_deref() == Some("bad") {
+            return Err(HandshakeRejection::unauthorized("bad token"));
+        }
+        if identity
+            .token
+            .as_deref()
+            .is_some_and(|token| token.starts_with("short"))
+        {
+            // A token that lives 2 s: the server asks for a fresh one after 1 s.
+            request.expires_at(SystemTime::now() + Duration::from_secs(2));
+        }
+        request.insert(identity);
+        Ok(())
+    }
+}
+
+/// What `ask` asks the client.
+#[derive(Debug, Deserialize)]
+struct Question {
+    event: String,
+    data: Value,
+}
+
+/// How `kick` closes the connection.
+#[derive(Debug, Deserialize)]
+struct Kick {
+    code: u16,
+    reason: String,
+}
+
+#[websocket_gateway(path = "/", handshake_guards(TokenGuard))]
+#[derive(Debug, Default)]
+struct ClientsGateway;
+
+#[websocket_gateway]
+impl ClientsGateway {
+    /// `banned` gets in, then is closed with 1008.
+    #[on_connection]
+    fn connected(&self, socket: Socket) -> Result<(), WsException> {
+        let identity = socket.extension::<Identity>();
+        match identity.and_then(|identity| identity.token) {
+            Some(token) if token == "banned" => Err(WsException::new("banned")),
+            _ => Ok(()),
+        }
+    }
+
+    #[subscribe_message("echo")]
+    fn echo(&self, Data(data): Data<Value>) -> Value {
+        data
+    }
+
+    #[subscribe_message("fail")]
+    fn fail(&self, Data(message): Data<String>) -> Result<(), WsException> {
+        Err(WsException::new(message))
+    }
+
+    #[subscribe_message("sleep")]
+    async fn sleep(&self, Data(ms): Data<u64>) -> u64 {
+        tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+        ms
+    }
+
+    #[subscribe_message("ask")]
+    async fn ask(
+        &self,
+        socket: Socket,
+        Data(question): Data<Question>,
+    ) -> Result<Value, WsException> {
+        let answer = socket
+            .emit_with_ack_timeout(&question.event, &question.data, Duration::from_secs(5))
+            .await?;
+        Ok(answer)
+    }
+
+    #[subscribe_message("whoami")]
+    fn whoami(&self, Extension(identity): Extension<Identity>) -> Identity {
+        identity
+    }
+
+    #[subscribe_message("kick")]
+    fn kick(&self, socket: Socket, Data(kick): Data<Kick>) {
+        socket.disconnect_with(kick.code, &kick.reason);
+    }
+
+    #[subscribe_message("say")]
+    fn say(&self, server: Server, Data(data): Data<Value>) -> Result<(), WsException> {
+        server.emit("said", &data)?;
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> nestgate::Result<()> {
+    // Logs go to stderr: stdout carries the address, which the clients' tests read.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+    let listening = nestgate::App::bare()
+        .gateway::<ClientsGateway>()
+        .bind(format!("127.0.0.1:{port}"))
+        .await?;
+    println!("clients listening on http://{}", listening.local_addr());
+    listening.run().await
+}
