@@ -4,47 +4,24 @@
 //! Needs `/usr/bin/chromium` (Debian's `chromium`) and `npm ci` in `tests/browser`. Without them
 //! the test is skipped with a loud line on stderr, unless `CI=true`, where it fails.
 
-use nestgate::testing::ChildServer;
-use std::io::Write as _;
+use nestgate::testing::{ChildServer, Prerequisites};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// How to install what the test needs, for the messages below.
+/// How to install what the test needs, for the messages of `Prerequisites`.
 const INSTALL: &str = "apt-get install -y chromium && npm ci --prefix examples/chat/tests/browser";
-
-/// What is missing to run the browser test, if anything.
-fn missing_prerequisites(script_dir: &Path) -> Option<String> {
-    if !Path::new(CHROMIUM).exists() {
-        return Some(format!("{CHROMIUM} is not installed"));
-    }
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|output| output.status.success()) {
-        return Some("`node` is not on PATH".to_owned());
-    }
-    let playwright = script_dir.join("node_modules/playwright-core/package.json");
-    if !playwright.exists() {
-        return Some(format!("{} is missing", playwright.display()));
-    }
-    None
-}
 
 #[test]
 fn a_message_goes_from_one_page_to_another_in_chromium() {
     let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if let Some(missing) = missing_prerequisites(&script_dir) {
-        let on_ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"));
-        assert!(
-            !on_ci,
-            "the browser test cannot run on CI: {missing}; install it with `{INSTALL}`"
-        );
-        // Written to the real stderr: the test harness would swallow `eprintln!` of a passing test.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n=== SKIPPED: the chat browser test did not run: {missing}. \
-             Install it with `{INSTALL}` (with CI=true this is a failure). ===\n"
-        );
+    let ready = Prerequisites::new("the chat browser test", INSTALL)
+        .file(CHROMIUM)
+        .node()
+        .npm_package(&script_dir, "playwright-core")
+        .ready();
+    if !ready {
         return;
     }
 

@@ -6,39 +6,22 @@
 //! Needs `node` and `npm ci --prefix clients/js`. Without them the test is skipped with a loud
 //! line on stderr, unless `CI=true`, where it fails.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use nestgate::testing::Prerequisites;
+use std::path::Path;
 use std::process::Command;
-
-const INSTALL: &str = "npm ci --prefix clients/js";
-
-fn package_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/js")
-}
-
-fn missing_prerequisites(package: &Path) -> Option<String> {
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|output| output.status.success()) {
-        return Some("`node` is not on PATH".to_owned());
-    }
-    let tsc = package.join("node_modules/typescript/package.json");
-    (!tsc.exists()).then(|| format!("{} is missing", tsc.display()))
-}
 
 #[test]
 fn the_typescript_client_passes_its_suite_against_this_server() {
-    let package = package_dir();
-    if let Some(missing) = missing_prerequisites(&package) {
-        let on_ci = matches!(std::env::var("CI").as_deref(), Ok("true" | "1"));
-        assert!(
-            !on_ci,
-            "the TypeScript client's tests cannot run on CI: {missing}; install with `{INSTALL}`"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n=== SKIPPED: the TypeScript client's tests did not run: {missing}. \
-             Install with `{INSTALL}` (with CI=true this is a failure). ===\n"
-        );
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/js");
+    let ready = Prerequisites::new(
+        "the TypeScript client's tests",
+        "npm ci --prefix clients/js",
+    )
+    .node()
+    .npm_package(&package, "typescript")
+    .npm_package(&package, "ws")
+    .ready();
+    if !ready {
         return;
     }
     let status = Command::new("npm")
@@ -47,5 +30,8 @@ fn the_typescript_client_passes_its_suite_against_this_server() {
         .env("NESTGATE_CLIENTS_SERVER", env!("CARGO_BIN_EXE_clients"))
         .status()
         .expect("npm starts");
-    assert!(status.success(), "`npm test` in clients/js failed: {status}");
+    assert!(
+        status.success(),
+        "`npm test` in clients/js failed: {status}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Test clients for integration tests over a real socket: [`TestClient`] speaks ws-json,
 //! [`SocketIoClient`] Socket.IO v5; [`ChildServer`] runs an example binary, [`InProcess`] the
-//! dispatch path without a network.
+//! dispatch path without a network; [`Prerequisites`] skips (or, under CI, fails) a test whose
+//! external tools are missing.
 //!
 //! Enabled by the `testing` feature.
 //!
@@ -15,9 +16,11 @@
 //! # }
 //! ```
 
+mod prerequisites;
 mod socketio;
 mod transport;
 
+pub use prerequisites::Prerequisites;
 pub use socketio::{ConnectError, SocketIoClient, SocketIoEvent};
 pub use transport::Transport;
 
