@@ -1,4 +1,4 @@
-import { QueueFullError } from "./errors.js";
+import { QueueFullError, TimeoutError } from "./errors.js";
 
 /** The bounds of the offline queue: what `emit` and `request` keep while disconnected. */
 export interface QueueOptions {
@@ -48,10 +48,11 @@ export class OfflineQueue {
   }
 
   /**
-   * Queues `frame`; `expire(item)` is called after `ttl` ms (`undefined`: never: the caller
-   * removes it itself). Throws `QueueFullError` past either bound.
+   * Queues `frame`. After `ttl` ms (`undefined`: never, the caller removes it itself) it leaves
+   * the queue, and `dropped` is told with a `TimeoutError`. Throws `QueueFullError` past either
+   * bound.
    */
-  push(frame: string, dropped: (error: Error) => void, ttl: number | undefined, expire: (item: Queued) => void): Queued {
+  push(frame: string, dropped: (error: Error) => void, ttl: number | undefined): Queued {
     const bytes = encoder.encode(frame).length;
     if (this.#items.size >= this.#options.maxItems) {
       throw new QueueFullError(
@@ -64,7 +65,14 @@ export class OfflineQueue {
       );
     }
     const item: Queued = { frame, bytes, dropped };
-    const timer = ttl === undefined ? undefined : setTimeout(() => expire(item), ttl);
+    const timer =
+      ttl === undefined
+        ? undefined
+        : setTimeout(() => {
+            if (this.remove(item)) {
+              dropped(new TimeoutError(`a queued frame waited ${ttl} ms for the connection and was dropped`));
+            }
+          }, ttl);
     this.#items.set(item, timer);
     this.#bytes += bytes;
     return item;

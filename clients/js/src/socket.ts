@@ -449,11 +449,7 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
     if (this.#state === "closed") {
       throw new DisconnectedError("the socket is closed: call connect() first");
     }
-    return this.#queue.push(frame, dropped, ttl, (item) => {
-      if (this.#queue.remove(item)) {
-        item.dropped(new TimeoutError(`a queued frame waited ${ttl} ms for the connection and was dropped`));
-      }
-    });
+    return this.#queue.push(frame, dropped, ttl);
   }
 
   /** Forgets request `id`; what it was waiting with. */
