@@ -171,13 +171,7 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
     this.#ws = undefined;
     this.#shutDown(new DisconnectedError("the socket was closed by the client"));
     if (ws) {
-      ws.onopen = ws.onmessage = ws.onerror = null;
-      ws.onclose = null;
-      try {
-        ws.close(code, reason);
-      } catch {
-        ws.close();
-      }
+      detach(ws, code, reason);
       this.#emitLifecycle("disconnect", { code, reason, willReconnect: false });
     }
   }
@@ -321,8 +315,7 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
     this.#connectTimer = setTimeout(() => {
       if (this.#ws === ws && ws.readyState !== OPEN) {
         this.#ws = undefined;
-        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
-        ws.close();
+        detach(ws);
         this.#closed(1006, `connection attempt timed out after ${timeout} ms`, false);
       }
     }, timeout);
@@ -555,6 +548,22 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
         this.#emitLifecycle("error", error as Error);
       }
     }
+  }
+}
+
+/**
+ * Closes `ws` without hearing from it again. Its error listener stays, as a no-op: the `ws`
+ * package emits an error when a handshake still under way is aborted, and an EventEmitter's
+ * error with no listener would throw in Node.
+ */
+function detach(ws: WebSocketLike, code?: number, reason?: string): void {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onerror = () => {};
+  try {
+    ws.close(code, reason);
+  } catch {
+    // A code the WebSocket refuses to send (not 1000 nor 3000–4999): closed without one.
+    ws.close();
   }
 }
 

@@ -1,5 +1,6 @@
 // @nestgate/client against the real nestgate server of examples/clients, over loopback.
 import { test } from "node:test";
+import net from "node:net";
 import assert from "node:assert/strict";
 import {
   connect,
@@ -253,4 +254,30 @@ test("reconnection gives up after its attempts", async (t) => {
   assert.equal(attempts, 3);
   assert.equal(socket.state, "closed");
   await assert.rejects(queued, DisconnectedError);
+});
+
+test("a handshake that never finishes times out and is retried, and close() during it is quiet", async (t) => {
+  // A TCP server that accepts and never answers: the WebSocket stays in its handshake.
+  const sockets = new Set();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const url = `ws://127.0.0.1:${silent.address().port}/`;
+  const socket = connect(url, { connectTimeout: 100, reconnect: { initialDelay: 20, jitter: 0 } });
+  // The attempt times out (aborting a handshake under way: the `ws` package emits an error for
+  // it, which must not reach the process) and the next one is scheduled.
+  const [{ attempt }] = await next(socket, "reconnecting");
+  assert.equal(attempt, 1);
+  // Closed while the next attempt is still in its handshake.
+  await next(socket, "reconnecting");
+  await sleep(50);
+  socket.close();
+  assert.equal(socket.state, "closed");
+  await sleep(100);
 });
