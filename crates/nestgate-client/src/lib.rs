@@ -53,3 +53,8 @@ pub use error::{Error, ServerError};
 pub use events::{Ack, Event, Events, Lifecycle, Lifecycles, Receiver};
 pub use options::{AuthIn, ClientBuilder};
 pub use queue::QueueLimits;
+
+/// The README's example, compiled with the doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
