@@ -375,6 +375,11 @@ fn get_root_serves_the_page() {
         body.contains("<title>nestgate chat</title>"),
         "the chat page"
     );
+    // An unclosed module script is never run: the page would sit at "connecting…" for good.
+    assert!(
+        body.trim_end().ends_with("</script>\n</body>\n</html>"),
+        "the page is whole"
+    );
     for id in [
         "name",
         "join",
@@ -390,6 +395,10 @@ fn get_root_serves_the_page() {
         assert!(body.contains(&format!("id=\"{id}\"")), "the page has #{id}");
     }
     assert!(body.contains("/chat"), "the page connects to /chat");
+    assert!(
+        body.contains(r#"from "/client/index.js""#),
+        "the page imports the client the server serves"
+    );
 }
 
 fn unix_millis() -> u64 {
