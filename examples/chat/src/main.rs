@@ -1,7 +1,8 @@
 //! A chat server with a browser page and rooms, at WebSocket path `/chat`.
 //!
 //! Run it with `cargo run -p chat` and open <http://127.0.0.1:3000> in two tabs
-//! (listens on 127.0.0.1:$PORT, default 3000).
+//! (listens on 127.0.0.1:$PORT, default 3000). The page at `/` talks to the gateway with
+//! `@nestgate/client`, which the server also serves, at `/client/index.js` (see `client.rs`).
 //!
 //! Client → server:
 //! - `{"event":"join","data":{"name":"alice"}}` names the socket and puts it in room `general`:
@@ -21,6 +22,8 @@
 //! When a socket that joined goes away, each of its rooms gets `left` and everyone gets
 //! `online`. Bad input is answered with nestgate's
 //! `{"event":"exception","data":{"status":"error","message":...}}`.
+
+mod client;
 
 use axum::response::Html;
 use axum::routing::get;
@@ -371,6 +374,7 @@ async fn main() -> nestgate::Result<()> {
     let listening = nestgate::App::new()
         .max_rooms_per_socket(MAX_ROOMS)
         .merge(axum::Router::new().route("/", get(page)))
+        .merge(client::router())
         .bind(format!("127.0.0.1:{port}"))
         .await?;
     println!("chat listening on http://{}", listening.local_addr());

@@ -1,10 +1,12 @@
 //! Loads the chat page in headless Chromium, twice, and sees a message go from one page to the
-//! other: the script `tests/browser/chat-roundtrip.mjs` drives the pages with `playwright-core`.
+//! other, then again after the server restarted: the script `tests/browser/chat-roundtrip.mjs`
+//! drives the pages with `playwright-core`. It also starts the chat binary cargo built for this
+//! test, since it terminates it in the middle and starts it again on the same port.
 //!
 //! Needs `/usr/bin/chromium` (Debian's `chromium`) and `npm ci` in `tests/browser`. Without them
 //! the test is skipped with a loud line on stderr, unless `CI=true`, where it fails.
 
-use nestgate::testing::{ChildServer, Prerequisites};
+use nestgate::testing::Prerequisites;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,7 +16,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "apt-get install -y chromium && npm ci --prefix examples/chat/tests/browser";
 
 #[test]
-fn a_message_goes_from_one_page_to_another_in_chromium() {
+fn a_message_goes_from_one_page_to_another_in_chromium_and_again_after_a_restart() {
     let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let ready = Prerequisites::new("the chat browser test", INSTALL)
         .file(CHROMIUM)
@@ -25,15 +27,13 @@ fn a_message_goes_from_one_page_to_another_in_chromium() {
         return;
     }
 
-    let server =
-        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
     // Cargo's scratch directory for integration tests, kept after the run for a look.
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat-browser");
-    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::create_dir_all(&shots).expect("the screenshot directory can be made");
 
     let output = Command::new("node")
         .arg(script_dir.join("chat-roundtrip.mjs"))
-        .arg(server.http_url(""))
+        .arg(env!("CARGO_BIN_EXE_chat"))
         .arg(&shots)
         .output()
         .expect("node starts");

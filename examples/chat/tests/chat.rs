@@ -331,35 +331,54 @@ async fn rooms_keep_their_messages_to_their_members() {
     );
 }
 
-#[test]
-fn get_root_serves_the_page() {
-    let server =
-        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
-    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+/// An HTTP/1.0 GET of `path`: the response's head and body.
+fn http_get(server: &ChildServer, path: &str) -> (String, String) {
+    let mut stream = std::net::TcpStream::connect(server.addr()).expect("the server accepts");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+        .expect("a non-zero timeout is valid");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
     stream
-        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .unwrap();
+        .write_all(request.as_bytes())
+        .expect("the request is sent");
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-
+    stream
+        .read_to_string(&mut response)
+        .expect("the response is read to its end");
     let (head, body) = response
         .split_once("\r\n\r\n")
         .expect("an HTTP response has a head and a body");
+    (head.to_owned(), body.to_owned())
+}
+
+/// Asserts that `head` is a 200's, and that its `Content-Type` is `content_type` (or starts so).
+#[track_caller]
+fn assert_ok(head: &str, content_type: &str) {
     assert!(
         head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
         "{head}"
     );
     assert!(
         head.to_ascii_lowercase()
-            .contains("content-type: text/html"),
+            .contains(&format!("content-type: {content_type}")),
         "{head}"
     );
+}
+
+#[test]
+fn get_root_serves_the_page() {
+    let server =
+        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
+    let (head, body) = http_get(&server, "/");
+    assert_ok(&head, "text/html");
     assert!(
         body.contains("<title>nestgate chat</title>"),
         "the chat page"
+    );
+    // An unclosed module script is never run: the page would sit at "connecting…" for good.
+    assert!(
+        body.trim_end().ends_with("</script>\n</body>\n</html>"),
+        "the page is whole"
     );
     for id in [
         "name",
@@ -376,6 +395,10 @@ fn get_root_serves_the_page() {
         assert!(body.contains(&format!("id=\"{id}\"")), "the page has #{id}");
     }
     assert!(body.contains("/chat"), "the page connects to /chat");
+    assert!(
+        body.contains(r#"from "/client/index.js""#),
+        "the page imports the client the server serves"
+    );
 }
 
 fn unix_millis() -> u64 {
@@ -420,4 +443,53 @@ async fn a_socket_is_in_at_most_twenty_rooms() {
         "{rooms}"
     );
     assert_eq!(rooms["data"]["rooms"][19], "one-more", "{rooms}");
+}
+
+/// The relative modules a JavaScript module imports (`from "./x.js"`, `import "./x.js"`).
+fn relative_imports(module: &str) -> Vec<String> {
+    let mut imports = Vec::new();
+    for marker in ["from \"./", "import \"./"] {
+        for (start, _) in module.match_indices(marker) {
+            let rest = &module[start + marker.len()..];
+            let name = rest.split('"').next().unwrap_or_default();
+            imports.push(name.to_owned());
+        }
+    }
+    imports
+}
+
+#[test]
+fn the_client_is_served_as_javascript_with_every_module_it_imports() {
+    let server =
+        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
+    // Follow the imports from index.js, as the browser does, fetching each module once.
+    let mut todo = vec!["index.js".to_owned()];
+    let mut served: Vec<(String, String)> = Vec::new();
+    while let Some(file) = todo.pop() {
+        if served.iter().any(|(name, _)| *name == file) {
+            continue;
+        }
+        let (head, body) = http_get(&server, &format!("/client/{file}"));
+        assert_ok(&head, "text/javascript; charset=utf-8");
+        todo.extend(relative_imports(&body));
+        served.push((file, body));
+    }
+    let (_, index) = &served[0];
+    assert!(
+        index.contains("export { connect"),
+        "index.js exports connect"
+    );
+    assert!(
+        served.iter().any(|(name, _)| name == "socket.js"),
+        "index.js imports socket.js, where connect is"
+    );
+
+    // Only those: no type declarations, nothing outside the client.
+    for path in ["/client/index.d.ts", "/client/nope.js", "/client/"] {
+        let (head, _) = http_get(&server, path);
+        assert!(
+            head.starts_with("HTTP/1.0 404") || head.starts_with("HTTP/1.1 404"),
+            "{path}: {head}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
-//! The TypeScript client (`clients/js`) against this example's server: `npm test` there builds
-//! it with `tsc`, checks its typed events (`tsc --noEmit` over `@ts-expect-error` lines), and
-//! runs its `node --test` suite, which starts this server (the binary cargo built for this
-//! test) and restarts it on the same port.
+//! The TypeScript client (`clients/js`) against this example's server: `npm test` there checks
+//! that the committed `dist/` is what `tsc` makes of `src/` now, builds it, checks its typed
+//! events (`tsc --noEmit` over `@ts-expect-error` lines), and runs its `node --test` suite,
+//! which starts this server (the binary cargo built for this test) and restarts it on the same
+//! port.
 //!
 //! Needs `node` and `npm ci --prefix clients/js`. Without them the test is skipped with a loud
 //! line on stderr, unless `CI=true`, where it fails.

@@ -1,18 +1,22 @@
 // Opens the chat page twice in headless Chromium, joins as alice and bob, and checks that
 // messages and joined/left notices reach the other page, and that rooms keep their messages to
-// their members: bob never gets what alice writes in #rust until he joins it.
+// their members: bob never gets what alice writes in #rust until he joins it. Then the chat
+// server restarts (the process is terminated and a new one starts on the same port): both pages
+// say they are reconnecting, come back by themselves into their rooms, and talk again.
 //
-// Usage: node chat-roundtrip.mjs <http://ADDR> [screenshot directory]
-// Run by examples/chat/tests/browser.rs, which starts the server. Exits 0 on success.
+// Usage: node chat-roundtrip.mjs <chat binary> [screenshot directory]
+// Run by examples/chat/tests/browser.rs with the binary cargo built. The script starts the
+// server itself, since it stops and restarts it in the middle. Exits 0 on success.
 
 import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [base, shotsArg] = process.argv.slice(2);
-if (!base) {
-  console.error("usage: node chat-roundtrip.mjs <http://ADDR> [screenshot directory]");
+const [binary, shotsArg] = process.argv.slice(2);
+if (!binary) {
+  console.error("usage: node chat-roundtrip.mjs <chat binary> [screenshot directory]");
   process.exit(2);
 }
 const shots = shotsArg ?? mkdtempSync(join(tmpdir(), "nestgate-chat-"));
@@ -23,6 +27,86 @@ setTimeout(() => {
   console.error("FAILED: the whole run took more than 90 s");
   process.exit(1);
 }, 90_000).unref();
+
+// ---- the chat server -------------------------------------------------------------------------
+
+/** The running server's process, killed if the script ends while it runs. */
+let serverProcess = null;
+process.on("exit", () => serverProcess?.kill("SIGKILL"));
+
+/**
+ * Starts the chat server on `port` (0: any) and resolves with the port it listens on. A given
+ * port is retried for up to 10 s: the previous process's socket may still hold it briefly.
+ */
+async function startServer(port) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await startOnce(port);
+    } catch (err) {
+      if (port === 0 || Date.now() > deadline) throw err;
+      console.log(`the chat server did not start on port ${port} (${err.message}); again`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** One start: resolves once the server prints `listening on http://ADDR`, rejects if it exits. */
+function startOnce(port) {
+  const child = spawn(binary, [], {
+    env: { ...process.env, PORT: String(port), RUST_LOG: process.env.RUST_LOG ?? "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no "listening on" within ${STEP_TIMEOUT_MS} ms: ${out}`));
+    }, STEP_TIMEOUT_MS);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`it exited (${signal ?? code}): ${out.trim()}`));
+    });
+    // Its logs go to stdout too: pass them on, and read the address from them.
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      process.stdout.write(chunk.replace(/^(?=.)/gm, "[chat server] "));
+      out += chunk;
+      const match = /listening on http:\/\/(\S+)/.exec(out);
+      if (match && serverProcess !== child) {
+        clearTimeout(timer);
+        serverProcess = child;
+        resolve(Number(match[1].split(":").pop()));
+      }
+    });
+  });
+}
+
+/** Sends SIGTERM to the server and waits for the process to exit (SIGKILL and fail after 10 s). */
+async function stopServer() {
+  const child = serverProcess;
+  if (child.exitCode !== null || child.signalCode !== null) throw new Error("the chat server died");
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? code)));
+  child.kill("SIGTERM");
+  const timeout = new Promise((resolve) => setTimeout(resolve, 10_000, "timeout"));
+  const how = await Promise.race([exited, timeout]);
+  serverProcess = null;
+  if (how === "timeout") {
+    child.kill("SIGKILL");
+    throw new Error("the chat server did not exit within 10 s of SIGTERM");
+  }
+  console.log(`the chat server exited (${how})`);
+}
+
+const port = await startServer(0);
+const base = `http://127.0.0.1:${port}`;
+console.log(`the chat server listens on ${base}`);
+
+// ---- the pages -------------------------------------------------------------------------------
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -103,6 +187,14 @@ async function say(page, text) {
   await page.press("#text", "Enter");
 }
 
+/** Runs `action`, then waits for one more (visible) notice with `text` on `page` than before. */
+async function newNotice(page, text, action) {
+  const notices = page.locator("#messages .notice", { hasText: text });
+  const before = await notices.count();
+  await action();
+  await notices.nth(before).waitFor();
+}
+
 /** Fails if `page` has, even hidden, a chat message with `text`. */
 async function neverGot(page, text) {
   const count = await page.locator("#messages .msg", { hasText: text }).count();
@@ -122,7 +214,8 @@ try {
 
   // The server's exceptions show as error lines: bob's page writes before joining.
   await bob.locator("#status.online").waitFor();
-  await bob.evaluate(() => send("message", { room: "general", text: "too early" }));
+  // The page's forms never send before joining: the page's socket does, for this test only.
+  await bob.evaluate(() => window.chatSocket.emit("message", { room: "general", text: "too early" }));
   await bob.locator("#messages .error", { hasText: "join first" }).waitFor();
   console.log("bob's page shows the server's exception");
 
@@ -182,20 +275,31 @@ try {
   if (await bob.locator("#my-rooms .unread").count() !== 0) throw new Error("the unread mark stays");
   console.log("bob's sidebar counted the unread message");
 
-  // Alice's connection drops: her page reconnects, joins again under her name and into her
-  // rooms, comes back to #rust, and carries on.
-  await alice.evaluate(() => ws.close());
-  await alice.locator("#messages .error", { hasText: "connection lost" }).waitFor();
-  await bob.locator("#messages .notice", { hasText: "alice left #rust" }).waitFor();
-  await alice.locator("#messages .notice", { hasText: "You joined as alice" }).nth(1).waitFor();
-  await bob.locator("#messages .notice", { hasText: "alice joined #rust" }).waitFor();
-  await alice.locator("#status.online").waitFor();
-  await currentRoomIs(alice, "rust");
-  await alice.locator('#my-rooms li[data-room="general"]').waitFor();
+  // The server restarts: SIGTERM ends the process (its sockets close with 1001), and a new one
+  // starts on the same port. Both pages say they are reconnecting, and come back by themselves:
+  // joined again under their names, in their rooms, on #rust as before; they talk again.
+  await stopServer();
+  for (const page of [alice, bob]) {
+    await page.locator("#status.reconnecting", { hasText: "reconnecting" }).waitFor();
+    await page.locator("#messages .error", { hasText: "connection lost" }).waitFor();
+  }
+  const reconnectingShot = join(shots, "chat-alice-reconnecting.png");
+  await alice.screenshot({ path: reconnectingShot });
+  console.log(`both pages are reconnecting (screenshot: ${reconnectingShot})`);
+  if ((await startServer(port)) !== port) throw new Error(`the chat server is not back on ${port}`);
+  console.log(`the chat server started again on port ${port}`);
+  for (const [page, name] of [[alice, "alice"], [bob, "bob"]]) {
+    await page.locator("#status.online").waitFor();
+    await page.locator("#messages .notice", { hasText: `You joined as ${name}` }).nth(1).waitFor();
+    await currentRoomIs(page, "rust");
+    await page.locator('#my-rooms li[data-room="general"]').waitFor();
+  }
   await say(alice, "back again");
   await seeMessage(bob, "alice", "back again");
-  console.log("alice's page reconnected and joined her rooms again");
+  await say(bob, "me too");
+  await seeMessage(alice, "bob", "me too");
   await alice.locator("#online", { hasText: "2 online" }).waitFor();
+  console.log("after the restart both pages reconnected, joined their rooms again and talk");
 
   const aliceShot = join(shots, "chat-alice.png");
   const bobShot = join(shots, "chat-bob.png");
@@ -204,18 +308,19 @@ try {
   console.log(`screenshots: ${aliceShot} ${bobShot}`);
 
   // Bob leaves #rust with its × button: his page goes back to #general; alice is told.
-  await bob.click('#my-rooms li[data-room="rust"] .room-leave');
-  await currentRoomIs(bob, "general");
+  // (Counted: the old server, shutting down, may have said so already.)
+  await newNotice(alice, "bob left #rust", async () => {
+    await bob.click('#my-rooms li[data-room="rust"] .room-leave');
+    await currentRoomIs(bob, "general");
+  });
   if (await bob.locator('#my-rooms li[data-room="rust"]').count() !== 0) {
     throw new Error("#rust stays in bob's rooms after leaving it");
   }
-  await alice.locator("#messages .notice", { hasText: "bob left #rust" }).waitFor();
   console.log("bob left #rust");
 
   // Bob closes his page: alice is told in #general, the one room he was still in.
   await switchTo(alice, "general");
-  await bob.context().close();
-  await alice.locator("#messages .notice", { hasText: "bob left #general" }).waitFor();
+  await newNotice(alice, "bob left #general", () => bob.context().close());
   await alice.locator("#online", { hasText: "1 online" }).waitFor();
   console.log("alice sees that bob left");
 
