@@ -212,6 +212,10 @@ impl ClientBuilder {
 
     /// Returns at once and connects in the background, retrying from the first attempt as
     /// [`reconnect`](Self::reconnect) says; `emit` and `request` queue meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (the connection is a task of it).
     pub fn start(self) -> Client {
         Client::spawn(self.config, false)
     }
