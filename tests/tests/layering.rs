@@ -55,6 +55,14 @@ fn rules() -> Vec<Rule> {
         why: "the Engine.IO transport knows nothing of sockets, namespaces or Socket.IO (a crate in waiting)",
     });
     rules.push(Rule {
+        scope: "recovery",
+        allowed: Allowed::Only(&[
+            "adapter", "ack", "close", "config", "error", "handshake", "host", "origin",
+            "pattern", "protocol", "state", "util",
+        ]),
+        why: "recovery (the log and the sessions) knows rooms and frames, not sockets or connections",
+    });
+    rules.push(Rule {
         scope: "connection",
         allowed: Allowed::AllBut(&["engineio", "socketio", "ws"]),
         why: "the connection driver is shared by both wire modes and knows no engine type",

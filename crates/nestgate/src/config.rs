@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) refresh_lead: Duration,
     /// Admission: what a client may open and keep before any handler runs (see `app/limits.rs`).
     pub(crate) admission: Admission,
+    /// Connection-state recovery (`App::recovery`); `None`: off.
+    pub(crate) recovery: Option<RecoveryConfig>,
 }
 
 /// The bounds on connections, request heads, rooms and dynamic namespaces.
@@ -92,6 +94,47 @@ impl Default for Config {
             linger_bytes: 64 * 1024 * 1024,
             admission: Admission::default(),
             refresh_lead: Duration::from_secs(30),
+            recovery: None,
+        }
+    }
+}
+
+/// How connection-state recovery works: [`App::recovery`](crate::App::recovery).
+///
+/// ```
+/// use nestgate::recovery::RecoveryConfig;
+/// use std::time::Duration;
+///
+/// let config = RecoveryConfig {
+///     window: Duration::from_secs(30),
+///     ..RecoveryConfig::default()
+/// };
+/// let app = nestgate::App::new().recovery(config);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// How long a lost session may come back, and how old a stored message may be. Default
+    /// 2 minutes (socket.io's default).
+    pub window: Duration,
+    /// Messages stored per namespace. Default 10,000.
+    pub max_messages: usize,
+    /// Bytes of stored frames per namespace. Default 8 MiB.
+    pub max_bytes: usize,
+    /// Lost sessions kept per namespace; past it the oldest goes. Default 100,000.
+    pub max_sessions: usize,
+    /// Lets a recovering connection in without running the handshake guards again. Default
+    /// `false`: the guards run, since a token may have expired meanwhile.
+    pub skip_guards: bool,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig {
+            window: Duration::from_secs(120),
+            max_messages: 10_000,
+            max_bytes: 8 * 1024 * 1024,
+            max_sessions: 100_000,
+            skip_guards: false,
         }
     }
 }

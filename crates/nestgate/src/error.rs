@@ -78,6 +78,9 @@ pub enum Error {
     /// feature's `InProcess::new`).
     #[error("connection rejected: {} (close code {})", .0.reason(), .0.code())]
     Rejected(Reject),
+    /// Settings that do not work together yet.
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
 }
 
 /// The message a client sees for an internal error; the detail goes to the log only.

@@ -229,6 +229,7 @@ pub mod gateway;
 pub mod guard;
 pub mod layer;
 pub mod operators;
+pub mod recovery;
 pub mod refresh;
 pub mod socketio;
 #[cfg(feature = "testing")]

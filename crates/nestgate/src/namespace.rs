@@ -5,6 +5,7 @@ use crate::error::Reject;
 use crate::filter::{ErrorHost, Failure};
 use crate::guard::BoxedHandshakeGuard;
 use crate::handler::{GatewayHooks, Route};
+use crate::recovery::{Recovery, RecoveryConfig};
 use crate::runtime::Children;
 use crate::socket::{DisconnectReason, Socket};
 use futures_util::FutureExt as _;
@@ -20,6 +21,8 @@ pub(crate) struct Template {
     pub(crate) routes: Arc<HashMap<&'static str, Route>>,
     pub(crate) hooks: Vec<Arc<dyn GatewayHooks>>,
     pub(crate) handshake_guards: Vec<BoxedHandshakeGuard>,
+    /// Connection-state recovery: each namespace gets its own log and sessions.
+    pub(crate) recovery: Option<RecoveryConfig>,
 }
 
 impl Template {
@@ -46,6 +49,7 @@ pub(crate) struct Namespace {
     handshake_guards: Vec<BoxedHandshakeGuard>,
     /// For a dynamic gateway's namespace: the table it is listed in.
     children: Option<Weak<Children>>,
+    recovery: Option<Arc<Recovery>>,
 }
 
 impl Drop for Namespace {
@@ -67,6 +71,7 @@ impl Namespace {
             routes,
             hooks,
             handshake_guards,
+            recovery,
         } = template;
         Namespace {
             path: path.into(),
@@ -75,7 +80,13 @@ impl Namespace {
             adapter,
             handshake_guards,
             children: None,
+            recovery: recovery.map(Recovery::new),
         }
+    }
+
+    /// Its connection-state recovery, when the app turned it on.
+    pub(crate) fn recovery(&self) -> Option<&Arc<Recovery>> {
+        self.recovery.as_ref()
     }
 
     pub(crate) fn handshake_guards(&self) -> &[BoxedHandshakeGuard] {

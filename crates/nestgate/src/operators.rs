@@ -128,9 +128,17 @@ impl Operators {
     /// once and shared by every recipient; nobody waits for a slow client.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), BroadcastError> {
         let frame = protocol::encode_event(event, data)?;
-        self.namespace
-            .adapter()
-            .broadcast(frame.into(), &self.options)?;
+        let adapter = self.namespace.adapter();
+        match self.namespace.recovery() {
+            // Stored, with its offset, unless it may be dropped anyway.
+            Some(recovery) if !self.options.volatile => {
+                let target = crate::recovery::Target::of(&self.options);
+                recovery.emit(frame, target, |frame| {
+                    adapter.broadcast(frame.clone(), &self.options)
+                })?;
+            }
+            _ => adapter.broadcast(frame.into(), &self.options)?,
+        }
         Ok(())
     }
 

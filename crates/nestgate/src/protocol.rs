@@ -181,6 +181,20 @@ pub(crate) fn encode_event_with_id<T: Serialize + ?Sized>(
     Ok(frame)
 }
 
+/// `frame`, an event frame as [`encode_event`] writes it, with `"offset":<offset>` at its end:
+/// a message stored for connection-state recovery ([`crate::recovery`]).
+pub(crate) fn with_offset(mut frame: String, offset: &str) -> String {
+    debug_assert!(frame.ends_with('}'));
+    frame.pop();
+    frame.push_str(",\"offset\":");
+    push_json_str(&mut frame, offset);
+    frame.push('}');
+    frame
+}
+
+/// The event that tells a ws-json client it is registered, with its session for recovery.
+pub(crate) const CONNECTED_EVENT: &str = "nestgate:connected";
+
 /// `{"event":<event>,"data":<raw JSON>}`.
 pub(crate) fn encode_event_raw(event: &str, data: &str) -> String {
     let mut out = String::with_capacity(event.len() + data.len() + 22);

@@ -46,6 +46,12 @@ impl Server {
         self.namespace.path()
     }
 
+    /// What this path's connection-state recovery holds and has done (`None` when the app did
+    /// not turn it on: [`App::recovery`](crate::App::recovery)).
+    pub fn recovery_stats(&self) -> Option<crate::recovery::RecoveryStats> {
+        self.namespace.recovery().map(|recovery| recovery.stats())
+    }
+
     /// The server of another gateway path, if one is registered there. For a dynamic
     /// gateway's path (`/tenant/{id}`) the namespace is made if needed and kept while the
     /// returned `Server` is; `None` past `App::max_dynamic_namespaces`.

@@ -37,7 +37,13 @@ impl App {
             adapter: adapter_builder,
             pipeline,
             socket_io: _,
+            custom_adapter,
         } = self;
+        if config.recovery.is_some() && custom_adapter {
+            return Err(Error::Unsupported(
+                "connection-state recovery with a cluster adapter (App::adapter): its log is in this process's memory",
+            ));
+        }
         super::providers::build_all(&mut state, providers)?;
         let mut seen: Vec<TypeId> = Vec::new();
         let mut built = Vec::new();
@@ -130,6 +136,7 @@ impl App {
                 routes: Arc::new(entry.routes),
                 hooks: entry.hooks,
                 handshake_guards: entry.handshake_guards,
+                recovery: config.recovery,
             };
             if let Some(pattern) = Pattern::parse(entry.path) {
                 dynamic.push((pattern, template));

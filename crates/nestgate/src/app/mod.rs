@@ -65,6 +65,8 @@ pub struct App {
     pipeline: Pipeline,
     /// Set by [`App::socket_io`]: Socket.IO is served beside ws-json.
     socket_io: Option<crate::socketio::SocketIoConfig>,
+    /// Set by [`App::adapter`]: not the in-memory default.
+    custom_adapter: bool,
 }
 
 /// A gateway registered explicitly, not yet built.
@@ -117,6 +119,7 @@ impl App {
             handle: AppHandle::new(),
             pipeline: Pipeline::default(),
             socket_io: None,
+            custom_adapter: false,
         }
     }
 
@@ -167,6 +170,7 @@ impl App {
     /// [`LocalAdapter`], this process only). A cluster adapter makes several processes one server.
     pub fn adapter(mut self, builder: impl AdapterBuilder) -> Self {
         self.adapter = Box::new(builder);
+        self.custom_adapter = true;
         self
     }
 

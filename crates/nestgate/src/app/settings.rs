@@ -5,6 +5,19 @@ use super::App;
 use std::time::Duration;
 
 impl App {
+    /// Turns on connection-state recovery: a client whose connection was lost comes back
+    /// within `config.window` and gets every message it missed, in order — or is told it was
+    /// not recovered, and why. Off by default; see [`recovery`](crate::recovery) for the
+    /// protocol and what it costs.
+    ///
+    /// ```
+    /// let app = nestgate::App::new().recovery(nestgate::recovery::RecoveryConfig::default());
+    /// ```
+    pub fn recovery(mut self, config: crate::recovery::RecoveryConfig) -> Self {
+        self.config.recovery = Some(config);
+        self
+    }
+
     /// How long `emit_with_ack` waits for a client's answer by default (default 5 s).
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.config.ack_timeout = timeout;

@@ -9,6 +9,7 @@ mod dispatch;
 mod handoff;
 mod heartbeat;
 mod reader;
+mod recovery;
 mod writer;
 
 pub(crate) use dispatch::dispatch;
@@ -46,6 +47,10 @@ pub(crate) struct Transport<S, K> {
     /// Shared with the transport, which then starts handlers itself while the reader has
     /// nothing to do ([`Handoff`]).
     pub(crate) handoff: Option<Arc<Handoff>>,
+    /// A transport that takes part in connection-state recovery (ws-json, when the app turned
+    /// it on): what the connection brought. Boxed: it is used up at registration, and the
+    /// connection's future keeps its room for its whole life.
+    pub(crate) recovery: Option<Box<crate::recovery::Attempt>>,
 }
 
 /// What a transport's stream brings: a WebSocket message, a frame the transport decoded itself
@@ -100,7 +105,9 @@ where
         rate_limit,
         writer_task,
         handoff,
+        recovery,
     } = transport;
+    let recovers = recovery.is_some();
     let mut writer = if writer_task {
         Writer::Task(tokio::spawn(write_loop(sink, socket.clone())))
     } else {
@@ -122,7 +129,7 @@ where
             finish(&socket, &mut stream, &mut writer, close_handshake).await;
             return;
         }
-        namespace.store().insert(socket.clone());
+        recovery::register(&socket, &namespace, recovery);
         crate::refresh::watch_if_expiring(&socket);
 
         let mut running = Running::default();
@@ -145,6 +152,8 @@ where
         if let Some(handoff) = &handoff {
             handoff.stop();
         }
+        // What a lost socket's session keeps: the rooms before they are left.
+        let rooms = recovers.then(|| socket.rooms());
         namespace.store().remove(&socket);
         socket.fail_pending_acks();
         let shutdown_timeout = runtime.config.shutdown_timeout;
@@ -152,6 +161,9 @@ where
         let cause = socket
             .closing_cause()
             .map_or(DisconnectReason::TransportError, |closing| closing.reason);
+        if let Some(rooms) = rooms {
+            recovery::save(&socket, &namespace, rooms, &cause);
+        }
         tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
         Box::pin(namespace.disconnect(&socket, &cause)).await;
         // Handlers still running for a client that left get the same deadline as at shutdown.

@@ -97,8 +97,33 @@ impl Socket {
         runtime: Arc<Runtime>,
     ) -> Self {
         let (handshake, extensions) = request.into_parts();
+        Socket::new(new_id(), handshake, extensions, namespace, runtime)
+    }
+
+    /// [`Socket::accept`] for a connection that recovers a lost socket: its id again, and its
+    /// extensions under those the handshake guards set now (theirs win).
+    pub(crate) fn recover(
+        request: HandshakeRequest,
+        saved: &crate::recovery::Saved,
+        namespace: Arc<Namespace>,
+        runtime: Arc<Runtime>,
+    ) -> Self {
+        let (handshake, fresh) = request.into_parts();
+        let mut extensions = saved.extensions.clone();
+        extensions.extend(fresh);
+        extensions.insert(Recovered);
+        Socket::new(saved.id.clone(), handshake, extensions, namespace, runtime)
+    }
+
+    fn new(
+        id: Arc<str>,
+        handshake: Handshake,
+        extensions: Extensions,
+        namespace: Arc<Namespace>,
+        runtime: Arc<Runtime>,
+    ) -> Self {
         let inner = SocketInner {
-            id: new_id(),
+            id,
             handshake,
             outbound: Outbound::new(
                 runtime.config.outbound_queue,
@@ -117,6 +142,14 @@ impl Socket {
         Socket {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Whether this connection recovered a lost socket ([`App::recovery`](crate::App::recovery)):
+    /// its id, rooms and extensions are the lost one's, and it gets the messages it missed.
+    /// In `#[on_connection]` hooks the rooms are not back yet (they are with the missed
+    /// messages, when the socket is registered after the hooks).
+    pub fn recovered(&self) -> bool {
+        read(&self.inner.extensions).get::<Recovered>().is_some()
     }
 
     /// The socket's id: 22 random URL-safe characters, unique for the server's lifetime.
@@ -142,7 +175,13 @@ impl Socket {
     /// Sends `{"event": event, "data": data}` to this client.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), SendError> {
         let frame = protocol::encode_event(event, data)?;
-        self.send_text(frame.into())
+        match self.inner.namespace.recovery() {
+            Some(recovery) => {
+                let target = crate::recovery::Target::socket(self.id());
+                recovery.emit(frame, target, |frame| self.send_text(frame.clone()))
+            }
+            None => self.send_text(frame.into()),
+        }
     }
 
     /// Sends `{"event": event, "data": data}` to this client unless its outbound queue is full,
@@ -358,6 +397,17 @@ impl Socket {
                 .collect(),
             remote_addr: handshake.remote_addr,
         }
+    }
+}
+
+/// The mark of a recovered socket, in its extensions.
+#[derive(Debug, Clone, Copy)]
+struct Recovered;
+
+impl Socket {
+    /// The extensions, copied (what a lost socket's session keeps).
+    pub(crate) fn extensions_snapshot(&self) -> Extensions {
+        read(&self.inner.extensions).clone()
     }
 }
 

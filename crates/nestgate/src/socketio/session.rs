@@ -343,6 +343,7 @@ impl Client {
             // Its frames go through the text sink; the queue only carries its close.
             writer_task: false,
             handoff: Some(handoff),
+            recovery: None,
         };
         runtime.connections.spawn(connection::serve(
             socket,

@@ -188,6 +188,8 @@ struct Outgoing<'a> {
     ack: Option<u64>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    offset: Option<&'a RawValue>,
 }
 
 /// What a frame the core sends says, as raw JSON texts borrowed from it.
@@ -201,6 +203,9 @@ struct Parts<'a> {
     body: Option<&'a str>,
     /// `body` is an ack's `error`: one argument, never spread.
     error: bool,
+    /// A stored message's offset (a JSON string), for connection-state recovery: socket.io's
+    /// clients read it as the event's last argument.
+    offset: Option<&'a str>,
 }
 
 /// Splits a frame in one of the forms `protocol`'s encoders write — `{"event":E,"data":D}`,
@@ -223,11 +228,26 @@ fn split(frame: &str) -> Option<Parts<'_>> {
             event: None,
             body: Some(body),
             error,
+            offset: None,
         });
     }
     let rest = inner.strip_prefix("{\"event\":")?;
     let (event, rest) = rest.split_at(json_string_len(rest)?);
     let rest = rest.strip_prefix(",\"data\":")?;
+    // `protocol::with_offset` ends a stored message with `,"offset":"<epoch>-<n>"`, which no
+    // value ends with (a string's quotes inside a value are escaped).
+    let (rest, offset) = match rest.rfind(",\"offset\":\"") {
+        Some(at)
+            if rest[at + 11..rest.len().saturating_sub(1)]
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+                && rest.ends_with('"')
+                && rest.len() > at + 12 =>
+        {
+            (&rest[..at], Some(&rest[at + 10..]))
+        }
+        _ => (rest, None),
+    };
     // A value never ends with `,"id":<digits>` (an object or an array ends with its bracket),
     // so such an end is the frame's own id.
     let digits = rest.bytes().rev().take_while(u8::is_ascii_digit).count();
@@ -241,6 +261,7 @@ fn split(frame: &str) -> Option<Parts<'_>> {
         event: Some(event),
         body: Some(body),
         error: false,
+        offset,
     })
 }
 
@@ -279,6 +300,7 @@ fn parse(frame: &str) -> Option<Parts<'_>> {
         event,
         body,
         error,
+        offset: out.offset.map(RawValue::get),
     })
 }
 
@@ -317,6 +339,7 @@ pub(crate) fn outgoing(frame: &str, nsp: &str) -> Option<Packets> {
         }
         _ => {}
     }
+    args.extend(parts.offset);
     let (kind, id) = (parts.kind, parts.id);
     if !args.iter().any(|arg| arg.contains("\"$binary\"")) {
         return Some(smallvec::smallvec![wire_packet(kind, nsp, id, &args)]);
@@ -426,6 +449,7 @@ mod tests {
             event: Some(name),
             body: Some(body),
             error: false,
+            offset: None,
         };
         assert_eq!(
             split(r#"{"event":"a\"b","data":{"id":1},"id":7}"#),
@@ -447,6 +471,7 @@ mod tests {
                 event: None,
                 body: Some(r#"{"message":"no"}"#),
                 error: true,
+                offset: None,
             })
         );
         // Other shapes are left to the JSON parser, which reads them all the same.
@@ -466,6 +491,42 @@ mod tests {
         assert_eq!(
             text(outgoing(r#"{"data":[1],"event":"n"}"#, "/")),
             [EngineMessage::Text(r#"2["n",[1]]"#.into())]
+        );
+    }
+
+    #[test]
+    fn a_stored_message_s_offset_is_its_last_argument() {
+        assert_eq!(
+            text(outgoing(
+                r#"{"event":"n","data":{"a":1},"offset":"0a1b2c3d-17"}"#,
+                "/"
+            )),
+            [EngineMessage::Text(
+                r#"2["n",{"a":1},"0a1b2c3d-17"]"#.into()
+            )]
+        );
+        // Spread arguments, then the offset.
+        assert_eq!(
+            text(outgoing(
+                r#"{"event":"n","data":{"$args":[1,2]},"offset":"e-1"}"#,
+                "/chat"
+            )),
+            [EngineMessage::Text(r#"2/chat,["n",1,2,"e-1"]"#.into())]
+        );
+        // Data that only looks like it (inside a string) is data.
+        assert_eq!(
+            text(outgoing(
+                r#"{"event":"n","data":"x,\"offset\":\"e-1\""}"#,
+                "/"
+            )),
+            [EngineMessage::Text(
+                r#"2["n","x,\"offset\":\"e-1\""]"#.into()
+            )]
+        );
+        // Parsed the slow way, the same.
+        assert_eq!(
+            text(outgoing(r#"{"offset":"e-2","data":3,"event":"n"}"#, "/")),
+            [EngineMessage::Text(r#"2["n",3,"e-2"]"#.into())]
         );
     }
 

@@ -5,6 +5,7 @@ use crate::connection::{Inbound, Transport, serve};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
+use crate::recovery::{Attempt, Recovery};
 use crate::runtime::Runtime;
 use crate::socket::Socket;
 use crate::util::linger::LingerLimits;
@@ -70,7 +71,11 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
         Handshake::detached(&parts.headers, &parts.uri, remote_addr),
         Some(runtime.state.clone()),
     );
-    if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
+    let skip = skips_guards(&target, &parts);
+    if let Err(rejection) = match skip {
+        true => Ok(()),
+        false => crate::guard::check_all(guards, &mut request).await,
+    } {
         tracing::debug!(
             status = rejection.status().as_u16(),
             reason = rejection.message(),
@@ -107,7 +112,15 @@ fn run(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) -> impl Future<Output = ()> + Send {
-    let socket = Socket::accept(request, namespace.clone(), runtime.clone());
+    let attempt = namespace
+        .recovery()
+        .map(|recovery| Box::new(recovery_attempt(recovery, &request)));
+    let socket = match attempt.as_deref() {
+        Some(Attempt::Claimed(claim)) => {
+            Socket::recover(request, &claim.saved, namespace.clone(), runtime.clone())
+        }
+        _ => Socket::accept(request, namespace.clone(), runtime.clone()),
+    };
     let (sink, stream) = ws.split();
     let transport = Transport {
         stream: stream.map(inbound),
@@ -117,8 +130,38 @@ fn run(
         rate_limit: true,
         writer_task: true,
         handoff: None,
+        recovery: attempt,
     };
     serve(socket, transport, runtime, namespace)
+}
+
+/// What a connection presents to recover: `?session=…&offset=…` (both, or it is refused).
+fn recovery_attempt(recovery: &Recovery, request: &HandshakeRequest) -> Attempt {
+    let Some(session) = request.query("session") else {
+        return Attempt::Fresh;
+    };
+    let offset = request.query("offset").unwrap_or_default();
+    match recovery.claim(&session, &offset) {
+        Ok(claim) => Attempt::Claimed(claim),
+        Err(why) => {
+            tracing::debug!(reason = %why, "connection not recovered");
+            Attempt::Failed(why)
+        }
+    }
+}
+
+/// Whether a request may skip the handshake guards: it recovers a waiting session of a
+/// static path whose recovery says so.
+fn skips_guards(target: &Target, parts: &axum::http::request::Parts) -> bool {
+    let Target::Static(namespace) = target else {
+        return false;
+    };
+    let Some(recovery) = namespace.recovery() else {
+        return false;
+    };
+    recovery.config().skip_guards
+        && crate::handshake::query_param(&parts.uri, "session")
+            .is_some_and(|session| recovery.is_waiting(&session))
 }
 
 /// A WebSocket message, as the connection driver reads it.
