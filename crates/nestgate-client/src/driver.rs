@@ -175,7 +175,8 @@ async fn connect(shared: &Shared) -> Attempt {
     let config = &shared.config;
     let attempt = async {
         let token = config.auth.token().await;
-        let request = handshake(config, token.as_deref())?;
+        let session = shared.lock().session.clone();
+        let request = handshake(config, token.as_deref(), session.as_ref())?;
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(config.max_message_size))
             .max_frame_size(Some(config.max_message_size));
@@ -215,13 +216,19 @@ async fn connect(shared: &Shared) -> Attempt {
 fn handshake(
     config: &crate::options::Config,
     token: Option<&str>,
+    session: Option<&(String, String)>,
 ) -> Result<tungstenite::handshake::client::Request, Ended> {
-    let url = match (token, config.auth_in) {
+    let mut url = match (token, config.auth_in) {
         (Some(token), AuthIn::Query | AuthIn::Both) => {
             with_query(&config.url, &config.auth_param, token)
         }
         _ => config.url.clone(),
     };
+    if let Some((session, offset)) = session {
+        // Connection-state recovery: where this client left off.
+        url = with_query(&url, "session", session);
+        url = with_query(&url, "offset", offset);
+    }
     let invalid = |what: String| Ended {
         code: 1006,
         reason: what,
@@ -438,13 +445,56 @@ async fn receive(shared: &Shared, text: &str, writer: &mpsc::Sender<Outgoing>) {
                 let _ = pending.answer.send(result);
             }
         }
-        Ok(Incoming::Event { name, data, id }) => event(shared, name, data, id, writer).await,
+        Ok(Incoming::Event {
+            name,
+            data,
+            id,
+            offset,
+        }) => {
+            if name == CONNECTED {
+                registered(shared, &data);
+                return;
+            }
+            if let Some(offset) = offset
+                && let Some((_, last)) = &mut shared.lock().session
+            {
+                *last = offset;
+            }
+            event(shared, name, data, id, writer).await;
+        }
         Ok(Incoming::Other(value)) => {
             tracing::debug!(%value, "nestgate-client: a frame that is neither an event nor an answer");
         }
         Err(error) => shared
             .lock()
             .lifecycle(Lifecycle::Error(Error::Protocol(error))),
+    }
+}
+
+/// The event a server with connection-state recovery registers a connection with.
+const CONNECTED: &str = "nestgate:connected";
+
+/// `nestgate:connected`: the session to present next time, and whether this one recovered.
+fn registered(shared: &Shared, data: &serde_json::value::RawValue) {
+    #[derive(serde::Deserialize)]
+    struct Connected {
+        session: String,
+        offset: String,
+        recovered: bool,
+        reason: Option<String>,
+    }
+    let mut inner = shared.lock();
+    match serde_json::from_str::<Connected>(data.get()) {
+        Ok(connected) => {
+            inner.session = Some((connected.session, connected.offset));
+            inner.lifecycle(Lifecycle::Registered {
+                recovered: connected.recovered,
+                reason: connected.reason,
+            });
+        }
+        Err(err) => inner.lifecycle(Lifecycle::Error(Error::Protocol(format!(
+            "a {CONNECTED} frame that does not read: {err}"
+        )))),
     }
 }
 

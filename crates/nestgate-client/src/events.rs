@@ -81,6 +81,16 @@ pub enum Lifecycle {
         /// How long until it goes.
         delay: Duration,
     },
+    /// The server registered the connection (from now on its broadcasts reach it), and says
+    /// whether it recovered the session of the connection before (connection-state recovery,
+    /// when the server turned it on: the messages missed meanwhile come next, in order).
+    /// Servers without recovery do not send it.
+    Registered {
+        /// Whether the session was recovered.
+        recovered: bool,
+        /// Why not, when the client asked to be (`expired`, `gap`, `unknown_session`, ...).
+        reason: Option<String>,
+    },
     /// Reconnection gave up after `attempts` attempts; the client is closed.
     ReconnectFailed {
         /// How many.

@@ -40,6 +40,8 @@ pub(crate) enum Incoming {
         name: String,
         data: Box<RawValue>,
         id: Option<u64>,
+        /// A stored message's offset (connection-state recovery).
+        offset: Option<String>,
     },
     /// The answer to the client's request `id`.
     Answer {
@@ -58,6 +60,7 @@ struct Fields {
     id: Option<u64>,
     ack: Option<u64>,
     error: Option<Value>,
+    offset: Option<String>,
 }
 
 /// Reads a text frame; `Err` with what is wrong when it is not JSON.
@@ -84,6 +87,7 @@ pub(crate) fn decode(text: &str) -> Result<Incoming, String> {
             name: name.clone(),
             data: data(),
             id: fields.id,
+            offset: fields.offset.clone(),
         }),
         (None, None) => Ok(Incoming::Other(
             serde_json::from_str(text).unwrap_or(Value::Null),
@@ -139,8 +143,12 @@ mod tests {
             } => assert_eq!(error["message"], "no"),
             other => panic!("{other:?}"),
         }
+        match decode(r#"{"event":"said","data":"hi","offset":"e-3"}"#).unwrap() {
+            Incoming::Event { offset, .. } => assert_eq!(offset.as_deref(), Some("e-3")),
+            other => panic!("{other:?}"),
+        }
         match decode(r#"{"event":"said","data":"hi","id":9}"#).unwrap() {
-            Incoming::Event { name, data, id } => {
+            Incoming::Event { name, data, id, .. } => {
                 assert_eq!(
                     (name.as_str(), data.get(), id),
                     ("said", r#""hi""#, Some(9))

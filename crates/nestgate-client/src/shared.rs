@@ -77,6 +77,9 @@ pub(crate) struct Inner {
     pub(crate) closed: Option<Error>,
     /// The close frame `close_with` asked for.
     pub(crate) close_frame: (u16, String),
+    /// Connection-state recovery: the session the server gave, and the offset of the last
+    /// stored message received, presented when reconnecting.
+    pub(crate) session: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -199,6 +202,7 @@ impl Shared {
                 lifecycle: Vec::new(),
                 closed: None,
                 close_frame: (1000, String::new()),
+                session: None,
             }),
             state: watch::Sender::new(State::Connecting),
             queued: Notify::new(),
