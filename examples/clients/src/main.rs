@@ -13,6 +13,12 @@
 //!   without one).
 //! - `kick` `{"code", "reason"}` → the server closes this connection with that code.
 //! - `say` → `said` with the data, to every client.
+//! - `join` `room` → this connection joins the room; `to` `{"room", "event", "data"}` → `event`
+//!   with `data` to the room's members; `later` `{"event", "data", "ms"}` → `event` to this
+//!   socket, that many milliseconds from now (at most 60,000), even if it has gone meanwhile.
+//!
+//! With `RECOVERY=1` connection-state recovery is on (`RECOVERY_WINDOW_MS`: its window,
+//! default 120,000; `RECOVERY_MAX_MESSAGES`: its log's length, default 10,000).
 //!
 //! The token: `bad` is refused at the handshake (HTTP 401: no socket); `banned` is accepted,
 //! then the connection is closed with 1008 by the `#[on_connection]` hook (the exception frame
@@ -78,6 +84,22 @@ struct Question {
     data: Value,
 }
 
+/// What `to` sends, and where.
+#[derive(Debug, Deserialize)]
+struct ToRoom {
+    room: String,
+    event: String,
+    data: Value,
+}
+
+/// What `later` sends, and when.
+#[derive(Debug, Deserialize)]
+struct Later {
+    event: String,
+    data: Value,
+    ms: u64,
+}
+
 /// How `kick` closes the connection.
 #[derive(Debug, Deserialize)]
 struct Kick {
@@ -139,6 +161,31 @@ impl ClientsGateway {
         socket.disconnect_with(kick.code, &kick.reason);
     }
 
+    #[subscribe_message("join")]
+    fn join(&self, socket: Socket, Data(room): Data<String>) -> Vec<String> {
+        socket.join(room);
+        socket
+            .rooms()
+            .into_iter()
+            .map(|room| room.into_owned())
+            .collect()
+    }
+
+    #[subscribe_message("to")]
+    fn to(&self, server: Server, Data(to): Data<ToRoom>) -> Result<(), WsException> {
+        server.to(to.room).emit(&to.event, &to.data)?;
+        Ok(())
+    }
+
+    #[subscribe_message("later")]
+    fn later(&self, socket: Socket, Data(later): Data<Later>) {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(later.ms.min(60_000))).await;
+            // Gone meanwhile: with recovery on, the message waits in the log all the same.
+            let _ = socket.emit(&later.event, &later.data);
+        });
+    }
+
     #[subscribe_message("say")]
     fn say(&self, server: Server, Data(data): Data<Value>) -> Result<(), WsException> {
         server.emit("said", &data)?;
@@ -156,10 +203,28 @@ async fn main() -> nestgate::Result<()> {
         )
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = nestgate::App::bare()
-        .gateway::<ClientsGateway>()
-        .bind(format!("127.0.0.1:{port}"))
-        .await?;
+    let mut app = nestgate::App::bare().gateway::<ClientsGateway>();
+    if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
+        app = app.recovery(recovery_config());
+    }
+    let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!("clients listening on http://{}", listening.local_addr());
     listening.run().await
+}
+
+/// `RECOVERY_WINDOW_MS` and `RECOVERY_MAX_MESSAGES` over the defaults.
+fn recovery_config() -> nestgate::recovery::RecoveryConfig {
+    let number = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse::<u64>().ok())
+    };
+    let mut config = nestgate::recovery::RecoveryConfig::default();
+    if let Some(ms) = number("RECOVERY_WINDOW_MS") {
+        config.window = Duration::from_millis(ms);
+    }
+    if let Some(max) = number("RECOVERY_MAX_MESSAGES") {
+        config.max_messages = usize::try_from(max).unwrap_or(usize::MAX);
+    }
+    config
 }
