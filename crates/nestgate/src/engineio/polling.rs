@@ -94,6 +94,29 @@ pub(super) fn refuse_body(session: &Session, error: &BodyError) -> Response {
         .into_response()
 }
 
+/// A polling GET waiting for packets: dropped before it is answered, its HTTP connection went
+/// away (hyper drops the request's future), and so did the client — the session closes as a
+/// lost transport, as engine.io's "poll connection closed prematurely" does, rather than
+/// waiting for the ping timeout (a connection-state recovery needs the session ended to be
+/// recovered from).
+struct Abandoned<'a>(Option<&'a Session>);
+
+impl Abandoned<'_> {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0 {
+            tracing::debug!(sid = %session.sid, "an Engine.IO poll was dropped unanswered: closing the session");
+            session.polling.store(false, Ordering::Release);
+            session.close(CloseReason::TransportClose);
+        }
+    }
+}
+
 /// A POST under way on a session.
 pub(super) struct Posting<'a>(&'a Session);
 
@@ -152,6 +175,7 @@ impl Session {
             self.close(CloseReason::InvalidPacket);
             return bad_request("Overlap from client");
         }
+        let abandoned = Abandoned(Some(self));
         let response = loop {
             let notified = self.ready.notified();
             tokio::pin!(notified);
@@ -174,6 +198,7 @@ impl Session {
             // replies to one POST go out in one payload.
             tokio::task::yield_now().await;
         };
+        abandoned.answered();
         self.polling.store(false, Ordering::Release);
         if self.closed.is_fired() {
             self.forget();
