@@ -8,6 +8,10 @@
 //! - No name → the connection is refused: CONNECT_ERROR `name required` for socket.io, HTTP 401
 //!   for ws-json.
 //!
+//! - `RECOVERY=1` turns connection-state recovery on: a socket.io client (with its
+//!   `connectionStateRecovery` handling, built in since 4.6) or a ws-json client that loses
+//!   its connection comes back within 2 minutes to its rooms and every message it missed.
+//!
 //! `cargo run -p socketio-chat`, then open http://127.0.0.1:3000.
 
 use axum::response::Html;
@@ -133,12 +137,14 @@ async fn main() -> nestgate::Result<()> {
         axum::routing::get(|| async { Html(include_str!("../static/index.html")) }),
     );
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = nestgate::App::bare()
+    let mut app = nestgate::App::bare()
         .gateway::<ChatGateway>()
         .socket_io(SocketIoConfig::default())
-        .merge(page)
-        .bind(format!("127.0.0.1:{port}"))
-        .await?;
+        .merge(page);
+    if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
+        app = app.recovery(nestgate::recovery::RecoveryConfig::default());
+    }
+    let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!(
         "socketio-chat listening on http://{}",
         listening.local_addr()

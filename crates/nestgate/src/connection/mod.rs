@@ -14,6 +14,7 @@ mod writer;
 
 pub(crate) use dispatch::dispatch;
 pub(crate) use handoff::{Handoff, Started};
+pub(crate) use recovery::Recovering;
 
 use crate::close;
 use crate::namespace::Namespace;
@@ -50,7 +51,7 @@ pub(crate) struct Transport<S, K> {
     /// A transport that takes part in connection-state recovery (ws-json, when the app turned
     /// it on): what the connection brought. Boxed: it is used up at registration, and the
     /// connection's future keeps its room for its whole life.
-    pub(crate) recovery: Option<Box<crate::recovery::Attempt>>,
+    pub(crate) recovery: Option<Box<Recovering>>,
 }
 
 /// What a transport's stream brings: a WebSocket message, a frame the transport decoded itself

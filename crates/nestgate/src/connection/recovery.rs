@@ -8,6 +8,7 @@ use crate::protocol;
 use crate::recovery::{Attempt, NotRecovered, Outcome, Saved, SessionId};
 use crate::socket::{DisconnectReason, Socket};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// The data of `nestgate:connected`.
 #[derive(Serialize)]
@@ -20,18 +21,48 @@ struct Connected<'a> {
     reason: Option<NotRecovered>,
 }
 
+/// A connection that takes part in recovery: what it brought, and its session.
+#[derive(Debug)]
+pub(crate) struct Recovering {
+    pub(crate) attempt: Attempt,
+    /// The session it recovered, or its new one.
+    pub(crate) session: Arc<str>,
+    /// Tell the client with `nestgate:connected` (ws-json); a Socket.IO client had its session
+    /// in the CONNECT answer.
+    pub(crate) announce: bool,
+}
+
+impl Recovering {
+    pub(crate) fn new(attempt: Attempt, announce: bool) -> Box<Self> {
+        let session = match &attempt {
+            Attempt::Claimed(claim) => claim.session.clone(),
+            _ => crate::util::id::new_id(),
+        };
+        Box::new(Recovering {
+            attempt,
+            session,
+            announce,
+        })
+    }
+}
+
 /// Makes `socket` a broadcast target: at once without recovery; with it, under the log's lock,
-/// after telling the client its session, with what it missed.
-pub(crate) fn register(socket: &Socket, namespace: &Namespace, attempt: Option<Box<Attempt>>) {
-    let (Some(recovery), Some(attempt)) = (namespace.recovery(), attempt) else {
+/// after telling the client its session (ws-json), with what it missed.
+pub(crate) fn register(
+    socket: &Socket,
+    namespace: &Namespace,
+    recovering: Option<Box<Recovering>>,
+) {
+    let (Some(recovery), Some(recovering)) = (namespace.recovery(), recovering) else {
         namespace.store().insert(socket.clone());
         return;
     };
-    let session = match &*attempt {
-        Attempt::Claimed(claim) => claim.session.clone(),
-        _ => crate::util::id::new_id(),
-    };
-    socket.insert_extension(SessionId(session.clone()));
+    let Recovering {
+        attempt,
+        session,
+        announce,
+    } = *recovering;
+
     let config = &socket.runtime().config;
     let capacity = (config.outbound_queue, config.outbound_queue_bytes);
     recovery.register(&attempt, capacity, |registration| {
@@ -40,7 +71,11 @@ pub(crate) fn register(socket: &Socket, namespace: &Namespace, attempt: Option<B
             Outcome::Recovered(_) => (true, None),
             Outcome::Fresh(reason) => (false, *reason),
         };
-        if let (Attempt::Claimed(claim), true) = (&*attempt, recovered) {
+        socket.insert_extension(SessionId {
+            session: session.clone(),
+            since: registration.since,
+        });
+        if let (Attempt::Claimed(claim), true) = (&attempt, recovered) {
             store.join(socket, &claim.saved.rooms);
         }
         let connected = Connected {
@@ -51,9 +86,10 @@ pub(crate) fn register(socket: &Socket, namespace: &Namespace, attempt: Option<B
             reason,
         };
         match protocol::encode_event(protocol::CONNECTED_EVENT, &connected) {
-            Ok(frame) => {
+            Ok(frame) if announce => {
                 let _ = socket.send_text(frame.into());
             }
+            Ok(_) => {}
             // Strings and a bool: serializing cannot fail; if it ever did, the client only
             // misses its session.
             Err(err) => tracing::error!(%err, "cannot encode nestgate:connected"),
@@ -90,13 +126,14 @@ pub(crate) fn save(
     if !recoverable(cause) {
         return;
     }
-    let Some(SessionId(session)) = socket.extension::<SessionId>() else {
+    let Some(SessionId { session, since }) = socket.extension::<SessionId>() else {
         return;
     };
     let saved = Saved {
         id: socket.shared_id(),
         rooms,
         extensions: socket.extensions_snapshot(),
+        since,
     };
     recovery.save(session, saved);
 }

@@ -131,7 +131,12 @@ impl RecoveryStats {
 /// The private id of a socket's session: what a client presents to recover (not its public
 /// id, which other clients may know). Kept in the socket's extensions.
 #[derive(Debug, Clone)]
-pub(crate) struct SessionId(pub(crate) Arc<str>);
+pub(crate) struct SessionId {
+    pub(crate) session: Arc<str>,
+    /// The offset it was registered at: where a client that got no stored message since
+    /// (a socket.io client then presents no offset) is recovered from.
+    pub(crate) since: u64,
+}
 
 /// A session claimed by a reconnecting client: what the socket was, and the client's offset.
 #[derive(Debug)]
@@ -159,6 +164,8 @@ pub(crate) enum Attempt {
 pub(crate) struct Registration {
     /// The offset to present next time (the missed frames after it carry their own).
     pub(crate) offset: String,
+    /// That offset's number.
+    pub(crate) since: u64,
     pub(crate) outcome: Outcome,
 }
 
@@ -250,8 +257,9 @@ impl Recovery {
     }
 
     /// Takes the session a reconnecting client presents, if it can be recovered from
-    /// `offset`. A failure is counted, and the session (if any) is gone.
-    pub(crate) fn claim(&self, session: &str, offset: &str) -> Result<Claim, NotRecovered> {
+    /// `offset` (`None`: from where the session was registered, for a client that got no
+    /// stored message since). A failure is counted, and the session (if any) is gone.
+    pub(crate) fn claim(&self, session: &str, offset: Option<&str>) -> Result<Claim, NotRecovered> {
         let mut state = lock(&self.state);
         let result = self.claim_locked(&mut state, session, offset);
         if let Err(why) = result {
@@ -264,7 +272,7 @@ impl Recovery {
         &self,
         state: &mut State,
         session: &str,
-        offset: &str,
+        offset: Option<&str>,
     ) -> Result<Claim, NotRecovered> {
         let now = Instant::now();
         let saved = state
@@ -274,7 +282,10 @@ impl Recovery {
                 Missing::Unknown => NotRecovered::UnknownSession,
                 Missing::Expired => NotRecovered::Expired,
             })?;
-        let offset = self.parse(offset)?;
+        let offset = match offset {
+            Some(offset) => self.parse(offset)?,
+            None => saved.since,
+        };
         state.log.trim(now);
         if state.log.after(offset, state.last).is_err() {
             return Err(if offset > state.last {
@@ -304,6 +315,7 @@ impl Recovery {
         let mut state = lock(&self.state);
         let fresh = |state: &State, why| Registration {
             offset: self.offset(state.last),
+            since: state.last,
             outcome: Outcome::Fresh(why),
         };
         let registration = match attempt {
@@ -331,6 +343,7 @@ impl Recovery {
                         state.stats.recovered += 1;
                         Registration {
                             offset: self.offset(claim.offset),
+                            since: claim.offset,
                             outcome: Outcome::Recovered(missed),
                         }
                     }

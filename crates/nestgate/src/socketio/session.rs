@@ -11,10 +11,11 @@
 use super::packet::{self, Kind};
 use super::sink::{text_sink, translating_sink};
 use super::translate;
-use crate::connection::{self, Handoff, Inbound, Transport};
+use crate::connection::{self, Handoff, Inbound, Recovering, Transport};
 use crate::engineio::{CloseReason, Direct, EngineMessage, EngineSender, Waiting};
 use crate::guard::HandshakeRequest;
 use crate::handshake::Handshake;
+use crate::recovery::Attempt;
 use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
 use crate::util::queue::{self, TrySend};
@@ -288,10 +289,23 @@ impl Client {
         } else {
             serde_json::from_str(auth).ok()
         };
+        // Connection-state recovery: socket.io's clients present `pid` and `offset` beside
+        // their own auth fields.
+        let presented = auth.as_ref().and_then(presented_session);
+        let skip = presented.as_ref().is_some_and(|(pid, _)| {
+            runtime
+                .namespaces
+                .get(nsp)
+                .and_then(|namespace| namespace.recovery())
+                .is_some_and(|recovery| recovery.config().skip_guards && recovery.is_waiting(pid))
+        });
         let mut handshake = self.handshake.clone();
         handshake.auth = auth.map(Box::new);
         let mut request = HandshakeRequest::new(handshake, Some(runtime.state.clone()));
-        if let Err(rejection) = crate::guard::check_all(guards, &mut request).await {
+        if let Err(rejection) = match skip {
+            true => Ok(()),
+            false => crate::guard::check_all(guards, &mut request).await,
+        } {
             let data = serde_json::json!({"status": rejection.status().as_u16()});
             self.connect_error(nsp, rejection.message(), Some(data));
             return;
@@ -304,12 +318,37 @@ impl Client {
         if lock(&self.state).closed {
             return;
         }
-        let socket = Socket::accept(request, namespace.clone(), runtime.clone());
+        let recovering = namespace.recovery().map(|recovery| {
+            let attempt = match &presented {
+                None => Attempt::Fresh,
+                Some((pid, offset)) => match recovery.claim(pid, offset.as_deref()) {
+                    Ok(claim) => Attempt::Claimed(claim),
+                    Err(why) => {
+                        tracing::debug!(reason = %why, "Socket.IO connection not recovered");
+                        Attempt::Failed(why)
+                    }
+                },
+            };
+            Recovering::new(attempt, false)
+        });
+        let socket = match recovering.as_ref().map(|recovering| &recovering.attempt) {
+            Some(Attempt::Claimed(claim)) => {
+                Socket::recover(request, &claim.saved, namespace.clone(), runtime.clone())
+            }
+            _ => Socket::accept(request, namespace.clone(), runtime.clone()),
+        };
         // Frames go straight to the session, translated on the sending task: no second
         // queue and no writer task hop per frame.
         socket.set_text_sink(text_sink(self.sender.clone(), nsp.to_owned()));
-        // The CONNECT answer goes before anything the connection hooks emit.
-        let reply = serde_json::json!({"sid": socket.id()}).to_string();
+        // The CONNECT answer goes before anything the connection hooks emit; with recovery it
+        // carries the session (`pid`), which the client presents when it reconnects.
+        let reply = match &recovering {
+            Some(recovering) => {
+                serde_json::json!({"sid": socket.id(), "pid": &*recovering.session})
+            }
+            None => serde_json::json!({"sid": socket.id()}),
+        }
+        .to_string();
         let _ = self.sender.send(EngineMessage::text(packet::encode(
             Kind::Connect,
             nsp,
@@ -343,7 +382,7 @@ impl Client {
             // Its frames go through the text sink; the queue only carries its close.
             writer_task: false,
             handoff: Some(handoff),
-            recovery: None,
+            recovery: recovering,
         };
         runtime.connections.spawn(connection::serve(
             socket,
@@ -466,4 +505,13 @@ fn tokio_stream_of(
     mut receiver: queue::Receiver<Result<Inbound, axum::Error>>,
 ) -> impl futures_util::Stream<Item = Result<Inbound, axum::Error>> + Unpin + Send {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// The session a socket.io client presents to recover: `pid` and `offset` in its CONNECT's
+/// auth payload. It has no offset when no stored message reached it since it connected
+/// (socket.io's own server does not recover it then; nestgate does, from its registration).
+fn presented_session(auth: &serde_json::Value) -> Option<(String, Option<String>)> {
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = auth.get("offset").and_then(|offset| offset.as_str());
+    Some((pid.to_owned(), offset.map(str::to_owned)))
 }

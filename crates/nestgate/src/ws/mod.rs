@@ -1,7 +1,7 @@
 //! The ws-json transport: the HTTP handler of a gateway path (the checks before the upgrade,
 //! then the socket and its driver), over nestgate's own WebSocket (`util::websocket`).
 
-use crate::connection::{Inbound, Transport, serve};
+use crate::connection::{Inbound, Recovering, Transport, serve};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
@@ -112,10 +112,10 @@ fn run(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) -> impl Future<Output = ()> + Send {
-    let attempt = namespace
+    let recovering = namespace
         .recovery()
-        .map(|recovery| Box::new(recovery_attempt(recovery, &request)));
-    let socket = match attempt.as_deref() {
+        .map(|recovery| Recovering::new(recovery_attempt(recovery, &request), true));
+    let socket = match recovering.as_ref().map(|recovering| &recovering.attempt) {
         Some(Attempt::Claimed(claim)) => {
             Socket::recover(request, &claim.saved, namespace.clone(), runtime.clone())
         }
@@ -130,18 +130,19 @@ fn run(
         rate_limit: true,
         writer_task: true,
         handoff: None,
-        recovery: attempt,
+        recovery: recovering,
     };
     serve(socket, transport, runtime, namespace)
 }
 
-/// What a connection presents to recover: `?session=…&offset=…` (both, or it is refused).
+/// What a connection presents to recover: `?session=…&offset=…` (without an offset: from
+/// where the session was registered).
 fn recovery_attempt(recovery: &Recovery, request: &HandshakeRequest) -> Attempt {
     let Some(session) = request.query("session") else {
         return Attempt::Fresh;
     };
-    let offset = request.query("offset").unwrap_or_default();
-    match recovery.claim(&session, &offset) {
+    let offset = request.query("offset");
+    match recovery.claim(&session, offset.as_deref()) {
         Ok(claim) => Attempt::Claimed(claim),
         Err(why) => {
             tracing::debug!(reason = %why, "connection not recovered");

@@ -1,0 +1,43 @@
+//! Connection-state recovery with the real npm `socket.io-client` 4.8, over WebSocket and
+//! over long-polling: the script `tests/node/recovery.mjs` cuts a client's connection with a
+//! TCP proxy and checks `socket.recovered` and every missed message; this test owns the
+//! server (`RECOVERY=1`).
+//!
+//! Needs `node` and `npm ci --prefix examples/socketio-chat/tests/node`. Without them the test
+//! is skipped with a loud line on stderr, unless `CI=true`, where it fails.
+
+use nestgate::testing::{ChildServer, Prerequisites};
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn the_npm_socket_io_client_recovers_its_connection_state() {
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let ready = Prerequisites::new(
+        "the socket.io recovery test",
+        "npm ci --prefix examples/socketio-chat/tests/node",
+    )
+    .node()
+    .npm_package(&script_dir, "socket.io-client")
+    .ready();
+    if !ready {
+        return;
+    }
+    let server = ChildServer::start(
+        env!("CARGO_BIN_EXE_socketio-chat"),
+        &[("RECOVERY", "1"), ("RUST_LOG", "warn")],
+    )
+    .expect("the socketio-chat example starts");
+    let output = Command::new("node")
+        .arg(script_dir.join("recovery.mjs"))
+        .arg(server.http_url(""))
+        .output()
+        .expect("node starts");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the recovery script failed ({}); its output is above",
+        output.status
+    );
+}
