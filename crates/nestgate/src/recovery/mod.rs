@@ -87,9 +87,13 @@ impl std::fmt::Display for NotRecovered {
 }
 
 /// What a namespace's recovery holds and has done: [`Server::recovery_stats`](crate::Server::recovery_stats).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// It serializes as an object of its counters, for a metrics endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct RecoveryStats {
+    /// Sessions saved when their connection was lost.
+    pub saved: u64,
     /// Connections recovered.
     pub recovered: u64,
     /// Connections that asked and were not, by reason.
@@ -364,6 +368,7 @@ impl Recovery {
         {
             let mut state = lock(&self.state);
             let evicted = state.sessions.save(session, saved, expires);
+            state.stats.saved += 1;
             state.stats.evicted_sessions += evicted as u64;
         }
         if !self.sweeping.swap(true, Ordering::AcqRel) {
