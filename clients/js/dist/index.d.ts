@@ -13,7 +13,7 @@
  * ```
  */
 export { connect, Socket } from "./socket.js";
-export type { Ack, Auth, ConnectOptions, DisconnectInfo, EventMap, LifecycleEvents, RequestOptions, State, } from "./socket.js";
+export type { Ack, Auth, ConnectOptions, DisconnectInfo, EventMap, LifecycleEvents, RegisteredInfo, RequestOptions, State, } from "./socket.js";
 export { backoffDelay, DEFAULT_RECONNECT } from "./backoff.js";
 export type { ReconnectOptions } from "./backoff.js";
 export { isFinalClose } from "./close.js";

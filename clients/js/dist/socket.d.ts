@@ -41,10 +41,32 @@ export interface DisconnectInfo {
     /** Whether the client will reconnect by itself. */
     willReconnect: boolean;
 }
+/**
+ * How a server with connection-state recovery registered the connection, as the `registered`
+ * event tells it.
+ */
+export interface RegisteredInfo {
+    /**
+     * Whether the server recovered the connection before this one: same socket id, same rooms,
+     * and the messages missed meanwhile come next, in order, once each.
+     */
+    recovered: boolean;
+    /**
+     * Why not, when the client asked to be recovered and was not: `unknown_session`, `expired`,
+     * `gap`, `epoch_changed`, `invalid_offset` or `overflow`.
+     */
+    reason?: string;
+}
 /** The connection's own events (these names are not delivered from the server to `on`). */
 export interface LifecycleEvents {
     /** Connected (again): queued frames have just been sent. */
     connect: () => void;
+    /**
+     * The server registered the connection (its broadcasts reach it from now on) and says
+     * whether it recovered the one before. Only servers with connection-state recovery send it,
+     * after `connect`.
+     */
+    registered: (info: RegisteredInfo) => void;
     disconnect: (info: DisconnectInfo) => void;
     /** A reconnection attempt is scheduled `delay` ms from now. */
     reconnecting: (info: {

@@ -3,7 +3,9 @@ import { isFinalClose, isFinalStatus } from "./close.js";
 import { DisconnectedError, NestgateError, ServerError, TimeoutError } from "./errors.js";
 import { DEFAULT_QUEUE, OfflineQueue } from "./queue.js";
 import { isNode, onRefused, open, OPEN, resolveWebSocket, } from "./transport.js";
-const LIFECYCLE = new Set(["connect", "disconnect", "reconnecting", "reconnect_failed", "error"]);
+const LIFECYCLE = new Set(["connect", "registered", "disconnect", "reconnecting", "reconnect_failed", "error"]);
+/** The event a server with connection-state recovery registers each connection with. */
+const CONNECTED = "nestgate:connected";
 /**
  * A ws-json connection that reconnects by itself.
  *
@@ -29,6 +31,8 @@ export class Socket {
     #otherListeners = [];
     /** The HTTP status that refused the last handshake (Node's `ws` tells it). */
     #refusedStatus;
+    /** Set by `nestgate:connected`; none from a server without recovery. */
+    #session;
     #onOnline = () => this.#reconnectNow();
     constructor(url, options = {}) {
         this.url = url;
@@ -73,6 +77,8 @@ export class Socket {
     close(code = 1000, reason = "") {
         const ws = this.#ws;
         this.#ws = undefined;
+        // Closed on purpose: the server keeps no session for it, and a later connect() is new.
+        this.#session = undefined;
         this.#shutDown(new DisconnectedError("the socket was closed by the client"));
         if (ws) {
             detach(ws, code, reason);
@@ -179,9 +185,8 @@ export class Socket {
                 return;
             }
             const authIn = this.#options.authIn ?? "query";
-            const url = token && authIn !== "header" ? withQuery(this.url, this.#options.authParam ?? "token", token) : this.url;
             const headers = token && authIn !== "query" ? { Authorization: `Bearer ${token}` } : undefined;
-            ws = open(WebSocket, wsPackage, url, this.#options.protocols, headers);
+            ws = open(WebSocket, wsPackage, this.#handshakeUrl(token), this.#options.protocols, headers);
         }
         catch (error) {
             this.#emitLifecycle("error", error);
@@ -220,6 +225,18 @@ export class Socket {
             this.#closed(event.code, reason, wasOpen, this.#refusedStatus);
         };
     }
+    /** The URL of the next handshake: the token when it goes in the query, and the session to recover. */
+    #handshakeUrl(token) {
+        let url = this.url;
+        if (token && (this.#options.authIn ?? "query") !== "header") {
+            url = withQuery(url, this.#options.authParam ?? "token", token);
+        }
+        if (this.#session) {
+            // Where this client left off: the server replays what came after.
+            url = withQuery(withQuery(url, "session", this.#session.id), "offset", this.#session.offset);
+        }
+        return url;
+    }
     /** The connection (or an attempt) ended: reconnect, or end the socket. */
     #closed(code, reason, wasOpen, status) {
         // In flight: the server may or may not have handled them; they are not sent again.
@@ -231,6 +248,10 @@ export class Socket {
         }
         const freshAuth = typeof this.#options.auth === "function";
         const final = (status !== undefined && isFinalStatus(status)) || (status === undefined && isFinalClose(code, reason, freshAuth));
+        if (final) {
+            // A close the server meant (or a refused handshake): it kept no session to recover.
+            this.#session = undefined;
+        }
         const retry = !final && this.#reconnect !== undefined && this.#state !== "closed";
         if (!retry) {
             this.#shutDown(new DisconnectedError(`the connection closed for good (${code}${reason ? ` ${reason}` : ""})`));
@@ -358,8 +379,30 @@ export class Socket {
             this.#emitOther(frame);
             return;
         }
+        if (object.event === CONNECTED) {
+            this.#registered(object.data);
+            return;
+        }
+        if (typeof object.offset === "string" && this.#session) {
+            // A stored message: the next connection recovers from after it, so it is never twice.
+            this.#session.offset = object.offset;
+        }
         const id = typeof object.id === "number" ? object.id : undefined;
         this.#event(object.event, object.data, id);
+    }
+    /** `nestgate:connected`: the session to present next time, and whether this one recovered. */
+    #registered(data) {
+        const connected = (typeof data === "object" && data !== null ? data : {});
+        const { session, offset, recovered, reason } = connected;
+        if (typeof session !== "string" ||
+            typeof offset !== "string" ||
+            typeof recovered !== "boolean" ||
+            (reason != null && typeof reason !== "string")) {
+            this.#emitLifecycle("error", new NestgateError(`a ${CONNECTED} frame that does not read: ${JSON.stringify(data)}`));
+            return;
+        }
+        this.#session = { id: session, offset };
+        this.#emitLifecycle("registered", typeof reason === "string" ? { recovered, reason } : { recovered });
     }
     #event(event, data, id) {
         let answered = false;

@@ -20,6 +20,7 @@ export type {
   DisconnectInfo,
   EventMap,
   LifecycleEvents,
+  RegisteredInfo,
   RequestOptions,
   State,
 } from "./socket.js";

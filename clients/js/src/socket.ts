@@ -56,10 +56,33 @@ export interface DisconnectInfo {
   willReconnect: boolean;
 }
 
+/**
+ * How a server with connection-state recovery registered the connection, as the `registered`
+ * event tells it.
+ */
+export interface RegisteredInfo {
+  /**
+   * Whether the server recovered the connection before this one: same socket id, same rooms,
+   * and the messages missed meanwhile come next, in order, once each.
+   */
+  recovered: boolean;
+  /**
+   * Why not, when the client asked to be recovered and was not: `unknown_session`, `expired`,
+   * `gap`, `epoch_changed`, `invalid_offset` or `overflow`.
+   */
+  reason?: string;
+}
+
 /** The connection's own events (these names are not delivered from the server to `on`). */
 export interface LifecycleEvents {
   /** Connected (again): queued frames have just been sent. */
   connect: () => void;
+  /**
+   * The server registered the connection (its broadcasts reach it from now on) and says
+   * whether it recovered the one before. Only servers with connection-state recovery send it,
+   * after `connect`.
+   */
+  registered: (info: RegisteredInfo) => void;
   disconnect: (info: DisconnectInfo) => void;
   /** A reconnection attempt is scheduled `delay` ms from now. */
   reconnecting: (info: { attempt: number; delay: number }) => void;
@@ -69,7 +92,20 @@ export interface LifecycleEvents {
   error: (error: Error) => void;
 }
 
-const LIFECYCLE = new Set(["connect", "disconnect", "reconnecting", "reconnect_failed", "error"]);
+const LIFECYCLE = new Set(["connect", "registered", "disconnect", "reconnecting", "reconnect_failed", "error"]);
+
+/** The event a server with connection-state recovery registers each connection with. */
+const CONNECTED = "nestgate:connected";
+
+/**
+ * Connection-state recovery: the session the server gave, and the offset of the last stored
+ * message received (or the one `nestgate:connected` gave, when none came since). Presented on
+ * the next connection, so that the server replays what was missed in between.
+ */
+interface Session {
+  id: string;
+  offset: string;
+}
 
 /** Answers a server's request (an event that came with an `id`). */
 export type Ack = (value?: unknown) => void;
@@ -119,6 +155,8 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
   #otherListeners: ((frame: unknown) => void)[] = [];
   /** The HTTP status that refused the last handshake (Node's `ws` tells it). */
   #refusedStatus: number | undefined;
+  /** Set by `nestgate:connected`; none from a server without recovery. */
+  #session: Session | undefined;
   #onOnline = () => this.#reconnectNow();
 
   constructor(url: string, options: ConnectOptions = {}) {
@@ -169,6 +207,8 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
   close(code = 1000, reason = ""): void {
     const ws = this.#ws;
     this.#ws = undefined;
+    // Closed on purpose: the server keeps no session for it, and a later connect() is new.
+    this.#session = undefined;
     this.#shutDown(new DisconnectedError("the socket was closed by the client"));
     if (ws) {
       detach(ws, code, reason);
@@ -301,9 +341,8 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
         return;
       }
       const authIn = this.#options.authIn ?? "query";
-      const url = token && authIn !== "header" ? withQuery(this.url, this.#options.authParam ?? "token", token) : this.url;
       const headers = token && authIn !== "query" ? { Authorization: `Bearer ${token}` } : undefined;
-      ws = open(WebSocket, wsPackage, url, this.#options.protocols, headers);
+      ws = open(WebSocket, wsPackage, this.#handshakeUrl(token), this.#options.protocols, headers);
     } catch (error) {
       this.#emitLifecycle("error", error as Error);
       this.#closed(1006, String((error as Error).message ?? error), false);
@@ -342,6 +381,19 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
     };
   }
 
+  /** The URL of the next handshake: the token when it goes in the query, and the session to recover. */
+  #handshakeUrl(token: string | null | undefined): string {
+    let url = this.url;
+    if (token && (this.#options.authIn ?? "query") !== "header") {
+      url = withQuery(url, this.#options.authParam ?? "token", token);
+    }
+    if (this.#session) {
+      // Where this client left off: the server replays what came after.
+      url = withQuery(withQuery(url, "session", this.#session.id), "offset", this.#session.offset);
+    }
+    return url;
+  }
+
   /** The connection (or an attempt) ended: reconnect, or end the socket. */
   #closed(code: number, reason: string, wasOpen: boolean, status?: number): void {
     // In flight: the server may or may not have handled them; they are not sent again.
@@ -354,6 +406,10 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
     const freshAuth = typeof this.#options.auth === "function";
     const final =
       (status !== undefined && isFinalStatus(status)) || (status === undefined && isFinalClose(code, reason, freshAuth));
+    if (final) {
+      // A close the server meant (or a refused handshake): it kept no session to recover.
+      this.#session = undefined;
+    }
     const retry = !final && this.#reconnect !== undefined && this.#state !== "closed";
     if (!retry) {
       this.#shutDown(new DisconnectedError(`the connection closed for good (${code}${reason ? ` ${reason}` : ""})`));
@@ -488,8 +544,33 @@ export class Socket<S extends object = EventMap, C extends object = EventMap, R 
       this.#emitOther(frame);
       return;
     }
+    if (object.event === CONNECTED) {
+      this.#registered(object.data);
+      return;
+    }
+    if (typeof object.offset === "string" && this.#session) {
+      // A stored message: the next connection recovers from after it, so it is never twice.
+      this.#session.offset = object.offset;
+    }
     const id = typeof object.id === "number" ? object.id : undefined;
     this.#event(object.event, object.data, id);
+  }
+
+  /** `nestgate:connected`: the session to present next time, and whether this one recovered. */
+  #registered(data: unknown): void {
+    const connected = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+    const { session, offset, recovered, reason } = connected;
+    if (
+      typeof session !== "string" ||
+      typeof offset !== "string" ||
+      typeof recovered !== "boolean" ||
+      (reason != null && typeof reason !== "string")
+    ) {
+      this.#emitLifecycle("error", new NestgateError(`a ${CONNECTED} frame that does not read: ${JSON.stringify(data)}`));
+      return;
+    }
+    this.#session = { id: session, offset };
+    this.#emitLifecycle("registered", typeof reason === "string" ? { recovered, reason } : { recovered });
   }
 
   #event(event: string, data: unknown, id: number | undefined): void {

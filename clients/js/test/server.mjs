@@ -24,12 +24,13 @@ function serverBinary() {
 /**
  * A running server: `url` (ws://127.0.0.1:PORT/), `port`, `stop()`, `restart()` on the same
  * port. A given port is retried for up to 10 s while the previous process's socket lingers.
+ * `env`: more environment for the server (`{ RECOVERY: "1" }`), kept by `restart()`.
  */
-export async function startServer(port = 0) {
+export async function startServer(port = 0, env = {}) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      return await startOnce(port);
+      return await startOnce(port, env);
     } catch (error) {
       if (port === 0 || Date.now() > deadline) {
         throw error;
@@ -39,9 +40,9 @@ export async function startServer(port = 0) {
   }
 }
 
-async function startOnce(port) {
+async function startOnce(port, env) {
   const child = spawn(serverBinary(), [], {
-    env: { ...process.env, PORT: String(port), RUST_LOG: process.env.RUST_LOG ?? "warn" },
+    env: { ...process.env, PORT: String(port), RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const address = await new Promise((resolve, reject) => {
@@ -72,7 +73,7 @@ async function startOnce(port) {
     /** Starts the server again on the same port. */
     async restart() {
       await server.stop();
-      return startServer(actualPort);
+      return startServer(actualPort, env);
     },
   };
   return server;

@@ -22,6 +22,12 @@
 //! When a socket that joined goes away, each of its rooms gets `left` and everyone gets
 //! `online`. Bad input is answered with nestgate's
 //! `{"event":"exception","data":{"status":"error","message":...}}`.
+//!
+//! Connection-state recovery is on (`App::recovery`): a client whose connection was lost (not
+//! closed) and comes back within two minutes with `?session=&offset=` (`@nestgate/client` does
+//! so by itself) is the same socket again, with its name and rooms, and gets what it missed.
+//! Its rooms heard it leave, so they hear `joined` again (it is not told of itself), and
+//! everyone gets `online` with it counted again.
 
 mod client;
 
@@ -29,6 +35,7 @@ use axum::response::Html;
 use axum::routing::get;
 use nestgate::adapter::Room;
 use nestgate::prelude::*;
+use nestgate::recovery::RecoveryConfig;
 use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,6 +58,11 @@ const MAX_ROOMS: usize = 20;
 /// The name a socket joined with, kept on the socket itself as a typed extension.
 #[derive(Debug, Clone)]
 struct Name(String);
+
+/// The rooms a joined socket is in, kept on it too: a recovered socket gets its rooms back
+/// only after its connection hooks, and the hook that tells those rooms it is back needs them.
+#[derive(Debug, Clone)]
+struct Rooms(Vec<Room>);
 
 /// The data of a `join` event.
 #[derive(Debug, Deserialize)]
@@ -154,6 +166,7 @@ impl ChatGateway {
         }
         let rooms = enter(&socket, GENERAL)?;
         socket.insert_extension(Name(name.to_owned()));
+        socket.insert_extension(Rooms(rooms.clone()));
         let id = socket.id();
         let mut online = self.online();
         *online += 1;
@@ -195,6 +208,7 @@ impl ChatGateway {
         }
         let already_in = socket.in_room(&room);
         let rooms = enter(&socket, &room)?;
+        socket.insert_extension(Rooms(rooms.clone()));
         // The sender learns its rooms before the room hears of it, as with `welcome`.
         let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
         if !already_in {
@@ -221,6 +235,7 @@ impl ChatGateway {
         let was_in = socket.in_room(&room);
         socket.leave(&room);
         let rooms = socket.rooms();
+        socket.insert_extension(Rooms(rooms.clone()));
         let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
         if was_in {
             let left = Who {
@@ -278,16 +293,45 @@ impl ChatGateway {
         Ok(WsResponse::new("rooms", RoomList { rooms }))
     }
 
-    /// Tells each room of a socket that joined that it left, and everyone the new count.
+    /// A socket that recovered its lost connection is back: its rooms (which heard it leave)
+    /// hear it joined again, and everyone gets the count with it. Nothing for a new socket,
+    /// which has no name yet.
+    #[on_connection]
+    fn back(&self, socket: Socket) {
+        if !socket.recovered() {
+            return;
+        }
+        let Some(Name(name)) = socket.extension::<Name>() else {
+            return;
+        };
+        let Rooms(rooms) = socket.extension::<Rooms>().unwrap_or(Rooms(Vec::new()));
+        for room in &rooms {
+            let joined = Who {
+                id: socket.id(),
+                name: &name,
+                room: room.as_ref(),
+            };
+            // `socket.to`: not to the socket itself, which never left as far as it knows. As
+            // in `leave`, there is nobody to tell of a failure here.
+            let _ = socket.to(room.clone()).emit("joined", &joined);
+        }
+        let mut online = self.online();
+        *online += 1;
+        // To the socket too: it gets it after what it missed, the last count it heard.
+        let _ = socket.server().emit("online", &Online { count: *online });
+    }
+
+    /// Tells each room of a socket that joined that it left, and everyone else the new count.
     ///
     /// The socket is already out of its rooms and off the server's list, so it is not told;
-    /// `socket.rooms()` still lists the rooms it was in (socket.io's `disconnecting`).
+    /// `socket.rooms()` still lists the rooms it was in (socket.io's `disconnecting`). Sent
+    /// with `socket.to` and `socket.broadcast`, that exclude it, so that a socket that recovers
+    /// its connection does not get these with what it missed.
     #[on_disconnect]
     fn leave(&self, socket: Socket) {
         let Some(Name(name)) = socket.extension::<Name>() else {
             return;
         };
-        let server = socket.server();
         for room in &socket.rooms() {
             let left = Who {
                 id: socket.id(),
@@ -296,11 +340,13 @@ impl ChatGateway {
             };
             // `emit` fails only if the data cannot be serialized (three strings always can) or
             // a cluster adapter is unreachable, and there is nobody to tell about either here.
-            let _ = server.to(room.clone()).emit("left", &left);
+            let _ = socket.to(room.clone()).emit("left", &left);
         }
         let mut online = self.online();
         *online = online.saturating_sub(1);
-        let _ = server.emit("online", &Online { count: *online });
+        let _ = socket
+            .broadcast()
+            .emit("online", &Online { count: *online });
     }
 }
 
@@ -373,6 +419,8 @@ async fn main() -> nestgate::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let listening = nestgate::App::new()
         .max_rooms_per_socket(MAX_ROOMS)
+        // A page whose network blips comes back as the same socket, with what it missed.
+        .recovery(RecoveryConfig::default())
         .merge(axum::Router::new().route("/", get(page)))
         .merge(client::router())
         .bind(format!("127.0.0.1:{port}"))

@@ -1,6 +1,8 @@
 //! Loads the chat page in headless Chromium, twice, and sees a message go from one page to the
-//! other, then again after the server restarted: the script `tests/browser/chat-roundtrip.mjs`
-//! drives the pages with `playwright-core`. It also starts the chat binary cargo built for this
+//! other, then the messages one page missed during a network blip (a TCP proxy in the script
+//! drops its connection) come back once each when it recovers, then messages go again after the
+//! server restarted (not recovered: the pages join again): the script
+//! `tests/browser/chat-roundtrip.mjs` drives the pages with `playwright-core`. It also starts the chat binary cargo built for this
 //! test, since it terminates it in the middle and starts it again on the same port.
 //!
 //! Needs `/usr/bin/chromium` (Debian's `chromium`) and `npm ci` in `tests/browser`. Without them

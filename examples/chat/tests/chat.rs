@@ -5,6 +5,88 @@ use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A client of the chat, which has connection-state recovery on: each connection starts with
+/// `nestgate:connected` (read here: the session to come back with), and each stored message
+/// carries its `offset` beside `event` and `data` (kept here, the last one, and taken out of
+/// the frame, so that the tests compare events and data alone).
+struct Chat {
+    client: TestClient,
+    session: String,
+    offset: String,
+}
+
+impl Chat {
+    /// A new connection: not recovered.
+    async fn connect(url: &str) -> Chat {
+        let (chat, connected) = Chat::open(url).await;
+        assert_eq!(connected["recovered"], false, "{connected}");
+        chat
+    }
+
+    /// Connects to `url` and reads `nestgate:connected`; returns its data too.
+    async fn open(url: &str) -> (Chat, Value) {
+        let mut client = TestClient::connect(url).await.unwrap();
+        let frame = client.recv().await;
+        assert_eq!(frame["event"], "nestgate:connected", "{frame}");
+        let data = frame["data"].clone();
+        let field = |name: &str| {
+            data[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("nestgate:connected has a `{name}`: {data}"))
+                .to_owned()
+        };
+        let chat = Chat {
+            client,
+            session: field("session"),
+            offset: field("offset"),
+        };
+        (chat, data)
+    }
+
+    /// Comes back after `lost` (`?session=&offset=`, as `@nestgate/client` does); returns the
+    /// data of `nestgate:connected` too.
+    async fn come_back(url: &str, lost: Lost) -> (Chat, Value) {
+        let url = format!("{url}?session={}&offset={}", lost.session, lost.offset);
+        Chat::open(&url).await
+    }
+
+    /// Loses the connection, as a network that goes away does: the TCP connection closes with
+    /// no close frame (the server keeps the session).
+    fn lose(self) -> Lost {
+        drop(self.client);
+        Lost {
+            session: self.session,
+            offset: self.offset,
+        }
+    }
+
+    async fn emit(&mut self, event: &str, data: Value) {
+        self.client.emit(event, data).await;
+    }
+
+    /// The next frame, its `offset` (if stored) taken out.
+    async fn recv(&mut self) -> Value {
+        let mut frame = self.client.recv().await;
+        if let Some(offset) = frame
+            .as_object_mut()
+            .and_then(|frame| frame.remove("offset"))
+        {
+            self.offset = offset.as_str().expect("an offset is a string").to_owned();
+        }
+        frame
+    }
+
+    async fn close(&mut self) {
+        self.client.close().await;
+    }
+}
+
+/// What a client whose connection was lost comes back with.
+struct Lost {
+    session: String,
+    offset: String,
+}
+
 /// Asserts that `frame` is an exception frame carrying `message`.
 #[track_caller]
 fn assert_exception(frame: &Value, message: &str) {
@@ -19,7 +101,7 @@ fn assert_exception(frame: &Value, message: &str) {
 /// Joins as `name` and returns the socket's id, checking the frames the joiner gets: its
 /// welcome, the new count of people online, and its own `joined` in `general`. Counts sent
 /// before the welcome (others joining) are skipped.
-async fn join(client: &mut TestClient, name: &str, online: usize) -> String {
+async fn join(client: &mut Chat, name: &str, online: usize) -> String {
     client.emit("join", json!({ "name": name })).await;
     let welcome = recv_skipping_online(client).await;
     assert_eq!(welcome["event"], "welcome", "{welcome}");
@@ -50,7 +132,7 @@ fn online_frame(count: usize) -> Value {
 }
 
 /// The next frame that is not an `online` count.
-async fn recv_skipping_online(client: &mut TestClient) -> Value {
+async fn recv_skipping_online(client: &mut Chat) -> Value {
     loop {
         let frame = client.recv().await;
         if frame["event"] != "online" {
@@ -72,8 +154,8 @@ fn assert_message(frame: &Value, name: &str, room: &str, text: &str) {
 async fn two_clients_join_talk_and_leave() {
     let server =
         ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
-    let mut alice = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
-    let mut bob = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
+    let mut alice = Chat::connect(&server.ws_url("/chat")).await;
+    let mut bob = Chat::connect(&server.ws_url("/chat")).await;
 
     // Writing before joining is refused, and the connection stays usable.
     bob.emit("message", json!({"room": "general", "text": "hello?"}))
@@ -153,7 +235,7 @@ async fn two_clients_join_talk_and_leave() {
     assert_eq!(bob.recv().await, online_frame(1));
 
     // A newcomer is counted without alice.
-    let mut carol = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
+    let mut carol = Chat::connect(&server.ws_url("/chat")).await;
     join(&mut carol, "carol", 2).await;
 
     let status = server.terminate().unwrap();
@@ -168,9 +250,9 @@ async fn rooms_keep_their_messages_to_their_members() {
     let server =
         ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
     let url = server.ws_url("/chat");
-    let mut alice = TestClient::connect(&url).await.unwrap();
-    let mut bob = TestClient::connect(&url).await.unwrap();
-    let mut carol = TestClient::connect(&url).await.unwrap();
+    let mut alice = Chat::connect(&url).await;
+    let mut bob = Chat::connect(&url).await;
+    let mut carol = Chat::connect(&url).await;
 
     // No room exists yet; rooms cannot be joined before a name is given.
     alice.emit("rooms", Value::Null).await;
@@ -331,6 +413,64 @@ async fn rooms_keep_their_messages_to_their_members() {
     );
 }
 
+/// A socket whose connection was lost (no close frame) comes back with its session: the same
+/// socket, with its name and rooms, and what it missed. Its rooms hear that it left, then that
+/// it is back; it hears neither, and the count goes down and up again.
+#[tokio::test]
+async fn a_lost_connection_comes_back_as_the_same_socket_with_what_it_missed() {
+    let server =
+        ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
+    let url = server.ws_url("/chat");
+    let mut alice = Chat::connect(&url).await;
+    let mut bob = Chat::connect(&url).await;
+    join(&mut alice, "alice", 1).await;
+    let bob_id = join(&mut bob, "bob", 2).await;
+    assert_eq!(alice.recv().await, online_frame(2));
+    assert_eq!(alice.recv().await, who("joined", &bob_id, "bob", "general"));
+    bob.emit("join_room", json!({"room": "rust"})).await;
+    assert_eq!(recv_skipping_online(&mut bob).await["event"], "my_rooms");
+    assert_eq!(bob.recv().await, who("joined", &bob_id, "bob", "rust"));
+
+    // Bob's connection is lost: alice, in `general`, hears that he left, and the count; then
+    // she writes while he is away.
+    let lost = bob.lose();
+    assert_eq!(alice.recv().await, who("left", &bob_id, "bob", "general"));
+    assert_eq!(alice.recv().await, online_frame(1));
+    alice
+        .emit(
+            "message",
+            json!({"room": "general", "text": "where is bob?"}),
+        )
+        .await;
+    assert_message(&alice.recv().await, "alice", "general", "where is bob?");
+
+    // He comes back, recovered, with his id: first what he missed (alice's message), then the
+    // count with him again; not his own leaving, nor the count without him.
+    let (mut bob, connected) = Chat::come_back(&url, lost).await;
+    assert_eq!(connected["recovered"], true, "{connected}");
+    assert_eq!(connected["id"], bob_id.as_str(), "{connected}");
+    assert_message(&bob.recv().await, "alice", "general", "where is bob?");
+    assert_eq!(bob.recv().await, online_frame(2));
+    // Alice hears that he is back in `general`, and the count.
+    assert_eq!(alice.recv().await, who("joined", &bob_id, "bob", "general"));
+    assert_eq!(alice.recv().await, online_frame(2));
+
+    // His name and rooms are back: joining again is refused, `rust` takes his message at once.
+    bob.emit("join", json!({"name": "bob"})).await;
+    assert_exception(&bob.recv().await, "already joined as bob");
+    bob.emit("message", json!({"room": "rust", "text": "still in rust"}))
+        .await;
+    assert_message(&bob.recv().await, "bob", "rust", "still in rust");
+    bob.emit("rooms", Value::Null).await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"event": "rooms", "data": {"rooms": [
+            {"name": "general", "size": 2},
+            {"name": "rust", "size": 1},
+        ]}})
+    );
+}
+
 /// An HTTP/1.0 GET of `path`: the response's head and body.
 fn http_get(server: &ChildServer, path: &str) -> (String, String) {
     let mut stream = std::net::TcpStream::connect(server.addr()).expect("the server accepts");
@@ -412,7 +552,7 @@ fn unix_millis() -> u64 {
 async fn a_socket_is_in_at_most_twenty_rooms() {
     let server =
         ChildServer::start(env!("CARGO_BIN_EXE_chat"), &[]).expect("the chat example starts");
-    let mut alice = TestClient::connect(&server.ws_url("/chat")).await.unwrap();
+    let mut alice = Chat::connect(&server.ws_url("/chat")).await;
     let alice_id = join(&mut alice, "alice", 1).await;
     for n in 1..20 {
         let room = format!("r{n}");

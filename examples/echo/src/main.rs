@@ -9,6 +9,13 @@
 //! With `REDIS_URL` set (and optionally `REDIS_PREFIX`, default `echo`), it joins a cluster
 //! through the Redis adapter: `broadcast` then reaches the clients of every echo process started
 //! with the same URL and prefix. Without it, everything stays in memory.
+//!
+//! With `RECOVERY=1`, connection-state recovery is on (`App::recovery`, its defaults), to
+//! measure what it costs: each ws-json connection then starts with `nestgate:connected`
+//! `{"id","session","offset","recovered"}`, and a lost one may come back with
+//! `?session=&offset=`. The two events are unchanged: a reply and a volatile broadcast are not
+//! stored, so their frames carry no `offset` and nothing of theirs is replayed. Recovery is
+//! in memory, on one process: with `REDIS_URL` too, the server refuses to start.
 
 use nestgate::prelude::*;
 use serde_json::value::RawValue;
@@ -60,6 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // call turns off both) would measure the limit, not the server. `broadcast` is
         // volatile, so a flood of it evicts nobody.
         .without_message_rate_limit();
+    if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
+        app = app.recovery(nestgate::recovery::RecoveryConfig::default());
+    }
     let mut cluster = None;
     if let Ok(url) = std::env::var("REDIS_URL") {
         let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "echo".to_owned());

@@ -29,3 +29,68 @@ async fn echo_replies_and_broadcast_reaches_everyone() {
         "the example exits cleanly on SIGTERM: {status}"
     );
 }
+
+/// `RECOVERY=1`: every connection starts with `nestgate:connected`; the two events are as
+/// without it (a reply and a volatile broadcast are not stored: no `offset`, nothing replayed),
+/// and a lost connection comes back as the same socket.
+#[tokio::test]
+async fn with_recovery_the_events_are_unchanged_and_a_lost_connection_comes_back() {
+    let server = ChildServer::start(env!("CARGO_BIN_EXE_echo"), &[("RECOVERY", "1")])
+        .expect("the echo example starts");
+    let url = server.ws_url("/");
+    let (mut a, first) = connected(&url).await;
+    assert_eq!(first["recovered"], false, "{first}");
+    // Registered: from now on broadcasts reach it.
+    let (mut b, _) = connected(&url).await;
+
+    a.emit("echo", json!([1, 2])).await;
+    assert_eq!(a.recv().await, json!({"event": "echo", "data": [1, 2]}));
+    b.emit("broadcast", json!("hi")).await;
+    assert_eq!(a.recv().await, json!({"event": "broadcast", "data": "hi"}));
+    assert_eq!(b.recv().await, json!({"event": "broadcast", "data": "hi"}));
+
+    // The connection is lost (no close frame); a broadcast meanwhile is volatile, not stored.
+    drop(a);
+    b.emit("broadcast", json!("while away")).await;
+    assert_eq!(b.recv().await["data"], "while away");
+    let back = format!(
+        "{url}?session={}&offset={}",
+        first["session"].as_str().expect("a session"),
+        first["offset"].as_str().expect("an offset")
+    );
+    let (mut a, again) = recovered(&back).await;
+    assert_eq!(again["id"], first["id"], "the same socket: {again}");
+    assert_eq!(
+        a.try_recv(std::time::Duration::from_millis(300)).await,
+        None,
+        "nothing replayed"
+    );
+    b.emit("broadcast", json!("back")).await;
+    assert_eq!(
+        a.recv().await,
+        json!({"event": "broadcast", "data": "back"})
+    );
+}
+
+/// Connects and reads `nestgate:connected`; returns its data too.
+async fn connected(url: &str) -> (TestClient, serde_json::Value) {
+    let mut client = TestClient::connect(url).await.unwrap();
+    let frame = client.recv().await;
+    assert_eq!(frame["event"], "nestgate:connected", "{frame}");
+    let data = frame["data"].clone();
+    (client, data)
+}
+
+/// Connects with a lost session until it is recovered: the server keeps the session once it
+/// has seen the connection end, a moment after the client dropped it.
+async fn recovered(url: &str) -> (TestClient, serde_json::Value) {
+    for _ in 0..50 {
+        let (client, data) = connected(url).await;
+        if data["recovered"] == true {
+            return (client, data);
+        }
+        assert_eq!(data["reason"], "unknown_session", "{data}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the session was not recovered within 5 s");
+}

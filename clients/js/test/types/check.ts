@@ -49,6 +49,15 @@ socket.on("disconnect", ({ code, willReconnect }) => {
   void c;
   void w;
 });
+socket.on("registered", ({ recovered, reason }) => {
+  const r: boolean = recovered;
+  const why: string | undefined = reason;
+  // @ts-expect-error: `reason` comes only when the client was not recovered
+  const always: string = reason;
+  void r;
+  void why;
+  void always;
+});
 // @ts-expect-error: no such server event
 socket.on("mesage", () => {});
 

@@ -1,8 +1,12 @@
 // Opens the chat page twice in headless Chromium, joins as alice and bob, and checks that
 // messages and joined/left notices reach the other page, and that rooms keep their messages to
-// their members: bob never gets what alice writes in #rust until he joins it. Then the chat
-// server restarts (the process is terminated and a new one starts on the same port): both pages
-// say they are reconnecting, come back by themselves into their rooms, and talk again.
+// their members: bob never gets what alice writes in #rust until he joins it. Then bob's network
+// blips (his page goes through a TCP proxy in this script, which drops its connections) while
+// alice writes: his page recovers its connection (connection-state recovery) and shows what he
+// missed, once each and in order, without joining again. Then the chat server restarts (the
+// process is terminated and a new one starts on the same port): its sessions are gone, so both
+// pages say they are reconnecting, are not recovered, join again by themselves into their rooms,
+// and talk again.
 //
 // Usage: node chat-roundtrip.mjs <chat binary> [screenshot directory]
 // Run by examples/chat/tests/browser.rs with the binary cargo built. The script starts the
@@ -11,6 +15,7 @@
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -106,6 +111,57 @@ const port = await startServer(0);
 const base = `http://127.0.0.1:${port}`;
 console.log(`the chat server listens on ${base}`);
 
+// ---- a network that blips ----------------------------------------------------------------------
+
+/**
+ * A TCP proxy to the chat server. A page opened through it (its URL) talks to the server
+ * through it too, since the page connects to `location.host`. `cut()` drops every connection
+ * through it at once, as a network that goes away does (no close frame); `refuse(true)` turns
+ * new connections away, so that the page stays away while the other one writes.
+ */
+async function startProxy(upstreamPort) {
+  const connections = new Set();
+  let refusing = false;
+  const server = net.createServer((client) => {
+    client.on("error", () => {});
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(upstreamPort, "127.0.0.1");
+    upstream.on("error", () => {});
+    const pair = [client, upstream];
+    connections.add(pair);
+    const drop = () => {
+      connections.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", drop);
+    upstream.on("close", drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      for (const [client, upstream] of connections) {
+        client.destroy();
+        upstream.destroy();
+      }
+      connections.clear();
+    },
+    refuse(on) {
+      refusing = on;
+    },
+  };
+}
+
+const proxy = await startProxy(port);
+console.log(`bob's page goes through the proxy at ${proxy.url}`);
+
 // ---- the pages -------------------------------------------------------------------------------
 
 const browser = await chromium.launch({
@@ -126,8 +182,8 @@ const browser = await chromium.launch({
 
 const pages = [];
 
-/** Opens the page in a fresh context (its own storage), reporting the page's own errors. */
-async function open(label) {
+/** Opens the page (at `url`) in a fresh context (its own storage), reporting its own errors. */
+async function open(label, url = base) {
   const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   const page = await context.newPage();
@@ -139,7 +195,7 @@ async function open(label) {
   page.errors = errors;
   page.label = label;
   pages.push(page);
-  await page.goto(base, { waitUntil: "load" });
+  await page.goto(url, { waitUntil: "load" });
   return page;
 }
 
@@ -195,6 +251,22 @@ async function newNotice(page, text, action) {
   await notices.nth(before).waitFor();
 }
 
+/** The texts of the chat messages on `page` (hidden ones too) that start with `prefix`, in order. */
+function messageTexts(page, prefix) {
+  return page.evaluate(
+    (prefix) =>
+      [...document.querySelectorAll("#messages .msg .text")]
+        .map((text) => text.textContent)
+        .filter((text) => text.startsWith(prefix)),
+    prefix,
+  );
+}
+
+/** How many notices on `page` (hidden ones too) contain `text`. */
+function noticeCount(page, text) {
+  return page.locator("#messages .notice", { hasText: text }).count();
+}
+
 /** Fails if `page` has, even hidden, a chat message with `text`. */
 async function neverGot(page, text) {
   const count = await page.locator("#messages .msg", { hasText: text }).count();
@@ -204,7 +276,7 @@ async function neverGot(page, text) {
 let failed = false;
 try {
   const alice = await open("alice");
-  const bob = await open("bob");
+  const bob = await open("bob", proxy.url);
 
   // Writing before joining is not possible: the composer is hidden until the welcome.
   if (await alice.locator("#text").isVisible()) throw new Error("#text is visible before joining");
@@ -275,13 +347,67 @@ try {
   if (await bob.locator("#my-rooms .unread").count() !== 0) throw new Error("the unread mark stays");
   console.log("bob's sidebar counted the unread message");
 
+  // Bob's network blips: the proxy drops his connection, and turns him away while alice writes
+  // in #rust (the room his page shows). His page comes back as the same socket: it says
+  // "recovered", shows each missed message once and in order, and joins nothing again (no
+  // "You joined" line, no welcome); alice hears that he left, then that he is back.
+  const bobJoins = await noticeCount(bob, "You joined");
+  const bobErrors = await bob.locator("#messages .error").count();
+  const aliceHeardBack = await noticeCount(alice, "bob joined #rust");
+  proxy.refuse(true);
+  proxy.cut();
+  await bob.locator("#status.reconnecting", { hasText: "reconnecting" }).waitFor();
+  await bob.locator("#messages .error", { hasText: "connection lost" }).waitFor();
+  // The server saw him go (it keeps his session from then on).
+  await alice.locator("#messages .notice", { hasText: "bob left #rust" }).waitFor();
+  console.log("bob's network is down; alice sees that he left");
+  const missed = ["missed 1", "missed 2", "missed 3"];
+  for (const text of missed) {
+    await say(alice, text);
+    await seeMessage(alice, "alice", text);
+  }
+  proxy.refuse(false);
+  await bob.locator("#status.online", { hasText: "connected (recovered)" }).waitFor();
+  await bob.locator("#messages .notice", { hasText: "connection recovered" }).waitFor();
+  await seeMessage(bob, "alice", missed.at(-1));
+  await currentRoomIs(bob, "rust");
+  await bob.locator('#my-rooms li[data-room="general"]').waitFor();
+  await alice.locator("#messages .notice", { hasText: "bob joined #rust" }).nth(aliceHeardBack).waitFor();
+  await bob.locator("#online", { hasText: "2 online" }).waitFor();
+  // Live again, both ways; anything replayed twice would have come before these.
+  await say(bob, "back from the blip");
+  await seeMessage(alice, "bob", "back from the blip");
+  await seeMessage(bob, "bob", "back from the blip");
+  await say(alice, "good to see you");
+  await seeMessage(bob, "alice", "good to see you");
+  const shown = await messageTexts(bob, "missed ");
+  if (JSON.stringify(shown) !== JSON.stringify(missed)) {
+    throw new Error(`bob's page shows the missed messages as ${JSON.stringify(shown)}`);
+  }
+  if ((await noticeCount(bob, "You joined")) !== bobJoins) throw new Error("bob's page joined again");
+  // "connection lost" only: a join sent again would have been refused ("already joined as bob").
+  if ((await bob.locator("#messages .error").count()) !== bobErrors + 1) {
+    throw new Error(`bob's page shows errors: ${await bob.locator("#messages .error").allTextContents()}`);
+  }
+  if ((await noticeCount(bob, "bob left")) !== 0) throw new Error("bob's page was told that he left");
+  await alice.locator("#online", { hasText: "2 online" }).waitFor();
+  const recoveredShot = join(shots, "chat-bob-recovered.png");
+  await bob.screenshot({ path: recoveredShot });
+  console.log(`bob's page recovered: the missed messages once each, in order (screenshot: ${recoveredShot})`);
+
   // The server restarts: SIGTERM ends the process (its sockets close with 1001), and a new one
   // starts on the same port. Both pages say they are reconnecting, and come back by themselves:
-  // joined again under their names, in their rooms, on #rust as before; they talk again.
+  // the new process knows none of their sessions, so they are not recovered and join again
+  // under their names, into their rooms, on #rust as before; they talk again.
+  const lost = new Map();
+  for (const page of [alice, bob]) {
+    lost.set(page, await page.locator("#messages .error", { hasText: "connection lost" }).count());
+  }
   await stopServer();
   for (const page of [alice, bob]) {
     await page.locator("#status.reconnecting", { hasText: "reconnecting" }).waitFor();
-    await page.locator("#messages .error", { hasText: "connection lost" }).waitFor();
+    // One more than before (bob's page has one from the blip).
+    await page.locator("#messages .error", { hasText: "connection lost" }).nth(lost.get(page)).waitFor();
   }
   const reconnectingShot = join(shots, "chat-alice-reconnecting.png");
   await alice.screenshot({ path: reconnectingShot });
@@ -291,6 +417,9 @@ try {
   for (const [page, name] of [[alice, "alice"], [bob, "bob"]]) {
     await page.locator("#status.online").waitFor();
     await page.locator("#messages .notice", { hasText: `You joined as ${name}` }).nth(1).waitFor();
+    if ((await page.locator("#status").textContent()) !== "connected") {
+      throw new Error(`${name}'s page says it recovered after the restart`);
+    }
     await currentRoomIs(page, "rust");
     await page.locator('#my-rooms li[data-room="general"]').waitFor();
   }
