@@ -35,6 +35,7 @@ impl HandshakeGuard for NameGuard {
 #[derive(Debug, Clone)]
 struct Hooked {
     recovered: bool,
+    rooms: Vec<String>,
 }
 
 #[websocket_gateway(path = "/r", handshake_guards(NameGuard))]
@@ -47,6 +48,7 @@ impl Recovering {
     fn connected(&self, socket: Socket) {
         socket.insert_extension(Hooked {
             recovered: socket.recovered(),
+            rooms: socket.rooms().into_iter().map(|room| room.into_owned()).collect(),
         });
     }
 
@@ -68,6 +70,7 @@ impl Recovering {
             "rooms": socket.rooms(),
             "recovered": socket.recovered(),
             "hook_saw_recovered": hooked.recovered,
+            "hook_saw_rooms": hooked.rooms,
         })
     }
 
@@ -137,6 +140,7 @@ async fn a_recovered_socket_has_its_id_rooms_and_extensions_and_its_hooks_know()
     assert_eq!(now["rooms"], json!(["lobby"]));
     assert_eq!(now["recovered"], true);
     assert_eq!(now["hook_saw_recovered"], true);
+    assert_eq!(now["hook_saw_rooms"], json!(["lobby"]));
     assert_eq!(now["name"], "ann");
     // A session is recovered once: while `again` lives, its session is nobody else's.
     let mut twice = server.client(&url).await;

@@ -59,11 +59,6 @@ const MAX_ROOMS: usize = 20;
 #[derive(Debug, Clone)]
 struct Name(String);
 
-/// The rooms a joined socket is in, kept on it too: a recovered socket gets its rooms back
-/// only after its connection hooks, and the hook that tells those rooms it is back needs them.
-#[derive(Debug, Clone)]
-struct Rooms(Vec<Room>);
-
 /// The data of a `join` event.
 #[derive(Debug, Deserialize)]
 struct Join {
@@ -166,7 +161,6 @@ impl ChatGateway {
         }
         let rooms = enter(&socket, GENERAL)?;
         socket.insert_extension(Name(name.to_owned()));
-        socket.insert_extension(Rooms(rooms.clone()));
         let id = socket.id();
         let mut online = self.online();
         *online += 1;
@@ -208,7 +202,6 @@ impl ChatGateway {
         }
         let already_in = socket.in_room(&room);
         let rooms = enter(&socket, &room)?;
-        socket.insert_extension(Rooms(rooms.clone()));
         // The sender learns its rooms before the room hears of it, as with `welcome`.
         let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
         if !already_in {
@@ -235,7 +228,6 @@ impl ChatGateway {
         let was_in = socket.in_room(&room);
         socket.leave(&room);
         let rooms = socket.rooms();
-        socket.insert_extension(Rooms(rooms.clone()));
         let _ = socket.emit("my_rooms", &MyRooms { rooms: &rooms });
         if was_in {
             let left = Who {
@@ -304,8 +296,8 @@ impl ChatGateway {
         let Some(Name(name)) = socket.extension::<Name>() else {
             return;
         };
-        let Rooms(rooms) = socket.extension::<Rooms>().unwrap_or(Rooms(Vec::new()));
-        for room in &rooms {
+        // Its rooms are back already (the messages sent to them meanwhile come after the hooks).
+        for room in &socket.rooms() {
             let joined = Who {
                 id: socket.id(),
                 name: &name,

@@ -82,6 +82,12 @@ impl LocalStore {
         refusal.map_or(Ok(()), Err)
     }
 
+    /// Puts a socket in the store's rooms for every room it is in: a recovered socket, whose
+    /// rooms came back before it was registered.
+    pub(crate) fn add_to_its_rooms(&self, socket: &Socket) {
+        self.add_members(socket, socket.rooms());
+    }
+
     fn add_members(&self, socket: &Socket, rooms: Vec<Room>) {
         for room in rooms {
             self.rooms

@@ -75,8 +75,13 @@ pub(crate) fn register(
             session: session.clone(),
             since: registration.since,
         });
-        if let (Attempt::Claimed(claim), true) = (&attempt, recovered) {
-            store.join(socket, &claim.saved.rooms);
+        if let Attempt::Claimed(claim) = &attempt {
+            if recovered {
+                store.add_to_its_rooms(socket);
+            } else {
+                // Trimmed while its hooks ran: it starts fresh, out of the rooms it had.
+                socket.remove_membership(&claim.saved.rooms);
+            }
         }
         let connected = Connected {
             id: socket.id(),

@@ -112,7 +112,11 @@ impl Socket {
         let mut extensions = saved.extensions.clone();
         extensions.extend(fresh);
         extensions.insert(Recovered);
-        Socket::new(saved.id.clone(), handshake, extensions, namespace, runtime)
+        let socket = Socket::new(saved.id.clone(), handshake, extensions, namespace, runtime);
+        // Its rooms, for its hooks to see; the store's rooms get it at its registration, with
+        // what it missed (until then nothing reaches it live).
+        socket.add_membership(&saved.rooms, false);
+        socket
     }
 
     fn new(
@@ -145,9 +149,8 @@ impl Socket {
     }
 
     /// Whether this connection recovered a lost socket ([`App::recovery`](crate::App::recovery)):
-    /// its id, rooms and extensions are the lost one's, and it gets the messages it missed.
-    /// In `#[on_connection]` hooks the rooms are not back yet (they are with the missed
-    /// messages, when the socket is registered after the hooks).
+    /// its id, rooms and extensions are the lost one's (already in `#[on_connection]` hooks),
+    /// and once its hooks are done it gets the messages it missed, then live ones.
     pub fn recovered(&self) -> bool {
         read(&self.inner.extensions).get::<Recovered>().is_some()
     }
