@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The cost of connection-state recovery: the echo example with RECOVERY=1 (every broadcast
 # stamped with an offset and stored in the namespace's log) against the same binary with it
-# off, in the same run: echo round trips and the broadcast ramp (1,000 receivers).
+# off, in the same run: echo round trips and the broadcast ramp (1,000 receivers). Both run
+# with BROADCAST=stored (scripts/echo-recovery, scripts/echo-stored): a volatile broadcast,
+# the echo example's default, is never stored.
 #
 #   bash scripts/bench-recovery.sh            # about 5 minutes
 #   bash scripts/bench-recovery.sh --quick    # short runs: a check, not a result
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/.."
 cargo build --release -p echo -p nestgate-bench
 exec target/release/nestgate-bench compare \
     --nestgate scripts/echo-recovery \
-    --baseline target/release/echo \
+    --baseline scripts/echo-stored \
     --baseline-name "recovery off" \
     --only echo,broadcast \
     --out target/bench-recovery \

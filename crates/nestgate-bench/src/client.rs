@@ -245,8 +245,13 @@ async fn socketio_connect(ws: &mut Ws) -> Result<()> {
     Ok(())
 }
 
-/// Waits for the next text frame, skipping pings and pongs (tungstenite answers pings itself)
-/// and Engine.IO pings (`2`: no run lasts the 45 s after which an unanswered one matters).
+/// The frame a nestgate server with connection-state recovery registers a ws-json connection
+/// with (`RECOVERY=1` in the echo example): not a reply, nor a broadcast.
+const REGISTERED: &str = "{\"event\":\"nestgate:connected\"";
+
+/// Waits for the next text frame, skipping pings and pongs (tungstenite answers pings itself),
+/// Engine.IO pings (`2`: no run lasts the 45 s after which an unanswered one matters) and
+/// recovery's registration frame.
 /// Anything else ends the wait with a description of how the connection ended.
 pub(crate) async fn next_text<S>(ws: &mut S) -> Result<Utf8Bytes, String>
 where
@@ -254,7 +259,11 @@ where
 {
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str() != "2" => return Ok(text),
+            Some(Ok(Message::Text(text)))
+                if text.as_str() != "2" && !text.as_str().starts_with(REGISTERED) =>
+            {
+                return Ok(text);
+            }
             Some(Ok(Message::Text(_))) => {}
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             other => return Err(describe_end(other)),

@@ -16,9 +16,16 @@
 //! `?session=&offset=`. The two events are unchanged: a reply and a volatile broadcast are not
 //! stored, so their frames carry no `offset` and nothing of theirs is replayed. Recovery is
 //! in memory, on one process: with `REDIS_URL` too, the server refuses to start.
+//! `BROADCAST=stored` makes `broadcast` an ordinary emit instead (closing a recipient that
+//! cannot keep up with 1013), which recovery stores: what `scripts/bench-recovery.sh` measures,
+//! with and without `RECOVERY=1`.
 
 use nestgate::prelude::*;
 use serde_json::value::RawValue;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `BROADCAST=stored`: `broadcast` is not volatile (set once, in `main`).
+static STORED: AtomicBool = AtomicBool::new(false);
 
 /// Echoes and broadcasts whatever it is sent.
 #[websocket_gateway(path = "/")]
@@ -45,7 +52,11 @@ impl EchoGateway {
         server: Server,
         Data(data): Data<Box<RawValue>>,
     ) -> Result<(), WsException> {
-        server.volatile().emit("broadcast", &data)?;
+        if STORED.load(Ordering::Relaxed) {
+            server.emit("broadcast", &data)?;
+        } else {
+            server.volatile().emit("broadcast", &data)?;
+        }
         Ok(())
     }
 }
@@ -67,6 +78,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // call turns off both) would measure the limit, not the server. `broadcast` is
         // volatile, so a flood of it evicts nobody.
         .without_message_rate_limit();
+    STORED.store(
+        std::env::var("BROADCAST").is_ok_and(|how| how == "stored"),
+        Ordering::Relaxed,
+    );
     if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
         app = app.recovery(nestgate::recovery::RecoveryConfig::default());
     }
