@@ -48,7 +48,11 @@ impl Recovering {
     fn connected(&self, socket: Socket) {
         socket.insert_extension(Hooked {
             recovered: socket.recovered(),
-            rooms: socket.rooms().into_iter().map(|room| room.into_owned()).collect(),
+            rooms: socket
+                .rooms()
+                .into_iter()
+                .map(|room| room.into_owned())
+                .collect(),
         });
     }
 
