@@ -30,9 +30,9 @@ async fn echo_replies_and_broadcast_reaches_everyone() {
     );
 }
 
-/// `RECOVERY=1`: every connection starts with `nestgate:connected`; the two events are as
-/// without it (a reply and a volatile broadcast are not stored: no `offset`, nothing replayed),
-/// and a lost connection comes back as the same socket.
+/// `RECOVERY=1`: every connection starts with `nestgate:connected`; the `echo` reply is stored
+/// (it carries an `offset`), the volatile broadcast is not (no `offset`, nothing replayed), and
+/// a lost connection comes back as the same socket.
 #[tokio::test]
 async fn with_recovery_the_events_are_unchanged_and_a_lost_connection_comes_back() {
     let server = ChildServer::start(env!("CARGO_BIN_EXE_echo"), &[("RECOVERY", "1")])
@@ -44,7 +44,15 @@ async fn with_recovery_the_events_are_unchanged_and_a_lost_connection_comes_back
     let (mut b, _) = connected(&url).await;
 
     a.emit("echo", json!([1, 2])).await;
-    assert_eq!(a.recv().await, json!({"event": "echo", "data": [1, 2]}));
+    let reply = a.recv().await;
+    assert_eq!(
+        (&reply["event"], &reply["data"]),
+        (&json!("echo"), &json!([1, 2]))
+    );
+    let offset = reply["offset"]
+        .as_str()
+        .expect("a stored reply's offset")
+        .to_owned();
     b.emit("broadcast", json!("hi")).await;
     assert_eq!(a.recv().await, json!({"event": "broadcast", "data": "hi"}));
     assert_eq!(b.recv().await, json!({"event": "broadcast", "data": "hi"}));
@@ -53,10 +61,10 @@ async fn with_recovery_the_events_are_unchanged_and_a_lost_connection_comes_back
     drop(a);
     b.emit("broadcast", json!("while away")).await;
     assert_eq!(b.recv().await["data"], "while away");
+    // Where the client left off: after the reply it got.
     let back = format!(
-        "{url}?session={}&offset={}",
+        "{url}?session={}&offset={offset}",
         first["session"].as_str().expect("a session"),
-        first["offset"].as_str().expect("an offset")
     );
     let (mut a, again) = recovered(&back).await;
     assert_eq!(again["id"], first["id"], "the same socket: {again}");

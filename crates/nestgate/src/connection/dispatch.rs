@@ -204,7 +204,7 @@ fn deliver_now(
         }
         (ReplyKind::Json(json), None) => {
             if json != "null" {
-                let _ = socket.send_text(json.into());
+                let _ = send_reply(socket, json);
             }
         }
         (ReplyKind::Json(json), Some(id)) => {
@@ -223,6 +223,18 @@ fn deliver_now(
         (ReplyKind::Stream(items), _) => return Some(items),
     }
     None
+}
+
+/// Sends a reply to a frame without an id: an event reply (`WsResponse`) is a message to the
+/// client like `socket.emit`, so with recovery on it is stored (and stamped) as one.
+fn send_reply(socket: &Socket, json: String) -> Result<(), crate::SendError> {
+    match socket.namespace().recovery() {
+        Some(recovery) if json.starts_with("{\"event\":") && json.ends_with('}') => {
+            let target = crate::recovery::Target::socket(socket.id());
+            recovery.emit(json, target, |frame| socket.send_text(frame.clone()))
+        }
+        _ => socket.send_text(json.into()),
+    }
 }
 
 /// Sends a stream reply: one frame per item without an id, one ack with all items with one.
@@ -253,7 +265,7 @@ async fn deliver_stream(
                 array.push_str(&json);
             }
             (Some(Ok(json)), None) => {
-                if json != "null" && socket.send_text(json.into()).is_err() {
+                if json != "null" && send_reply(socket, json).is_err() {
                     return;
                 }
             }

@@ -3,8 +3,9 @@
 //! and why. Never a partial replay.
 //!
 //! Turned on with [`App::recovery`](crate::App::recovery). Each namespace then keeps:
-//! - a **log** of what its emits sent (room broadcasts, `server.emit`, `socket.emit`; not
-//!   acks, replies, exceptions or `volatile` emits), each message stamped with an **offset**
+//! - a **log** of what its emits sent (room broadcasts, `server.emit`, `socket.emit`, a
+//!   handler's event reply to a frame without an id; not acks, exceptions or `volatile`
+//!   emits), each message stamped with an **offset**
 //!   (`"<epoch>-<n>"`: the epoch is random per namespace and process, `n` counts up), bounded by
 //!   [`RecoveryConfig::max_messages`], [`max_bytes`](RecoveryConfig::max_bytes) and the
 //!   [`window`](RecoveryConfig::window);
