@@ -12,20 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::{sleep, timeout};
 
-const STEP: Duration = Duration::from_secs(10);
+mod support;
+use support::{STEP, next as next_lifecycle};
 
 /// Starts the server with recovery on (and `extra` settings).
 async fn start_server(extra: &'static [(&'static str, &'static str)]) -> ChildServer {
-    tokio::task::spawn_blocking(move || {
-        let mut env = vec![("RECOVERY", "1"), ("RUST_LOG", "warn")];
-        env.extend_from_slice(extra);
-        ChildServer::start(env!("CARGO_BIN_EXE_clients"), &env)
-    })
-    .await
-    .expect("the start task runs")
-    .expect("the clients server starts")
+    let mut env = vec![("RECOVERY", "1")];
+    env.extend_from_slice(extra);
+    support::start_server(0, &env).await
 }
 
 /// A TCP proxy in front of the server: `cut` drops every connection through it at once, as a
@@ -90,22 +86,6 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.cut();
         self.accept.abort();
-    }
-}
-
-async fn next_lifecycle<T>(
-    lifecycle: &mut Lifecycles,
-    mut matches: impl FnMut(Lifecycle) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + STEP;
-    loop {
-        let event = timeout(deadline - Instant::now(), lifecycle.next())
-            .await
-            .expect("the lifecycle event comes in time")
-            .expect("the lifecycle stream goes on");
-        if let Some(found) = matches(event) {
-            return found;
-        }
     }
 }
 
@@ -234,67 +214,82 @@ async fn a_cut_connection_comes_back_with_every_missed_message_once_in_order_and
     assert_eq!(rooms, ["r"]);
 }
 
+/// A client in room `r` through a proxy, cut off (and kept off), and another client that
+/// writes to the room meanwhile.
+struct Away {
+    server: ChildServer,
+    proxy: Proxy,
+    client: Client,
+    lifecycle: Lifecycles,
+    events: Events,
+    other: Client,
+}
+
+impl Away {
+    async fn start(extra: &'static [(&'static str, &'static str)]) -> Away {
+        let server = start_server(extra).await;
+        let proxy = Proxy::start(server.addr()).await;
+        let client = Client::builder(proxy.url())
+            .reconnect(quick())
+            .connect()
+            .await
+            .unwrap();
+        let mut lifecycle = client.lifecycle();
+        let events = client.events();
+        registered(&mut lifecycle).await;
+        client.request::<Value, _>("join", "r").await.unwrap();
+        let other = Client::connect(server.ws_url("/")).await.unwrap();
+        proxy.refuse(true);
+        proxy.cut();
+        Away {
+            server,
+            proxy,
+            client,
+            lifecycle,
+            events,
+            other,
+        }
+    }
+
+    /// Ticks `1..=count` to room `r`.
+    async fn ticks(&self, count: u32) {
+        for n in 1..=count {
+            self.other
+                .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": n}))
+                .await
+                .unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn past_the_window_nothing_is_replayed_and_the_client_is_told() {
-    let server = start_server(&[("RECOVERY_WINDOW_MS", "300")]).await;
-    let proxy = Proxy::start(server.addr()).await;
-    let client = Client::builder(proxy.url())
-        .reconnect(quick())
-        .connect()
-        .await
-        .unwrap();
-    let mut lifecycle = client.lifecycle();
-    let mut events = client.events();
-    registered(&mut lifecycle).await;
-    client.request::<Value, _>("join", "r").await.unwrap();
-    let other = Client::connect(server.ws_url("/")).await.unwrap();
-    proxy.refuse(true);
-    proxy.cut();
-    other
-        .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": 1}))
-        .await
-        .unwrap();
+    let mut away = Away::start(&[("RECOVERY_WINDOW_MS", "300")]).await;
+    away.ticks(1).await;
     sleep(Duration::from_millis(800)).await;
-    proxy.refuse(false);
-    let (recovered, reason) = registered(&mut lifecycle).await;
+    away.proxy.refuse(false);
+    let (recovered, reason) = registered(&mut away.lifecycle).await;
     assert!(!recovered);
     let reason = reason.expect("a reason");
     assert!(
         reason == "expired" || reason == "unknown_session",
         "{reason}"
     );
-    no_events(&mut events, Duration::from_millis(500)).await;
+    no_events(&mut away.events, Duration::from_millis(500)).await;
     // A fresh socket: not in the room any more.
-    let rooms: Vec<String> = client.request("join", "s").await.unwrap();
+    let rooms: Vec<String> = away.client.request("join", "s").await.unwrap();
     assert_eq!(rooms, ["s"]);
+    drop(away.server);
 }
 
 #[tokio::test]
 async fn a_log_trimmed_past_the_clients_offset_is_a_gap_and_nothing_is_replayed() {
-    let server = start_server(&[("RECOVERY_MAX_MESSAGES", "5")]).await;
-    let proxy = Proxy::start(server.addr()).await;
-    let client = Client::builder(proxy.url())
-        .reconnect(quick())
-        .connect()
-        .await
-        .unwrap();
-    let mut lifecycle = client.lifecycle();
-    let mut events = client.events();
-    registered(&mut lifecycle).await;
-    client.request::<Value, _>("join", "r").await.unwrap();
-    let other = Client::connect(server.ws_url("/")).await.unwrap();
-    proxy.refuse(true);
-    proxy.cut();
-    for n in 1..=10 {
-        other
-            .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": n}))
-            .await
-            .unwrap();
-    }
-    proxy.refuse(false);
+    let mut away = Away::start(&[("RECOVERY_MAX_MESSAGES", "5")]).await;
+    away.ticks(10).await;
+    away.proxy.refuse(false);
     assert_eq!(
-        registered(&mut lifecycle).await,
+        registered(&mut away.lifecycle).await,
         (false, Some("gap".to_owned()))
     );
-    no_events(&mut events, Duration::from_millis(500)).await;
+    no_events(&mut away.events, Duration::from_millis(500)).await;
 }

@@ -2,7 +2,7 @@
 //! test) over loopback: the scenarios of the TypeScript client's suite, in Rust.
 
 use nestgate::testing::ChildServer;
-use nestgate_client::{Client, Error, Lifecycle, Lifecycles, QueueLimits, Reconnect, State};
+use nestgate_client::{Client, Error, Lifecycle, QueueLimits, Reconnect, State};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -10,51 +10,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
 
-/// How long any one wait of these tests may take.
-const STEP: Duration = Duration::from_secs(10);
+mod support;
+use support::{STEP, next};
 
-/// Starts the server on `port` (0: any), retrying a given port for up to 10 s while the
-/// previous process's socket lingers.
+/// Starts the server on `port` (0: any).
 async fn start_server(port: u16) -> ChildServer {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        // Starting reads the child's stdout, which blocks: off the runtime's threads.
-        let started = tokio::task::spawn_blocking(move || {
-            let port = port.to_string();
-            ChildServer::start(
-                env!("CARGO_BIN_EXE_clients"),
-                &[("PORT", &port), ("RUST_LOG", "warn")],
-            )
-        })
-        .await
-        .expect("the start task runs");
-        match started {
-            Ok(server) => return server,
-            Err(err) if port != 0 && Instant::now() < deadline => {
-                eprintln!("port {port} not free yet ({err}); again");
-                sleep(Duration::from_millis(200)).await;
-            }
-            Err(err) => panic!("the clients server starts: {err}"),
-        }
-    }
+    support::start_server(port, &[]).await
 }
 
 fn url(server: &ChildServer) -> String {
     server.ws_url("/")
-}
-
-/// The next lifecycle event that `matches` picks, within [`STEP`].
-async fn next<T>(lifecycle: &mut Lifecycles, mut matches: impl FnMut(Lifecycle) -> Option<T>) -> T {
-    let deadline = Instant::now() + STEP;
-    loop {
-        let event = timeout(deadline - Instant::now(), lifecycle.next())
-            .await
-            .expect("the lifecycle event comes in time")
-            .expect("the lifecycle stream goes on");
-        if let Some(found) = matches(event) {
-            return found;
-        }
-    }
 }
 
 fn quick_reconnect(initial_ms: u64) -> Reconnect {
