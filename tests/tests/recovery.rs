@@ -90,9 +90,24 @@ impl Recovering {
     }
 }
 
+/// A dynamic path: each `/t/{id}` is a namespace of its own, made for its first socket.
+#[websocket_gateway(path = "/t/{id}")]
+#[derive(Debug, Default)]
+struct Tenant;
+
+#[websocket_gateway]
+impl Tenant {
+    #[subscribe_message("shout")]
+    fn shout(&self, server: Server) -> Result<(), WsException> {
+        server.emit("shouted", &server.path())?;
+        Ok(())
+    }
+}
+
 fn app(config: RecoveryConfig) -> nestgate::App {
     nestgate::App::bare()
         .gateway::<Recovering>()
+        .gateway::<Tenant>()
         .recovery(config)
 }
 
@@ -156,6 +171,32 @@ async fn a_recovered_socket_has_its_id_rooms_and_extensions_and_its_hooks_know()
     assert_eq!(stats["recovered"], 1);
     assert_eq!(stats["unknown_session"], 1);
     drop(again);
+}
+
+#[tokio::test]
+async fn a_dynamic_paths_namespace_outlives_its_last_socket_while_its_session_waits() {
+    let server = TestServer::start(app(RecoveryConfig::default())).await;
+    let mut alone = server.client("/t/7").await;
+    let hello = connected(&mut alone).await;
+    // Its namespace's only socket: lost, the namespace lives on for the session.
+    drop(alone);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut other = server.client("/t/7").await;
+    connected(&mut other).await;
+    other.emit("shout", json!(null)).await;
+    assert_eq!(other.recv().await["data"], "/t/7");
+    let url = format!(
+        "/t/7?session={}&offset={}",
+        hello["session"].as_str().unwrap(),
+        hello["offset"].as_str().unwrap()
+    );
+    let mut back = server.client(&url).await;
+    assert_eq!(connected(&mut back).await["recovered"], true);
+    let missed = back.recv().await;
+    assert_eq!(
+        (&missed["event"], &missed["data"]),
+        (&json!("shouted"), &json!("/t/7"))
+    );
 }
 
 #[tokio::test]

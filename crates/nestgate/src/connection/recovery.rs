@@ -118,10 +118,11 @@ fn recoverable(cause: &DisconnectReason) -> bool {
     )
 }
 
-/// Keeps the session of a socket whose connection was lost (`rooms`: those it was in).
+/// Keeps the session of a socket whose connection was lost (`rooms`: those it was in); its
+/// namespace lives while the session waits (a dynamic path's would go with its last socket).
 pub(crate) fn save(
     socket: &Socket,
-    namespace: &Namespace,
+    namespace: &Arc<Namespace>,
     rooms: Vec<Room>,
     cause: &DisconnectReason,
 ) {
@@ -140,5 +141,5 @@ pub(crate) fn save(
         extensions: socket.extensions_snapshot(),
         since,
     };
-    recovery.save(session, saved);
+    recovery.save(session, saved, namespace.clone());
 }

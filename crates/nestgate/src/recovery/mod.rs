@@ -192,13 +192,27 @@ pub(crate) struct Recovery {
     sweeping: AtomicBool,
 }
 
-#[derive(Debug)]
 struct State {
     /// The offset of the newest stored message (0: none yet).
     last: u64,
+    /// What must live while sessions wait: a dynamic path's namespace, which would otherwise
+    /// go with its last socket, and its sessions with it. Dropped by the sweeper once none
+    /// waits (a cycle — namespace, recovery, namespace — broken then).
+    keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
     log: Log,
     sessions: Sessions,
     stats: RecoveryStats,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("last", &self.last)
+            .field("log", &self.log)
+            .field("sessions", &self.sessions)
+            .field("kept", &self.keep.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Recovery {
@@ -213,6 +227,7 @@ impl Recovery {
             epoch: format!("{:08x}", rand::random::<u32>()).into(),
             state: Mutex::new(State {
                 last: 0,
+                keep: None,
                 log: Log::new(bounds),
                 sessions: Sessions::new(config.max_sessions),
                 stats: RecoveryStats::default(),
@@ -363,11 +378,17 @@ impl Recovery {
         register(registration)
     }
 
-    /// Keeps a lost socket's session for the window.
-    pub(crate) fn save(self: &Arc<Self>, session: Arc<str>, saved: Saved) {
+    /// Keeps a lost socket's session for the window, and `keep` alive while any session waits.
+    pub(crate) fn save(
+        self: &Arc<Self>,
+        session: Arc<str>,
+        saved: Saved,
+        keep: Arc<dyn std::any::Any + Send + Sync>,
+    ) {
         let expires = Instant::now() + self.config.window;
         {
             let mut state = lock(&self.state);
+            state.keep = Some(keep);
             let evicted = state.sessions.save(session, saved, expires);
             state.stats.saved += 1;
             state.stats.evicted_sessions += evicted as u64;
@@ -401,8 +422,17 @@ async fn sweep(recovery: Weak<Recovery>, window: Duration) {
             return;
         };
         let now = Instant::now();
-        let mut state = lock(&recovery.state);
-        state.sessions.sweep(now);
-        state.log.trim(now);
+        let released = {
+            let mut state = lock(&recovery.state);
+            state.sessions.sweep(now);
+            state.log.trim(now);
+            if state.sessions.len() == 0 {
+                state.keep.take()
+            } else {
+                None
+            }
+        };
+        // Dropped outside the lock: it may be the namespace that holds this recovery.
+        drop(released);
     }
 }
