@@ -14,7 +14,7 @@ mod writer;
 
 pub(crate) use dispatch::dispatch;
 pub(crate) use handoff::{Handoff, Started};
-pub(crate) use recovery::Recovering;
+pub(crate) use recovery::{Recovering, accept};
 
 use crate::close;
 use crate::namespace::Namespace;

@@ -3,9 +3,11 @@
 //! connection is lost.
 
 use crate::adapter::Room;
+use crate::guard::HandshakeRequest;
 use crate::namespace::Namespace;
 use crate::protocol;
 use crate::recovery::{Attempt, NotRecovered, Outcome, Saved, SessionId};
+use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
 use serde::Serialize;
 use std::sync::Arc;
@@ -43,6 +45,20 @@ impl Recovering {
             session,
             announce,
         })
+    }
+}
+
+/// The socket of a request its guards let in: the lost one's again when `recovering` claimed
+/// a session, a new one otherwise ([`Socket::accept`]).
+pub(crate) fn accept(
+    request: HandshakeRequest,
+    recovering: Option<&Recovering>,
+    namespace: Arc<Namespace>,
+    runtime: Arc<Runtime>,
+) -> Socket {
+    match recovering.map(|recovering| &recovering.attempt) {
+        Some(Attempt::Claimed(claim)) => Socket::recover(request, &claim.saved, namespace, runtime),
+        _ => Socket::accept(request, namespace, runtime),
     }
 }
 

@@ -236,10 +236,6 @@ impl Recovery {
         })
     }
 
-    pub(crate) fn config(&self) -> &RecoveryConfig {
-        &self.config
-    }
-
     fn offset(&self, n: u64) -> String {
         format!("{}-{n}", self.epoch)
     }
@@ -271,9 +267,25 @@ impl Recovery {
         deliver(&frame)
     }
 
-    /// Whether `session` is waiting (to let it skip the guards).
-    pub(crate) fn is_waiting(&self, session: &str) -> bool {
-        lock(&self.state).sessions.contains(session, Instant::now())
+    /// Whether a connection presenting `session` skips the handshake guards: `skip_guards`
+    /// is on and the session is waiting.
+    pub(crate) fn skips_guards(&self, session: &str) -> bool {
+        self.config.skip_guards && lock(&self.state).sessions.contains(session, Instant::now())
+    }
+
+    /// What a connection presenting `session` (if any) and `offset` brings: nothing, a
+    /// session claimed, or why it could not be (counted, and logged at debug).
+    pub(crate) fn attempt(&self, session: Option<&str>, offset: Option<&str>) -> Attempt {
+        let Some(session) = session else {
+            return Attempt::Fresh;
+        };
+        match self.claim(session, offset) {
+            Ok(claim) => Attempt::Claimed(claim),
+            Err(why) => {
+                tracing::debug!(reason = %why, "connection not recovered");
+                Attempt::Failed(why)
+            }
+        }
     }
 
     /// Takes the session a reconnecting client presents, if it can be recovered from

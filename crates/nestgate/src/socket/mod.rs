@@ -366,6 +366,11 @@ impl Socket {
         f(&mut write(&self.inner.extensions))
     }
 
+    /// The extensions, copied (what a lost socket's session keeps).
+    pub(crate) fn extensions_snapshot(&self) -> Extensions {
+        read(&self.inner.extensions).clone()
+    }
+
     /// A clone of the value of type `T` stored on this socket, if any.
     pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         read(&self.inner.extensions).get::<T>().cloned()
@@ -406,13 +411,6 @@ impl Socket {
 /// The mark of a recovered socket, in its extensions.
 #[derive(Debug, Clone, Copy)]
 struct Recovered;
-
-impl Socket {
-    /// The extensions, copied (what a lost socket's session keeps).
-    pub(crate) fn extensions_snapshot(&self) -> Extensions {
-        read(&self.inner.extensions).clone()
-    }
-}
 
 impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -15,7 +15,6 @@ use crate::connection::{self, Handoff, Inbound, Recovering, Transport};
 use crate::engineio::{CloseReason, Direct, EngineMessage, EngineSender, Waiting};
 use crate::guard::HandshakeRequest;
 use crate::handshake::Handshake;
-use crate::recovery::Attempt;
 use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
 use crate::util::queue::{self, TrySend};
@@ -297,7 +296,7 @@ impl Client {
                 .namespaces
                 .get(nsp)
                 .and_then(|namespace| namespace.recovery())
-                .is_some_and(|recovery| recovery.config().skip_guards && recovery.is_waiting(pid))
+                .is_some_and(|recovery| recovery.skips_guards(pid))
         });
         let mut handshake = self.handshake.clone();
         handshake.auth = auth.map(Box::new);
@@ -319,24 +318,18 @@ impl Client {
             return;
         }
         let recovering = namespace.recovery().map(|recovery| {
-            let attempt = match &presented {
-                None => Attempt::Fresh,
-                Some((pid, offset)) => match recovery.claim(pid, offset.as_deref()) {
-                    Ok(claim) => Attempt::Claimed(claim),
-                    Err(why) => {
-                        tracing::debug!(reason = %why, "Socket.IO connection not recovered");
-                        Attempt::Failed(why)
-                    }
-                },
+            let (pid, offset) = match &presented {
+                Some((pid, offset)) => (Some(pid.as_str()), offset.as_deref()),
+                None => (None, None),
             };
-            Recovering::new(attempt, false)
+            Recovering::new(recovery.attempt(pid, offset), false)
         });
-        let socket = match recovering.as_ref().map(|recovering| &recovering.attempt) {
-            Some(Attempt::Claimed(claim)) => {
-                Socket::recover(request, &claim.saved, namespace.clone(), runtime.clone())
-            }
-            _ => Socket::accept(request, namespace.clone(), runtime.clone()),
-        };
+        let socket = connection::accept(
+            request,
+            recovering.as_deref(),
+            namespace.clone(),
+            runtime.clone(),
+        );
         // Frames go straight to the session, translated on the sending task: no second
         // queue and no writer task hop per frame.
         socket.set_text_sink(text_sink(self.sender.clone(), nsp.to_owned()));

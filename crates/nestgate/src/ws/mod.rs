@@ -1,13 +1,11 @@
 //! The ws-json transport: the HTTP handler of a gateway path (the checks before the upgrade,
 //! then the socket and its driver), over nestgate's own WebSocket (`util::websocket`).
 
-use crate::connection::{Inbound, Recovering, Transport, serve};
+use crate::connection::{Inbound, Recovering, Transport, accept, serve};
 use crate::guard::{HandshakeRejection, HandshakeRequest};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::recovery::{Attempt, Recovery};
 use crate::runtime::Runtime;
-use crate::socket::Socket;
 use crate::util::linger::LingerLimits;
 use crate::util::websocket::{self, Upgrade, WebSocket};
 use axum::extract::ws::Message;
@@ -112,15 +110,22 @@ fn run(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) -> impl Future<Output = ()> + Send {
-    let recovering = namespace
-        .recovery()
-        .map(|recovery| Recovering::new(recovery_attempt(recovery, &request), true));
-    let socket = match recovering.as_ref().map(|recovering| &recovering.attempt) {
-        Some(Attempt::Claimed(claim)) => {
-            Socket::recover(request, &claim.saved, namespace.clone(), runtime.clone())
-        }
-        _ => Socket::accept(request, namespace.clone(), runtime.clone()),
-    };
+    // Recovery: `?session=…&offset=…` (without an offset: from where the session was
+    // registered).
+    let recovering = namespace.recovery().map(|recovery| {
+        let session = request.query("session");
+        let offset = request.query("offset");
+        Recovering::new(
+            recovery.attempt(session.as_deref(), offset.as_deref()),
+            true,
+        )
+    });
+    let socket = accept(
+        request,
+        recovering.as_deref(),
+        namespace.clone(),
+        runtime.clone(),
+    );
     let (sink, stream) = ws.split();
     let transport = Transport {
         stream: stream.map(inbound),
@@ -135,22 +140,6 @@ fn run(
     serve(socket, transport, runtime, namespace)
 }
 
-/// What a connection presents to recover: `?session=…&offset=…` (without an offset: from
-/// where the session was registered).
-fn recovery_attempt(recovery: &Recovery, request: &HandshakeRequest) -> Attempt {
-    let Some(session) = request.query("session") else {
-        return Attempt::Fresh;
-    };
-    let offset = request.query("offset");
-    match recovery.claim(&session, offset.as_deref()) {
-        Ok(claim) => Attempt::Claimed(claim),
-        Err(why) => {
-            tracing::debug!(reason = %why, "connection not recovered");
-            Attempt::Failed(why)
-        }
-    }
-}
-
 /// Whether a request may skip the handshake guards: it recovers a waiting session of a
 /// static path whose recovery says so.
 fn skips_guards(target: &Target, parts: &axum::http::request::Parts) -> bool {
@@ -160,9 +149,8 @@ fn skips_guards(target: &Target, parts: &axum::http::request::Parts) -> bool {
     let Some(recovery) = namespace.recovery() else {
         return false;
     };
-    recovery.config().skip_guards
-        && crate::handshake::query_param(&parts.uri, "session")
-            .is_some_and(|session| recovery.is_waiting(&session))
+    crate::handshake::query_param(&parts.uri, "session")
+        .is_some_and(|session| recovery.skips_guards(&session))
 }
 
 /// A WebSocket message, as the connection driver reads it.
