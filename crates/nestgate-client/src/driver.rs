@@ -77,7 +77,7 @@ pub(crate) async fn run(shared: Arc<Shared>, must_connect_first: bool) {
             return;
         }
         if !ever_open && must_connect_first {
-            shared.shut_down(Error::Connect(ended.reason));
+            shared.shut_down(None, Error::Connect(ended.reason));
             return;
         }
         let fresh_auth = matches!(shared.config.auth, Auth::Fresh(_));
@@ -87,14 +87,9 @@ pub(crate) async fn run(shared: Arc<Shared>, must_connect_first: bool) {
         };
         let reconnect = shared.config.reconnect.filter(|_| !is_final);
         let Some(reconnect) = reconnect else {
-            let mut inner = shared.lock();
-            if ended.was_open || is_final {
-                inner.lifecycle(disconnected(&ended, false));
-            }
+            let last = (ended.was_open || is_final).then(|| disconnected(&ended, false));
             let why = format!("the connection closed for good ({})", ended.describe());
-            inner.shut_down(Error::Disconnected(why));
-            drop(inner);
-            shared.state.send_replace(State::Closed);
+            shared.shut_down(last, Error::Disconnected(why));
             return;
         };
         if ended.was_open {
@@ -103,12 +98,9 @@ pub(crate) async fn run(shared: Arc<Shared>, must_connect_first: bool) {
         attempt += 1;
         if reconnect.attempts.is_some_and(|max| attempt > max) {
             let attempts = attempt - 1;
-            let mut inner = shared.lock();
-            inner.lifecycle(Lifecycle::ReconnectFailed { attempts });
             let why = format!("reconnection gave up after {attempts} attempts");
-            inner.shut_down(Error::Disconnected(why));
-            drop(inner);
-            shared.state.send_replace(State::Closed);
+            let last = Lifecycle::ReconnectFailed { attempts };
+            shared.shut_down(Some(last), Error::Disconnected(why));
             return;
         }
         let delay = reconnect.delay(attempt);

@@ -232,9 +232,16 @@ impl Shared {
         *self.state.borrow() == State::Closed
     }
 
-    /// Ends the client with `why`.
-    pub(crate) fn shut_down(&self, why: Error) {
-        self.lock().shut_down(why);
+    /// Ends the client with `why`, after telling the lifecycle streams `last` (what they read
+    /// before they end).
+    pub(crate) fn shut_down(&self, last: Option<Lifecycle>, why: Error) {
+        {
+            let mut inner = self.lock();
+            if let Some(last) = last {
+                inner.lifecycle(last);
+            }
+            inner.shut_down(why);
+        }
         self.state.send_replace(State::Closed);
     }
 
