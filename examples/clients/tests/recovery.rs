@@ -133,37 +133,21 @@ fn quick() -> Reconnect {
 
 #[tokio::test]
 async fn a_cut_connection_comes_back_with_every_missed_message_once_in_order_and_its_rooms() {
-    let server = start_server(&[]).await;
-    let proxy = Proxy::start(server.addr()).await;
-    let client = Client::builder(proxy.url())
-        .reconnect(quick())
-        .connect()
-        .await
-        .unwrap();
-    let mut lifecycle = client.lifecycle();
-    let mut events = client.events();
-    assert_eq!(registered(&mut lifecycle).await, (false, None));
-    let rooms: Vec<String> = client.request("join", "r").await.unwrap();
-    assert_eq!(rooms, ["r"]);
-    let other = Client::connect(server.ws_url("/")).await.unwrap();
+    let mut away = Away::join(&[]).await;
     // Before the cut: live.
-    other
-        .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": 0}))
-        .await
-        .unwrap();
+    away.tick(0).await;
     assert_eq!(
-        events_until_quiet(&mut events, Duration::from_millis(200)).await,
+        events_until_quiet(&mut away.events, Duration::from_millis(200)).await,
         [("tick".to_owned(), json!(0))]
     );
     // A message for this socket alone, sent while it is away.
-    client
+    away.client
         .request::<Value, _>("later", &json!({"event": "direct", "data": "d", "ms": 300}))
         .await
         .unwrap();
 
-    proxy.refuse(true);
-    proxy.cut();
-    next_lifecycle(&mut lifecycle, |event| {
+    away.cut();
+    next_lifecycle(&mut away.lifecycle, |event| {
         matches!(
             event,
             Lifecycle::Disconnected {
@@ -175,14 +159,12 @@ async fn a_cut_connection_comes_back_with_every_missed_message_once_in_order_and
     })
     .await;
     // While it is away: to its room, to everyone, and to another room (not for it).
-    for n in 1..=20 {
-        other
-            .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": n}))
-            .await
-            .unwrap();
-    }
-    other.request::<Value, _>("say", "to all").await.unwrap();
-    other
+    away.ticks(20).await;
+    away.other
+        .request::<Value, _>("say", "to all")
+        .await
+        .unwrap();
+    away.other
         .request::<Value, _>(
             "to",
             &json!({"room": "elsewhere", "event": "tick", "data": -1}),
@@ -190,34 +172,32 @@ async fn a_cut_connection_comes_back_with_every_missed_message_once_in_order_and
         .await
         .unwrap();
     sleep(Duration::from_millis(400)).await; // The direct message goes out meanwhile.
-    proxy.refuse(false);
+    away.proxy.refuse(false);
 
-    assert_eq!(registered(&mut lifecycle).await, (true, None));
+    assert_eq!(registered(&mut away.lifecycle).await, (true, None));
     let mut expected: Vec<(String, Value)> =
         (1..=20).map(|n| ("tick".to_owned(), json!(n))).collect();
     expected.push(("said".to_owned(), json!("to all")));
     expected.push(("direct".to_owned(), json!("d")));
     assert_eq!(
-        events_until_quiet(&mut events, Duration::from_millis(300)).await,
+        events_until_quiet(&mut away.events, Duration::from_millis(300)).await,
         expected
     );
     // Back in its room, with its id: live again, and nothing twice.
-    other
-        .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": 21}))
-        .await
-        .unwrap();
+    away.tick(21).await;
     assert_eq!(
-        events_until_quiet(&mut events, Duration::from_millis(300)).await,
+        events_until_quiet(&mut away.events, Duration::from_millis(300)).await,
         [("tick".to_owned(), json!(21))]
     );
-    let rooms: Vec<String> = client.request("join", "r").await.unwrap();
+    let rooms: Vec<String> = away.client.request("join", "r").await.unwrap();
     assert_eq!(rooms, ["r"]);
 }
 
-/// A client in room `r` through a proxy, cut off (and kept off), and another client that
-/// writes to the room meanwhile.
+/// A client in room `r` through a proxy (which `cut` cuts it off from, and keeps it off), and
+/// another client, connected directly, that writes to the room.
 struct Away {
-    server: ChildServer,
+    /// Kept running for the test's length.
+    _server: ChildServer,
     proxy: Proxy,
     client: Client,
     lifecycle: Lifecycles,
@@ -226,7 +206,8 @@ struct Away {
 }
 
 impl Away {
-    async fn start(extra: &'static [(&'static str, &'static str)]) -> Away {
+    /// The client registered (not recovered: its first connection) and in room `r`.
+    async fn join(extra: &'static [(&'static str, &'static str)]) -> Away {
         let server = start_server(extra).await;
         let proxy = Proxy::start(server.addr()).await;
         let client = Client::builder(proxy.url())
@@ -236,13 +217,12 @@ impl Away {
             .unwrap();
         let mut lifecycle = client.lifecycle();
         let events = client.events();
-        registered(&mut lifecycle).await;
-        client.request::<Value, _>("join", "r").await.unwrap();
+        assert_eq!(registered(&mut lifecycle).await, (false, None));
+        let rooms: Vec<String> = client.request("join", "r").await.unwrap();
+        assert_eq!(rooms, ["r"]);
         let other = Client::connect(server.ws_url("/")).await.unwrap();
-        proxy.refuse(true);
-        proxy.cut();
         Away {
-            server,
+            _server: server,
             proxy,
             client,
             lifecycle,
@@ -251,20 +231,32 @@ impl Away {
         }
     }
 
+    /// Drops the client's connection, and refuses it until `proxy.refuse(false)`.
+    fn cut(&self) {
+        self.proxy.refuse(true);
+        self.proxy.cut();
+    }
+
+    /// Tick `n` to room `r`.
+    async fn tick(&self, n: i32) {
+        self.other
+            .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": n}))
+            .await
+            .unwrap();
+    }
+
     /// Ticks `1..=count` to room `r`.
-    async fn ticks(&self, count: u32) {
+    async fn ticks(&self, count: i32) {
         for n in 1..=count {
-            self.other
-                .request::<Value, _>("to", &json!({"room": "r", "event": "tick", "data": n}))
-                .await
-                .unwrap();
+            self.tick(n).await;
         }
     }
 }
 
 #[tokio::test]
 async fn past_the_window_nothing_is_replayed_and_the_client_is_told() {
-    let mut away = Away::start(&[("RECOVERY_WINDOW_MS", "300")]).await;
+    let mut away = Away::join(&[("RECOVERY_WINDOW_MS", "300")]).await;
+    away.cut();
     away.ticks(1).await;
     sleep(Duration::from_millis(800)).await;
     away.proxy.refuse(false);
@@ -279,12 +271,12 @@ async fn past_the_window_nothing_is_replayed_and_the_client_is_told() {
     // A fresh socket: not in the room any more.
     let rooms: Vec<String> = away.client.request("join", "s").await.unwrap();
     assert_eq!(rooms, ["s"]);
-    drop(away.server);
 }
 
 #[tokio::test]
 async fn a_log_trimmed_past_the_clients_offset_is_a_gap_and_nothing_is_replayed() {
-    let mut away = Away::start(&[("RECOVERY_MAX_MESSAGES", "5")]).await;
+    let mut away = Away::join(&[("RECOVERY_MAX_MESSAGES", "5")]).await;
+    away.cut();
     away.ticks(10).await;
     away.proxy.refuse(false);
     assert_eq!(
