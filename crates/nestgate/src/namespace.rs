@@ -77,10 +77,10 @@ impl Namespace {
             path: path.into(),
             routes,
             hooks,
+            recovery: recovery.map(|config| Recovery::new(config, &*adapter)),
             adapter,
             handshake_guards,
             children: None,
-            recovery: recovery.map(Recovery::new),
         }
     }
 

@@ -132,10 +132,7 @@ impl Operators {
         match self.namespace.recovery() {
             // Stored, with its offset, unless it may be dropped anyway.
             Some(recovery) if !self.options.volatile => {
-                let target = crate::recovery::Target::of(&self.options);
-                recovery.emit(frame, target, |frame| {
-                    adapter.broadcast(frame.clone(), &self.options)
-                })?;
+                recovery.broadcast(frame, &self.options, adapter)?;
             }
             _ => adapter.broadcast(frame.into(), &self.options)?,
         }

@@ -72,13 +72,21 @@ impl LocalStore {
     /// [`App::max_rooms_per_socket`](crate::App::max_rooms_per_socket), only those that fit.
     pub fn join(&self, socket: &Socket, rooms: &[Room]) {
         let (added, _) = socket.add_membership(rooms, false);
+        let changed = !added.is_empty();
         self.add_members(socket, added);
+        if changed {
+            socket.rooms_changed();
+        }
     }
 
     /// Joins all these rooms, or none if they do not all fit under the cap.
     pub(crate) fn try_join(&self, socket: &Socket, rooms: &[Room]) -> Result<(), TooManyRooms> {
         let (added, refusal) = socket.add_membership(rooms, true);
+        let changed = !added.is_empty();
         self.add_members(socket, added);
+        if changed {
+            socket.rooms_changed();
+        }
         refusal.map_or(Ok(()), Err)
     }
 
@@ -99,8 +107,13 @@ impl LocalStore {
 
     /// Makes a local socket leave rooms.
     pub fn leave(&self, socket: &Socket, rooms: &[Room]) {
+        let mut changed = false;
         for room in socket.remove_membership(rooms) {
             self.remove_member(&room, socket.id());
+            changed = true;
+        }
+        if changed {
+            socket.rooms_changed();
         }
     }
 

@@ -193,12 +193,32 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Every room with at least one socket, across the cluster unless `local`.
     fn rooms(&self, local: bool) -> BoxFuture<'_, Result<Vec<Room>, AdapterError>>;
+
+    /// Where the namespace's connection-state recovery lives when
+    /// [`App::recovery`](crate::App::recovery) is on: `None` (the default), in this process's
+    /// memory; a cluster adapter returns its own store, shared by every node
+    /// ([`recovery::store`](crate::recovery::store)), and says so in
+    /// [`AdapterBuilder::stores_recovery`].
+    fn recovery(
+        &self,
+        config: &crate::recovery::RecoveryConfig,
+    ) -> Option<Arc<dyn crate::recovery::store::RecoveryStore>> {
+        let _ = config;
+        None
+    }
 }
 
 /// Builds the adapter of each namespace: what [`App::adapter`](crate::App::adapter) takes.
 pub trait AdapterBuilder: Send + Sync + 'static {
     /// The adapter for the namespace at `path`, over its store.
     fn build(&self, path: &str, store: Arc<LocalStore>) -> Arc<dyn Adapter>;
+
+    /// Whether its adapters keep connection-state recovery for the whole cluster
+    /// ([`Adapter::recovery`]). `false` (the default): the app refuses to start with recovery
+    /// on, since an in-memory log would miss what other nodes send.
+    fn stores_recovery(&self) -> bool {
+        false
+    }
 }
 
 impl<F> AdapterBuilder for F

@@ -39,10 +39,17 @@ impl App {
             socket_io: _,
             custom_adapter,
         } = self;
-        if config.recovery.is_some() && custom_adapter {
-            return Err(Error::Unsupported(
-                "connection-state recovery with a cluster adapter (App::adapter): its log is in this process's memory",
-            ));
+        if let (Some(recovery), true) = (&config.recovery, custom_adapter) {
+            if !adapter_builder.stores_recovery() {
+                return Err(Error::Unsupported(
+                    "connection-state recovery with a cluster adapter that does not store it (App::adapter): an in-memory log misses what other nodes send",
+                ));
+            }
+            if recovery.skip_guards {
+                return Err(Error::Unsupported(
+                    "RecoveryConfig::skip_guards with a cluster adapter: a socket's extensions stay in the process that made them, so its guards must run again where it comes back",
+                ));
+            }
         }
         super::providers::build_all(&mut state, providers)?;
         let mut seen: Vec<TypeId> = Vec::new();

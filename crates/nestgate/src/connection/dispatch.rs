@@ -230,8 +230,7 @@ fn deliver_now(
 fn send_reply(socket: &Socket, json: String) -> Result<(), crate::SendError> {
     match socket.namespace().recovery() {
         Some(recovery) if json.starts_with("{\"event\":") && json.ends_with('}') => {
-            let target = crate::recovery::Target::socket(socket.id());
-            recovery.emit(json, target, |frame| socket.send_text(frame.clone()))
+            socket.send_stored(recovery, json)
         }
         _ => socket.send_text(json.into()),
     }

@@ -130,7 +130,7 @@ where
             finish(&socket, &mut stream, &mut writer, close_handshake).await;
             return;
         }
-        recovery::register(&socket, &namespace, recovery);
+        recovery::register(&socket, &namespace, recovery).await;
         crate::refresh::watch_if_expiring(&socket);
 
         let mut running = Running::default();

@@ -6,7 +6,7 @@ use crate::adapter::Room;
 use crate::guard::HandshakeRequest;
 use crate::namespace::Namespace;
 use crate::protocol;
-use crate::recovery::{Attempt, NotRecovered, Outcome, Saved, SessionId};
+use crate::recovery::{Attempt, NotRecovered, Outcome, Recovery, Saved, SessionId};
 use crate::runtime::Runtime;
 use crate::socket::{DisconnectReason, Socket};
 use serde::Serialize;
@@ -35,10 +35,10 @@ pub(crate) struct Recovering {
 }
 
 impl Recovering {
-    pub(crate) fn new(attempt: Attempt, announce: bool) -> Box<Self> {
+    pub(crate) fn new(recovery: &Recovery, attempt: Attempt, announce: bool) -> Box<Self> {
         let session = match &attempt {
             Attempt::Claimed(claim) => claim.session.clone(),
-            _ => crate::util::id::new_id(),
+            _ => recovery.new_session(),
         };
         Box::new(Recovering {
             attempt,
@@ -62,9 +62,9 @@ pub(crate) fn accept(
     }
 }
 
-/// Makes `socket` a broadcast target: at once without recovery; with it, under the log's lock,
-/// after telling the client its session (ws-json), with what it missed.
-pub(crate) fn register(
+/// Makes `socket` a broadcast target: at once without recovery; with it, in log order, after
+/// telling the client its session (ws-json), with what it missed.
+pub(crate) async fn register(
     socket: &Socket,
     namespace: &Namespace,
     recovering: Option<Box<Recovering>>,
@@ -81,22 +81,29 @@ pub(crate) fn register(
 
     let config = &socket.runtime().config;
     let capacity = (config.outbound_queue, config.outbound_queue_bytes);
-    recovery.register(&attempt, capacity, |registration| {
-        let store = namespace.store();
+    let lost_rooms = match &attempt {
+        Attempt::Claimed(claim) => Some(claim.saved.rooms.clone()),
+        _ => None,
+    };
+    let store = namespace.store().clone();
+    let (socket_, recovery_) = (socket.clone(), recovery.clone());
+    let register = move |registration: crate::recovery::Registration| {
+        let socket = socket_;
         let (recovered, reason) = match &registration.outcome {
             Outcome::Recovered(_) => (true, None),
             Outcome::Fresh(reason) => (false, *reason),
         };
-        socket.insert_extension(SessionId {
+        let id = SessionId {
             session: session.clone(),
-            since: registration.since,
-        });
-        if let Attempt::Claimed(claim) = &attempt {
+            since: Arc::from(registration.offset.as_str()),
+        };
+        socket.insert_extension(id.clone());
+        if let Some(rooms) = &lost_rooms {
             if recovered {
-                store.add_to_its_rooms(socket);
+                store.add_to_its_rooms(&socket);
             } else {
                 // Trimmed while its hooks ran: it starts fresh, out of the rooms it had.
-                socket.remove_membership(&claim.saved.rooms);
+                socket.remove_membership(rooms);
             }
         }
         let connected = Connected {
@@ -121,7 +128,9 @@ pub(crate) fn register(
             }
         }
         store.insert(socket.clone());
-    });
+        recovery_.live(&id, socket.id(), || socket.rooms());
+    };
+    recovery.register(&attempt, capacity, register).await;
 }
 
 /// Whether a connection that ended so may be recovered: it was lost, not closed on purpose.
@@ -145,12 +154,13 @@ pub(crate) fn save(
     let Some(recovery) = namespace.recovery() else {
         return;
     };
-    if !recoverable(cause) {
-        return;
-    }
     let Some(SessionId { session, since }) = socket.extension::<SessionId>() else {
         return;
     };
+    if !recoverable(cause) {
+        recovery.forget(&session);
+        return;
+    }
     let saved = Saved {
         id: socket.shared_id(),
         rooms,

@@ -1,57 +1,12 @@
 //! The log of one namespace: every message stored for recovery, with its offset and whom it
 //! was for, bounded in messages, bytes and age.
 
-use crate::adapter::Room;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Whom a stored message was for: what the emit's targets were.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Target {
-    /// The rooms (a socket id is a room too); empty: every socket.
-    pub(crate) rooms: Vec<Room>,
-    /// Left out: sockets in these rooms, or with these ids.
-    pub(crate) except: Vec<Room>,
-    /// Left out: the sender.
-    pub(crate) sender: Option<String>,
-    /// Sent straight to the socket of `rooms[0]` (`socket.emit`), not through the store: it
-    /// reached that socket even before the socket was registered.
-    pub(crate) direct: bool,
-}
-
-impl Target {
-    /// The targets of an emit through the adapter.
-    pub(crate) fn of(options: &crate::adapter::BroadcastOptions) -> Self {
-        Target {
-            rooms: options.rooms.clone(),
-            except: options.except.clone(),
-            sender: options.sender.clone(),
-            direct: false,
-        }
-    }
-
-    /// One socket, sent to directly.
-    pub(crate) fn socket(id: &str) -> Self {
-        Target {
-            rooms: vec![std::borrow::Cow::Owned(id.to_owned())],
-            direct: true,
-            ..Target::default()
-        }
-    }
-}
-
-impl Target {
-    /// Whether the socket `id`, in `rooms`, was one of the recipients.
-    pub(crate) fn reaches(&self, id: &str, rooms: &[Room]) -> bool {
-        let is = |room: &Room| room.as_ref() == id || rooms.contains(room);
-        if self.sender.as_deref() == Some(id) || self.except.iter().any(is) {
-            return false;
-        }
-        self.rooms.is_empty() || self.rooms.iter().any(is)
-    }
-}
+pub(crate) use super::store::StoredTarget as Target;
 
 /// One stored message.
 #[derive(Debug)]
@@ -153,6 +108,7 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::Room;
     use std::borrow::Cow;
 
     fn bounds(max_messages: usize, max_bytes: usize) -> Bounds {

@@ -26,25 +26,28 @@
 //! Memory: up to `max_bytes` of frames per namespace (8 MiB by default) plus, per lost session,
 //! its id, room names and extensions, for the window.
 //!
-//! In memory, on one process: with a cluster adapter the app refuses to start
-//! ([`Error::Unsupported`](crate::Error)) until the Redis adapter stores the log.
+//! By default all of it is in this process's memory. A cluster adapter may keep it elsewhere
+//! ([`Adapter::recovery`](crate::adapter::Adapter::recovery), [`store`]): the Redis adapter
+//! keeps the log in a Redis stream and the sessions in Redis keys, so a client lost by one node
+//! recovers on another, also when the first was killed. A cluster adapter that does not is
+//! refused at start ([`Error::Unsupported`](crate::Error)).
 
 mod log;
+mod memory;
 mod sessions;
+pub mod store;
 
 pub use crate::config::RecoveryConfig;
 pub(crate) use log::Target;
 pub(crate) use sessions::Saved;
 
-use crate::util::sync::lock;
+use crate::adapter::{Adapter, AdapterError, BroadcastOptions};
 use axum::extract::ws::Utf8Bytes;
-use log::{Bounds, Log};
+use axum::http::Extensions;
+use memory::Memory;
 use serde::Serialize;
-use sessions::{Missing, Sessions};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
-use tokio::time::Instant;
+use std::sync::Arc;
+use store::{Claimed, RecoveryStore, SessionState, Start};
 
 /// Why a connection was not recovered (it starts fresh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,7 +123,8 @@ pub struct RecoveryStats {
 }
 
 impl RecoveryStats {
-    fn count(&mut self, why: NotRecovered) {
+    /// Counts a connection that was not recovered, by its reason.
+    pub fn count(&mut self, why: NotRecovered) {
         let counter = match why {
             NotRecovered::UnknownSession => &mut self.unknown_session,
             NotRecovered::Expired => &mut self.expired,
@@ -134,24 +138,31 @@ impl RecoveryStats {
 }
 
 /// The private id of a socket's session: what a client presents to recover (not its public
-/// id, which other clients may know). Kept in the socket's extensions.
+/// id, which other clients may know). Kept in the socket's extensions from its registration.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionId {
     pub(crate) session: Arc<str>,
     /// The offset it was registered at: where a client that got no stored message since
     /// (a socket.io client then presents no offset) is recovered from.
-    pub(crate) since: u64,
+    pub(crate) since: Arc<str>,
 }
 
-/// A session claimed by a reconnecting client: what the socket was, and the client's offset.
+/// A session claimed by a reconnecting client: what the socket was, and where to replay from.
 #[derive(Debug)]
 pub(crate) struct Claim {
     pub(crate) saved: Saved,
     pub(crate) session: Arc<str>,
-    offset: u64,
-    /// The newest offset when it was claimed: a direct emit after it reached the socket
-    /// already (its hooks' emits), and is not replayed.
-    claimed_at: u64,
+    from: From,
+}
+
+/// Where a claim replays from, as its backend counts.
+#[derive(Debug)]
+enum From {
+    /// The client's offset, and the newest offset when it was claimed: a direct emit after it
+    /// reached the socket already (its hooks' emits), and is not replayed.
+    Memory { offset: u64, claimed_at: u64 },
+    /// The client's offset in the store's log.
+    Remote { offset: String },
 }
 
 /// What a connection brought: no session, a session that could not be recovered, or one
@@ -166,120 +177,141 @@ pub(crate) enum Attempt {
 
 /// What a socket is told when it is registered.
 #[derive(Debug)]
-pub(crate) struct Registration {
+#[non_exhaustive]
+pub struct Registration {
     /// The offset to present next time (the missed frames after it carry their own).
-    pub(crate) offset: String,
-    /// That offset's number.
-    pub(crate) since: u64,
-    pub(crate) outcome: Outcome,
+    pub offset: String,
+    /// Whether it was recovered.
+    pub outcome: Outcome,
+}
+
+impl Registration {
+    /// A new socket, or one that asked and was not recovered (why).
+    pub fn fresh(offset: impl Into<String>, why: Option<NotRecovered>) -> Self {
+        Registration {
+            offset: offset.into(),
+            outcome: Outcome::Fresh(why),
+        }
+    }
+
+    /// A recovered socket, with the frames it missed, in order.
+    pub fn recovered(offset: impl Into<String>, missed: Vec<Utf8Bytes>) -> Self {
+        Registration {
+            offset: offset.into(),
+            outcome: Outcome::Recovered(missed),
+        }
+    }
 }
 
 /// Whether a socket was recovered.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+#[non_exhaustive]
+pub enum Outcome {
     /// Not recovered: a new socket (why, when it asked to be).
     Fresh(Option<NotRecovered>),
     /// Recovered: the frames it missed, in order.
     Recovered(Vec<Utf8Bytes>),
 }
 
-/// One namespace's recovery.
-#[derive(Debug)]
-pub(crate) struct Recovery {
-    config: RecoveryConfig,
-    epoch: Box<str>,
-    state: Mutex<State>,
-    sweeping: AtomicBool,
+/// One namespace's recovery: in this process's memory, or in its adapter's store.
+pub(crate) enum Recovery {
+    Memory(Arc<Memory>),
+    Remote(Arc<dyn RecoveryStore>),
 }
 
-struct State {
-    /// The offset of the newest stored message (0: none yet).
-    last: u64,
-    /// What must live while sessions wait: a dynamic path's namespace, which would otherwise
-    /// go with its last socket, and its sessions with it. Dropped by the sweeper once none
-    /// waits (a cycle — namespace, recovery, namespace — broken then).
-    keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
-    log: Log,
-    sessions: Sessions,
-    stats: RecoveryStats,
-}
-
-impl std::fmt::Debug for State {
+impl std::fmt::Debug for Recovery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State")
-            .field("last", &self.last)
-            .field("log", &self.log)
-            .field("sessions", &self.sessions)
-            .field("kept", &self.keep.is_some())
-            .finish_non_exhaustive()
+        match self {
+            Recovery::Memory(memory) => memory.fmt(f),
+            Recovery::Remote(_) => f.write_str("Recovery::Remote"),
+        }
     }
 }
 
 impl Recovery {
-    pub(crate) fn new(config: RecoveryConfig) -> Arc<Self> {
-        let bounds = Bounds {
-            max_messages: config.max_messages,
-            max_bytes: config.max_bytes,
-            window: config.window,
-        };
-        Arc::new(Recovery {
-            config,
-            epoch: format!("{:08x}", rand::random::<u32>()).into(),
-            state: Mutex::new(State {
-                last: 0,
-                keep: None,
-                log: Log::new(bounds),
-                sessions: Sessions::new(config.max_sessions),
-                stats: RecoveryStats::default(),
-            }),
-            sweeping: AtomicBool::new(false),
+    /// The recovery of a namespace whose adapter is `adapter`: its store's, or in memory.
+    pub(crate) fn new(config: RecoveryConfig, adapter: &dyn Adapter) -> Arc<Self> {
+        Arc::new(match adapter.recovery(&config) {
+            Some(store) => Recovery::Remote(store),
+            None => Recovery::Memory(Memory::new(config)),
         })
     }
 
-    fn offset(&self, n: u64) -> String {
-        format!("{}-{n}", self.epoch)
-    }
-
-    fn parse(&self, offset: &str) -> Result<u64, NotRecovered> {
-        let (epoch, n) = offset.split_once('-').ok_or(NotRecovered::InvalidOffset)?;
-        if epoch != &*self.epoch {
-            return Err(NotRecovered::EpochChanged);
+    /// A new session's private id.
+    pub(crate) fn new_session(&self) -> Arc<str> {
+        match self {
+            Recovery::Memory(_) => crate::util::id::new_id(),
+            Recovery::Remote(store) => Arc::from(store.new_session()),
         }
-        n.parse().map_err(|_| NotRecovered::InvalidOffset)
     }
 
-    /// Stores `frame` for `target` with the next offset and hands the stamped frame to
-    /// `deliver`, under the log's lock: a socket registering meanwhile either got it in its
-    /// replay or gets it from `deliver`, never both, never neither.
-    pub(crate) fn emit<R>(
+    /// A broadcast through `adapter`, stored with its offset.
+    pub(crate) fn broadcast(
         &self,
         frame: String,
-        target: Target,
-        deliver: impl FnOnce(&Utf8Bytes) -> R,
-    ) -> R {
-        let mut state = lock(&self.state);
-        let offset = state.last + 1;
-        let frame: Utf8Bytes = crate::protocol::with_offset(frame, &self.offset(offset)).into();
-        state.last = offset;
-        state
-            .log
-            .push(offset, frame.clone(), target, Instant::now());
-        deliver(&frame)
+        options: &BroadcastOptions,
+        adapter: &Arc<dyn Adapter>,
+    ) -> Result<(), AdapterError> {
+        match self {
+            Recovery::Memory(memory) => memory.emit(frame, Target::of(options), |frame| {
+                adapter.broadcast(frame.clone(), options)
+            }),
+            Recovery::Remote(store) => store.append(frame, Target::of(options)),
+        }
+    }
+
+    /// A frame for the socket `id` alone (`socket.emit`, an event reply), stored with its
+    /// offset and handed to `send`. Remote, before the socket is `registered` (its hooks'
+    /// emits), it is sent as it is: its session starts after it.
+    pub(crate) fn direct<E: std::convert::From<AdapterError>>(
+        &self,
+        id: &str,
+        registered: impl FnOnce() -> bool,
+        frame: String,
+        send: impl FnOnce(Utf8Bytes) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Recovery::Memory(memory) => {
+                memory.emit(frame, Target::socket(id), |frame| send(frame.clone()))
+            }
+            Recovery::Remote(_) if !registered() => send(frame.into()),
+            Recovery::Remote(store) => Ok(store.append(frame, Target::socket(id))?),
+        }
     }
 
     /// Whether a connection presenting `session` skips the handshake guards: `skip_guards`
-    /// is on and the session is waiting.
+    /// is on and the session is waiting (in memory only: the app refuses `skip_guards` with a
+    /// cluster adapter).
     pub(crate) fn skips_guards(&self, session: &str) -> bool {
-        self.config.skip_guards && lock(&self.state).sessions.contains(session, Instant::now())
+        match self {
+            Recovery::Memory(memory) => memory.skips_guards(session),
+            Recovery::Remote(_) => false,
+        }
     }
 
     /// What a connection presenting `session` (if any) and `offset` brings: nothing, a
     /// session claimed, or why it could not be (counted, and logged at debug).
-    pub(crate) fn attempt(&self, session: Option<&str>, offset: Option<&str>) -> Attempt {
+    pub(crate) async fn attempt(&self, session: Option<&str>, offset: Option<&str>) -> Attempt {
         let Some(session) = session else {
             return Attempt::Fresh;
         };
-        match self.claim(session, offset) {
+        let claimed = match self {
+            Recovery::Memory(memory) => memory.claim(session, offset),
+            Recovery::Remote(store) => store.claim(session, offset).await.map(|claimed| {
+                let Claimed { state, offset } = claimed;
+                Claim {
+                    saved: Saved {
+                        id: Arc::from(state.id),
+                        rooms: state.rooms,
+                        extensions: Extensions::new(),
+                        since: Arc::from(state.since),
+                    },
+                    session: Arc::from(session),
+                    from: From::Remote { offset },
+                }
+            }),
+        };
+        match claimed {
             Ok(claim) => Attempt::Claimed(claim),
             Err(why) => {
                 tracing::debug!(reason = %why, "connection not recovered");
@@ -288,163 +320,90 @@ impl Recovery {
         }
     }
 
-    /// Takes the session a reconnecting client presents, if it can be recovered from
-    /// `offset` (`None`: from where the session was registered, for a client that got no
-    /// stored message since). A failure is counted, and the session (if any) is gone.
-    pub(crate) fn claim(&self, session: &str, offset: Option<&str>) -> Result<Claim, NotRecovered> {
-        let mut state = lock(&self.state);
-        let result = self.claim_locked(&mut state, session, offset);
-        if let Err(why) = result {
-            state.stats.count(why);
-        }
-        result
-    }
-
-    fn claim_locked(
-        &self,
-        state: &mut State,
-        session: &str,
-        offset: Option<&str>,
-    ) -> Result<Claim, NotRecovered> {
-        let now = Instant::now();
-        let saved = state
-            .sessions
-            .take(session, now)
-            .map_err(|missing| match missing {
-                Missing::Unknown => NotRecovered::UnknownSession,
-                Missing::Expired => NotRecovered::Expired,
-            })?;
-        let offset = match offset {
-            Some(offset) => self.parse(offset)?,
-            None => saved.since,
-        };
-        state.log.trim(now);
-        if state.log.after(offset, state.last).is_err() {
-            return Err(if offset > state.last {
-                NotRecovered::InvalidOffset
-            } else {
-                NotRecovered::Gap
-            });
-        }
-        Ok(Claim {
-            saved,
-            session: Arc::from(session),
-            offset,
-            claimed_at: state.last,
-        })
-    }
-
-    /// Registers a socket, under the log's lock: `register` is given what the socket is told
-    /// (with the frames it missed: those after the claim's offset that reached its id or one
-    /// of its saved rooms), and must make the socket a broadcast target before it returns.
-    /// At most `capacity` (frames, bytes) are replayed: past it, [`NotRecovered::Overflow`].
-    pub(crate) fn register<R>(
+    /// Registers a socket in log order: `register` is given what the socket is told (with
+    /// the frames it missed, when it recovers), and must make the socket a broadcast target
+    /// before it returns. At most `capacity` (frames, bytes) are replayed: past it,
+    /// [`NotRecovered::Overflow`].
+    pub(crate) async fn register(
         &self,
         attempt: &Attempt,
         capacity: (usize, usize),
-        register: impl FnOnce(Registration) -> R,
-    ) -> R {
-        let mut state = lock(&self.state);
-        let fresh = |state: &State, why| Registration {
-            offset: self.offset(state.last),
-            since: state.last,
-            outcome: Outcome::Fresh(why),
-        };
-        let registration = match attempt {
-            Attempt::Fresh => fresh(&state, None),
-            Attempt::Failed(why) => fresh(&state, Some(*why)),
-            Attempt::Claimed(claim) => {
-                let Saved { id, rooms, .. } = &claim.saved;
-                let missed = state.log.after(claim.offset, state.last).map(|entries| {
-                    entries
-                        .filter(|entry| entry.target.reaches(id, rooms))
-                        .filter(|entry| !(entry.target.direct && entry.offset > claim.claimed_at))
-                        .map(|entry| entry.frame.clone())
-                        .collect::<Vec<_>>()
-                });
-                let fits = |missed: &Vec<Utf8Bytes>| {
-                    missed.len() <= capacity.0
-                        && missed.iter().map(|frame| frame.len()).sum::<usize>() <= capacity.1
+        register: impl FnOnce(Registration) + Send + 'static,
+    ) {
+        match self {
+            Recovery::Memory(memory) => memory.register(attempt, capacity, register),
+            Recovery::Remote(store) => {
+                let start = match attempt {
+                    Attempt::Claimed(Claim {
+                        saved,
+                        from: From::Remote { offset },
+                        ..
+                    }) => Start::Recovering {
+                        id: saved.id.to_string(),
+                        rooms: saved.rooms.clone(),
+                        offset: offset.clone(),
+                        capacity,
+                    },
+                    _ => Start::Fresh,
                 };
-                match missed {
-                    Ok(missed) if !fits(&missed) => {
-                        state.stats.count(NotRecovered::Overflow);
-                        fresh(&state, Some(NotRecovered::Overflow))
+                let why = match attempt {
+                    Attempt::Failed(why) => Some(*why),
+                    _ => None,
+                };
+                let register = move |mut registration: Registration| {
+                    if let Outcome::Fresh(None) = registration.outcome {
+                        registration.outcome = Outcome::Fresh(why);
                     }
-                    Ok(missed) => {
-                        state.stats.recovered += 1;
-                        Registration {
-                            offset: self.offset(claim.offset),
-                            since: claim.offset,
-                            outcome: Outcome::Recovered(missed),
-                        }
-                    }
-                    // Trimmed while the hooks ran: nothing replayed, never a part.
-                    Err(_) => {
-                        state.stats.count(NotRecovered::Gap);
-                        fresh(&state, Some(NotRecovered::Gap))
-                    }
-                }
+                    register(registration)
+                };
+                store.register(start, Box::new(register)).await;
             }
-        };
-        register(registration)
+        }
     }
 
-    /// Keeps a lost socket's session for the window, and `keep` alive while any session waits.
+    /// A registered socket's session, or its rooms changed: a remote store keeps it, to
+    /// recover it if this process dies.
+    pub(crate) fn live(
+        &self,
+        session: &SessionId,
+        id: &str,
+        rooms: impl FnOnce() -> Vec<crate::adapter::Room>,
+    ) {
+        if let Recovery::Remote(store) = self {
+            let state = SessionState::new(id, rooms(), &*session.since);
+            store.live(&session.session, state);
+        }
+    }
+
+    /// Keeps a lost socket's session for the window, and `keep` alive while any session waits
+    /// (in memory).
     pub(crate) fn save(
-        self: &Arc<Self>,
+        &self,
         session: Arc<str>,
         saved: Saved,
         keep: Arc<dyn std::any::Any + Send + Sync>,
     ) {
-        let expires = Instant::now() + self.config.window;
-        {
-            let mut state = lock(&self.state);
-            state.keep = Some(keep);
-            let evicted = state.sessions.save(session, saved, expires);
-            state.stats.saved += 1;
-            state.stats.evicted_sessions += evicted as u64;
+        match self {
+            Recovery::Memory(memory) => memory.save(session, saved, keep),
+            Recovery::Remote(store) => {
+                let state = SessionState::new(&*saved.id, saved.rooms, &*saved.since);
+                store.save(&session, state);
+            }
         }
-        if !self.sweeping.swap(true, Ordering::AcqRel) {
-            tokio::spawn(sweep(Arc::downgrade(self), self.config.window));
+    }
+
+    /// A socket closed on purpose: its session will not be recovered.
+    pub(crate) fn forget(&self, session: &str) {
+        if let Recovery::Remote(store) = self {
+            store.forget(session);
         }
     }
 
     /// What it holds and has done.
     pub(crate) fn stats(&self) -> RecoveryStats {
-        let state = lock(&self.state);
-        RecoveryStats {
-            sessions: state.sessions.len(),
-            messages: state.log.len(),
-            bytes: state.log.bytes(),
-            ..state.stats.clone()
+        match self {
+            Recovery::Memory(memory) => memory.stats(),
+            Recovery::Remote(store) => store.stats(),
         }
-    }
-}
-
-/// Drops expired sessions and old messages as time passes, so that what cannot be recovered
-/// any more costs nothing; ends with the namespace.
-async fn sweep(recovery: Weak<Recovery>, window: Duration) {
-    let period = (window / 8).clamp(Duration::from_millis(50), Duration::from_secs(5));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(recovery) = recovery.upgrade() else {
-            return;
-        };
-        let now = Instant::now();
-        let released = {
-            let mut state = lock(&recovery.state);
-            state.sessions.sweep(now);
-            state.log.trim(now);
-            if state.sessions.len() == 0 {
-                state.keep.take()
-            } else {
-                None
-            }
-        };
-        // Dropped outside the lock: it may be the namespace that holds this recovery.
-        drop(released);
     }
 }

@@ -16,8 +16,8 @@ pub(crate) struct Saved {
     pub(crate) rooms: Vec<Room>,
     /// Its extensions (what guards and hooks stored on it).
     pub(crate) extensions: Extensions,
-    /// The offset it was registered at.
-    pub(crate) since: u64,
+    /// The offset it was registered at (as the client is told it).
+    pub(crate) since: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -134,7 +134,7 @@ mod tests {
             id: Arc::from(id),
             rooms: Vec::new(),
             extensions: Extensions::new(),
-            since: 0,
+            since: Arc::from("x-0"),
         }
     }
 

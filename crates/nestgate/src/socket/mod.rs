@@ -179,10 +179,7 @@ impl Socket {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), SendError> {
         let frame = protocol::encode_event(event, data)?;
         match self.inner.namespace.recovery() {
-            Some(recovery) => {
-                let target = crate::recovery::Target::socket(self.id());
-                recovery.emit(frame, target, |frame| self.send_text(frame.clone()))
-            }
+            Some(recovery) => self.send_stored(recovery, frame),
             None => self.send_text(frame.into()),
         }
     }
@@ -385,6 +382,29 @@ impl Socket {
     }
 
     /// The id, shared.
+    /// Sends a frame for this socket alone that recovery stores (`emit`, an event reply).
+    pub(crate) fn send_stored(
+        &self,
+        recovery: &crate::recovery::Recovery,
+        frame: String,
+    ) -> Result<(), SendError> {
+        let registered = || self.extension::<crate::recovery::SessionId>().is_some();
+        recovery.direct(self.id(), registered, frame, |frame| self.send_text(frame))
+    }
+
+    /// Its rooms changed: a recovery store outside this process keeps them, once it is
+    /// registered.
+    pub(crate) fn rooms_changed(&self) {
+        let Some(recovery) = self.inner.namespace.recovery() else {
+            return;
+        };
+        if let crate::recovery::Recovery::Remote(_) = &**recovery
+            && let Some(session) = self.extension::<crate::recovery::SessionId>()
+        {
+            recovery.live(&session, self.id(), || self.rooms());
+        }
+    }
+
     pub(crate) fn shared_id(&self) -> Arc<str> {
         self.inner.id.clone()
     }

@@ -21,6 +21,16 @@ pub enum SendError {
     /// The client's outbound queue was full; it is being closed with 1013.
     #[error("the client's outbound queue is full; it is being disconnected as a slow consumer")]
     SlowConsumer,
+    /// The cluster backend that stores it for recovery could not take it
+    /// ([`App::recovery`](crate::App::recovery) with a cluster adapter).
+    #[error("the frame could not be stored for recovery: {0}")]
+    Cluster(crate::adapter::AdapterError),
+}
+
+impl From<crate::adapter::AdapterError> for SendError {
+    fn from(err: crate::adapter::AdapterError) -> Self {
+        SendError::Cluster(err)
+    }
 }
 
 impl From<SendError> for WsException {

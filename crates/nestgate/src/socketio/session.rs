@@ -317,13 +317,20 @@ impl Client {
         if lock(&self.state).closed {
             return;
         }
-        let recovering = namespace.recovery().map(|recovery| {
-            let (pid, offset) = match &presented {
-                Some((pid, offset)) => (Some(pid.as_str()), offset.as_deref()),
-                None => (None, None),
-            };
-            Recovering::new(recovery.attempt(pid, offset), false)
-        });
+        let recovering = match namespace.recovery() {
+            Some(recovery) => {
+                let (pid, offset) = match &presented {
+                    Some((pid, offset)) => (Some(pid.as_str()), offset.as_deref()),
+                    None => (None, None),
+                };
+                let attempt = recovery.attempt(pid, offset).await;
+                Some(Recovering::new(recovery, attempt, false))
+            }
+            None => None,
+        };
+        if lock(&self.state).closed {
+            return;
+        }
         let socket = connection::accept(
             request,
             recovering.as_deref(),

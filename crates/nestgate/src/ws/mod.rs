@@ -12,6 +12,7 @@ use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use futures_util::{FutureExt as _, StreamExt as _};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -110,24 +111,8 @@ fn run(
     runtime: Arc<Runtime>,
     namespace: Arc<Namespace>,
 ) -> impl Future<Output = ()> + Send {
-    // Recovery: `?session=…&offset=…` (without an offset: from where the session was
-    // registered).
-    let recovering = namespace.recovery().map(|recovery| {
-        let session = request.query("session");
-        let offset = request.query("offset");
-        Recovering::new(
-            recovery.attempt(session.as_deref(), offset.as_deref()),
-            true,
-        )
-    });
-    let socket = accept(
-        request,
-        recovering.as_deref(),
-        namespace.clone(),
-        runtime.clone(),
-    );
     let (sink, stream) = ws.split();
-    let transport = Transport {
+    let transport = |recovery| Transport {
         stream: stream.map(inbound),
         sink,
         heartbeat: true,
@@ -135,9 +120,29 @@ fn run(
         rate_limit: true,
         writer_task: true,
         handoff: None,
-        recovery: recovering,
+        recovery,
     };
-    serve(socket, transport, runtime, namespace)
+    let Some(recovery) = namespace.recovery().cloned() else {
+        let socket = accept(request, None, namespace.clone(), runtime.clone());
+        return Either::Left(serve(socket, transport(None), runtime, namespace));
+    };
+    // Recovery: `?session=…&offset=…` (without an offset: from where the session was
+    // registered). Boxed: only connections of a path with recovery carry the claim's future.
+    Either::Right(Box::pin(async move {
+        let session = request.query("session");
+        let offset = request.query("offset");
+        let attempt = recovery
+            .attempt(session.as_deref(), offset.as_deref())
+            .await;
+        let recovering = Recovering::new(&recovery, attempt, true);
+        let socket = accept(
+            request,
+            Some(&recovering),
+            namespace.clone(),
+            runtime.clone(),
+        );
+        serve(socket, transport(Some(recovering)), runtime, namespace).await
+    }))
 }
 
 /// Whether a request may skip the handshake guards: it recovers a waiting session of a
