@@ -3,6 +3,7 @@
 
 use crate::cluster::Alive;
 use crate::node::{Incoming, Node, PendingRequest};
+use crate::recovery::RedisRecovery;
 use crate::wire::{self, Body, Header, Op};
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
@@ -11,6 +12,8 @@ use nestgate::ack::{AckError, AckResponse, AckStream};
 use nestgate::adapter::{
     Adapter, AdapterError, BroadcastOptions, Frame, LocalStore, Room, SocketInfo,
 };
+use nestgate::recovery::RecoveryConfig;
+use nestgate::recovery::store::RecoveryStore;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +28,8 @@ pub struct RedisAdapter {
     node: Arc<Node>,
     store: Arc<LocalStore>,
     path: String,
+    /// For the recovery store, which opens connections of its own.
+    client: redis::Client,
     _alive: Arc<Alive>,
 }
 
@@ -36,13 +41,19 @@ impl Drop for RedisAdapter {
 }
 
 impl RedisAdapter {
-    pub(crate) fn new(node: Arc<Node>, store: Arc<LocalStore>, alive: Arc<Alive>) -> Self {
+    pub(crate) fn new(
+        node: Arc<Node>,
+        client: redis::Client,
+        store: Arc<LocalStore>,
+        alive: Arc<Alive>,
+    ) -> Self {
         let path = store.path().to_owned();
         node.register(&path, store.clone());
         RedisAdapter {
             node,
             store,
             path,
+            client,
             _alive: alive,
         }
     }
@@ -287,6 +298,15 @@ impl Adapter for RedisAdapter {
             }
             Ok(())
         })
+    }
+
+    fn recovery(&self, config: &RecoveryConfig) -> Option<Arc<dyn RecoveryStore>> {
+        Some(Arc::new(RedisRecovery::start(
+            self.node.clone(),
+            self.client.clone(),
+            self.store.clone(),
+            *config,
+        )))
     }
 
     fn rooms(&self, local: bool) -> BoxFuture<'_, Result<Vec<Room>, AdapterError>> {

@@ -51,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct RedisCluster {
     node: Arc<Node>,
+    client: redis::Client,
     alive: Arc<Alive>,
 }
 
@@ -113,7 +114,7 @@ impl RedisCluster {
         );
         let discovery = config.discovery;
         let node = Arc::new(Node::new(uid, config, publisher, counters, cancel.clone()));
-        tokio::spawn(node::subscribe(node.clone(), client, subscribed));
+        tokio::spawn(node::subscribe(node.clone(), client.clone(), subscribed));
         tokio::spawn(node::heartbeats(node.clone()));
         tokio::time::sleep(discovery).await;
         tracing::info!(
@@ -123,6 +124,7 @@ impl RedisCluster {
         );
         Ok(RedisCluster {
             node,
+            client,
             alive: Arc::new(Alive { cancel }),
         })
     }
@@ -274,9 +276,16 @@ impl AdapterBuilder for RedisCluster {
     fn build(&self, _path: &str, store: Arc<LocalStore>) -> Arc<dyn Adapter> {
         Arc::new(RedisAdapter::new(
             self.node.clone(),
+            self.client.clone(),
             store,
             self.alive.clone(),
         ))
+    }
+
+    /// Connection-state recovery lives in Redis: the log in a stream, the sessions in keys
+    /// ([`App::recovery`](nestgate::App::recovery) works across nodes).
+    fn stores_recovery(&self) -> bool {
+        true
     }
 }
 

@@ -131,6 +131,7 @@ mod emitter;
 mod error;
 mod link;
 mod node;
+mod recovery;
 mod wire;
 
 #[cfg(feature = "testing")]

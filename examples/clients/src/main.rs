@@ -25,6 +25,9 @@
 //! `banned` first); one that starts with `short` expires after 2 s (the server asks for a fresh
 //! one, `nestgate:refresh`, after 1 s; 4001 without one); any other (or none) is welcome.
 //!
+//! With `REDIS_URL` it is a node of a cluster on that Redis (the Redis adapter; with
+//! `RECOVERY=1` recovery is then in Redis, across nodes).
+//!
 //! `cargo run -p clients` listens on 127.0.0.1:$PORT (default 3000) and prints its address.
 
 use nestgate::extract::Extension;
@@ -194,7 +197,7 @@ impl ClientsGateway {
 }
 
 #[tokio::main]
-async fn main() -> nestgate::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Logs go to stderr: stdout carries the address, which the clients' tests read.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -207,9 +210,29 @@ async fn main() -> nestgate::Result<()> {
     if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
         app = app.recovery(recovery_config());
     }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        app = app.adapter(cluster(url).await?);
+    }
     let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!("clients listening on http://{}", listening.local_addr());
-    listening.run().await
+    listening.run().await?;
+    Ok(())
+}
+
+/// This process as a node of the cluster on `url`, `REDIS_PREFIX` its prefix (default
+/// `clients`), `REDIS_HEARTBEAT_MS` its heartbeat (a node missing 3 is gone; default 5,000).
+async fn cluster(url: String) -> Result<nestgate_redis::RedisCluster, nestgate_redis::Error> {
+    let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "clients".to_owned());
+    let mut config = nestgate_redis::RedisConfig::new(url).prefix(prefix);
+    if let Some(ms) = std::env::var("REDIS_HEARTBEAT_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+    {
+        config = config
+            .heartbeat_interval(Duration::from_millis(ms))
+            .heartbeat_timeout(Duration::from_millis(ms * 3));
+    }
+    nestgate_redis::RedisCluster::connect(config).await
 }
 
 /// `RECOVERY_WINDOW_MS` and `RECOVERY_MAX_MESSAGES` over the defaults.

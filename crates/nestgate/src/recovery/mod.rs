@@ -114,7 +114,10 @@ pub struct RecoveryStats {
     pub overflow: u64,
     /// Sessions dropped before their window because of [`RecoveryConfig::max_sessions`].
     pub evicted_sessions: u64,
-    /// Sessions waiting now.
+    /// Messages a store outside this process could not take (its backend unreachable or its
+    /// queue full): not stored, and not delivered.
+    pub dropped: u64,
+    /// Sessions waiting now (in memory; a store in Redis does not count them).
     pub sessions: usize,
     /// Messages stored now.
     pub messages: usize,

@@ -32,6 +32,10 @@ pub struct StoredTarget {
     /// Sent to the socket of `rooms[0]` alone (`socket.emit`, an event reply).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub direct: bool,
+    /// Only the sockets of the node that sent it (`server.local()`): other nodes store it
+    /// (a socket it reached may recover elsewhere) but do not deliver it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
 }
 
 impl StoredTarget {
@@ -42,6 +46,7 @@ impl StoredTarget {
             except: options.except.clone(),
             sender: options.sender.clone(),
             direct: false,
+            local: options.local,
         }
     }
 

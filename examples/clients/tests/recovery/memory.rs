@@ -1,134 +1,19 @@
-//! Connection-state recovery over ws-json, with `nestgate-client` against this example's real
-//! server (`RECOVERY=1`): a TCP proxy between them cuts the connection (no close frame) while
-//! broadcasts go on; the client comes back and gets every missed message once, in order, and
-//! is in its rooms again — or is told it was not recovered, and gets nothing replayed.
+//! Recovery in one process's memory (`RECOVERY=1`).
 
+use super::proxy::Proxy;
+use super::support::{self, next as next_lifecycle};
+use super::{events_until_quiet, no_events, quick, registered};
 use nestgate::testing::ChildServer;
-use nestgate_client::{Client, Event, Events, Lifecycle, Lifecycles, Reconnect};
+use nestgate_client::{Client, Events, Lifecycle, Lifecycles};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
-use tokio::time::{sleep, timeout};
-
-mod support;
-use support::{STEP, next as next_lifecycle};
+use tokio::time::sleep;
 
 /// Starts the server with recovery on (and `extra` settings).
 async fn start_server(extra: &'static [(&'static str, &'static str)]) -> ChildServer {
     let mut env = vec![("RECOVERY", "1")];
     env.extend_from_slice(extra);
     support::start_server(0, &env).await
-}
-
-/// A TCP proxy in front of the server: `cut` drops every connection through it at once, as a
-/// network that goes away does (no close frame); `refuse` turns new connections away.
-struct Proxy {
-    addr: SocketAddr,
-    connections: Arc<Mutex<Vec<AbortHandle>>>,
-    refusing: Arc<AtomicBool>,
-    accept: AbortHandle,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let refusing = Arc::new(AtomicBool::new(false));
-        let accept = tokio::spawn({
-            let connections = connections.clone();
-            let refusing = refusing.clone();
-            async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    if refusing.load(Ordering::SeqCst) {
-                        continue; // Dropped: the client sees its connection refused.
-                    }
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
-                        continue;
-                    };
-                    let task = tokio::spawn(async move {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    });
-                    connections.lock().unwrap().push(task.abort_handle());
-                }
-            }
-        })
-        .abort_handle();
-        Proxy {
-            addr,
-            connections,
-            refusing,
-            accept,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/", self.addr)
-    }
-
-    /// Drops every connection through the proxy, both ways.
-    fn cut(&self) {
-        for connection in self.connections.lock().unwrap().drain(..) {
-            connection.abort();
-        }
-    }
-
-    fn refuse(&self, refusing: bool) {
-        self.refusing.store(refusing, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
-}
-
-/// Whether the server registered the connection as recovered, and why not.
-async fn registered(lifecycle: &mut Lifecycles) -> (bool, Option<String>) {
-    next_lifecycle(lifecycle, |event| match event {
-        Lifecycle::Registered { recovered, reason } => Some((recovered, reason)),
-        _ => None,
-    })
-    .await
-}
-
-/// The events that come within `quiet` of each other (the first within [`STEP`]).
-async fn events_until_quiet(events: &mut Events, quiet: Duration) -> Vec<(String, Value)> {
-    events_within(events, STEP, quiet).await
-}
-
-/// No event within `wait`.
-async fn no_events(events: &mut Events, wait: Duration) {
-    assert_eq!(events_within(events, wait, wait).await, []);
-}
-
-/// The events that come within `quiet` of each other, the first within `first`.
-async fn events_within(
-    events: &mut Events,
-    first: Duration,
-    quiet: Duration,
-) -> Vec<(String, Value)> {
-    let mut seen = Vec::new();
-    let mut wait = first;
-    while let Ok(Some(Event { name, data, .. })) = timeout(wait, events.next()).await {
-        seen.push((name, serde_json::from_str(data.get()).unwrap()));
-        wait = quiet;
-    }
-    seen
-}
-
-fn quick() -> Reconnect {
-    Reconnect {
-        initial_delay: Duration::from_millis(100),
-        jitter: 0.0,
-        ..Reconnect::default()
-    }
 }
 
 #[tokio::test]
