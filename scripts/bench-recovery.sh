@@ -8,6 +8,10 @@
 #   bash scripts/bench-recovery.sh            # about 5 minutes
 #   bash scripts/bench-recovery.sh --quick    # short runs: a check, not a result
 #
+# With REDIS_URL set (e.g. REDIS_URL=redis://127.0.0.1:6379), both processes are nodes on
+# that Redis: recovery on is then the Redis store (every stored message an XADD, delivered
+# from the stream), recovery off the Redis adapter's pub/sub.
+#
 # Other arguments go to `nestgate-bench compare` (see `--help`). The table's "nestgate" column
 # is recovery on, the baseline's recovery off. Results: target/bench-recovery/.
 set -euo pipefail

@@ -273,3 +273,16 @@ async fn ten_thousand_lost_sessions_are_all_freed_after_the_window() {
     );
     assert_eq!(stats["evicted_sessions"], 0);
 }
+
+#[tokio::test]
+async fn a_cluster_adapter_that_stores_no_recovery_is_refused_at_startup() {
+    let adapter = |_: &str, store| -> std::sync::Arc<dyn nestgate::adapter::Adapter> {
+        std::sync::Arc::new(nestgate::adapter::LocalAdapter::new(store))
+    };
+    let err = app(RecoveryConfig::default())
+        .adapter(adapter)
+        .into_router()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not store it"), "{err}");
+}

@@ -100,6 +100,21 @@
 //!   and requests stop waiting for it; a request to a node that died in between fails with
 //!   [`AdapterError::Timeout`](nestgate::adapter::AdapterError::Timeout) instead of hanging.
 //!
+//! # Connection-state recovery
+//!
+//! With [`App::recovery`](nestgate::App::recovery) on, each namespace's log and sessions are in
+//! Redis: a client lost by one node recovers on any node, also after the first was killed with
+//! `kill -9`. Stored messages (broadcasts that are not `volatile`, `socket.emit`, event replies)
+//! then go through a Redis stream instead of pub/sub: each is one `XADD`, and every node (the
+//! sender too) delivers it from its reader of the stream, where sockets are also registered, so
+//! a replay and the live messages after it meet exactly. A lost session is a key with the
+//! window as its TTL; a connected one is kept in its node's hash, from which another node takes
+//! it once it sees that node gone (its heartbeat timeout). What it costs: a stored message
+//! reaches even the sender's own sockets one Redis round trip later; guards run again on
+//! every recovery (extensions stay in the process that made them, so `skip_guards` is refused).
+//! While Redis is away, stored messages are neither stored nor delivered (counted in
+//! `RecoveryStats::dropped`); volatile ones still go out locally.
+//!
 //! # Faults
 //!
 //! When Redis stops, every node goes on serving its own clients: local deliveries, rooms and

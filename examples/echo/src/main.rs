@@ -14,8 +14,8 @@
 //! measure what it costs: each ws-json connection then starts with `nestgate:connected`
 //! `{"id","session","offset","recovered"}`, and a lost one may come back with
 //! `?session=&offset=`. The `echo` reply is stored (its frame carries an `offset`, and one
-//! missed while the connection was lost is replayed); the volatile `broadcast` is not. Recovery
-//! is in memory, on one process: with `REDIS_URL` too, the server refuses to start.
+//! missed while the connection was lost is replayed); the volatile `broadcast` is not. With
+//! `REDIS_URL` too, recovery is in Redis (a stream per namespace, shared by the nodes).
 //! `BROADCAST=stored` makes `broadcast` an ordinary emit instead (closing a recipient that
 //! cannot keep up with 1013), which recovery stores: what `scripts/bench-recovery.sh` measures,
 //! with and without `RECOVERY=1`.

@@ -11,6 +11,9 @@
 //! - `RECOVERY=1` turns connection-state recovery on: a socket.io client (with its
 //!   `connectionStateRecovery` handling, built in since 4.6) or a ws-json client that loses
 //!   its connection comes back within 2 minutes to its rooms and every message it missed.
+//! - `REDIS_URL` makes it a node of a cluster on that Redis (`REDIS_PREFIX`, default
+//!   `socketio-chat`): rooms and messages span the nodes, and with `RECOVERY=1` a client lost by
+//!   one node recovers on another.
 //!
 //! `cargo run -p socketio-chat`, then open http://127.0.0.1:3000.
 
@@ -126,7 +129,7 @@ impl ChatGateway {
 }
 
 #[tokio::main]
-async fn main() -> nestgate::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -144,10 +147,16 @@ async fn main() -> nestgate::Result<()> {
     if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
         app = app.recovery(nestgate::recovery::RecoveryConfig::default());
     }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "socketio-chat".to_owned());
+        let config = nestgate_redis::RedisConfig::new(url).prefix(prefix);
+        app = app.adapter(nestgate_redis::RedisCluster::connect(config).await?);
+    }
     let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!(
         "socketio-chat listening on http://{}",
         listening.local_addr()
     );
-    listening.run().await
+    listening.run().await?;
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! Connection-state recovery with the real npm `socket.io-client` 4.8, over WebSocket and
 //! over long-polling: the script `tests/node/recovery.mjs` cuts a client's connection with a
 //! TCP proxy and checks `socket.recovered` and every missed message; this test owns the
-//! server (`RECOVERY=1`).
+//! server (`RECOVERY=1`) — one process, or two nodes of a cluster on a real Redis, where the
+//! client comes back to the other node and recovers there.
 //!
 //! Needs `node` and `npm ci --prefix examples/socketio-chat/tests/node`. Without them the test
 //! is skipped with a loud line on stderr, unless `CI=true`, where it fails.
@@ -31,6 +32,53 @@ fn the_npm_socket_io_client_recovers_its_connection_state() {
     let output = Command::new("node")
         .arg(script_dir.join("recovery.mjs"))
         .arg(server.http_url(""))
+        .output()
+        .expect("node starts");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the recovery script failed ({}); its output is above",
+        output.status
+    );
+}
+
+#[test]
+fn the_npm_socket_io_client_recovers_on_another_node_of_a_cluster() {
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let ready = Prerequisites::new(
+        "the socket.io recovery test across nodes",
+        "npm ci --prefix examples/socketio-chat/tests/node",
+    )
+    .node()
+    .npm_package(&script_dir, "socket.io-client")
+    .ready();
+    if !ready {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let Some(redis) = runtime.block_on(nestgate_redis::testing::TestRedis::any()) else {
+        return;
+    };
+    let prefix = format!("socketio-recovery-{}", std::process::id());
+    let env = [
+        ("RECOVERY", "1"),
+        ("RUST_LOG", "warn"),
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", prefix.as_str()),
+    ];
+    let start = || {
+        ChildServer::start(env!("CARGO_BIN_EXE_socketio-chat"), &env)
+            .expect("the socketio-chat example starts")
+    };
+    let (a, b) = (start(), start());
+    let output = Command::new("node")
+        .arg(script_dir.join("recovery.mjs"))
+        .arg(a.http_url(""))
+        .arg(b.http_url(""))
         .output()
         .expect("node starts");
     println!("{}", String::from_utf8_lossy(&output.stdout));

@@ -5,14 +5,17 @@
 // then live ones again (she is back in the room). A client that comes back through a fresh
 // server session it cannot recover (an unknown pid) starts fresh with `recovered === false`.
 //
-// Usage: node recovery.mjs http://127.0.0.1:PORT     (run by tests/recovery.rs)
+// With a second URL, the two servers are nodes of one cluster on Redis: bob is a client of the
+// second, and ann comes back through the proxy to the second node, and recovers there.
+//
+// Usage: node recovery.mjs http://127.0.0.1:PORT [http://127.0.0.1:OTHER]   (run by tests/recovery.rs)
 import { io } from "socket.io-client";
 import net from "node:net";
 import assert from "node:assert/strict";
 
 const base = process.argv[2];
-assert.ok(base, "usage: node recovery.mjs http://127.0.0.1:PORT");
-const upstream = new URL(base);
+assert.ok(base, "usage: node recovery.mjs http://127.0.0.1:PORT [http://127.0.0.1:OTHER]");
+const other = process.argv[3];
 
 setTimeout(() => {
   console.error("FAILED: the whole run took more than 60 s");
@@ -29,9 +32,11 @@ function within(ms, promise, what) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A TCP proxy to the server: `cut()` destroys every connection through it, both ways. */
+/** A TCP proxy to the server: `cut()` destroys every connection through it, both ways;
+ * `switch(url)` sends the next ones to another server. */
 async function proxy() {
   const open = new Set();
+  let upstream = new URL(base);
   const server = net.createServer((client) => {
     const target = net.connect(Number(upstream.port), upstream.hostname);
     open.add(client);
@@ -53,6 +58,9 @@ async function proxy() {
     cut() {
       for (const socket of open) socket.destroy();
       open.clear();
+    },
+    switch(url) {
+      upstream = new URL(url);
     },
     close() {
       this.cut();
@@ -76,11 +84,11 @@ function connect(url, name, transports) {
 }
 
 async function scenario(transports) {
-  const label = transports.join("+");
+  const label = transports.join("+") + (other ? ", across nodes" : "");
   console.log(`step: ${label}: connect through the proxy, join the room`);
   const cutter = await proxy();
   const ann = await connect(cutter.url, "ann", transports);
-  const bob = await connect(base, "bob", ["websocket"]);
+  const bob = await connect(other ?? base, "bob", ["websocket"]);
   assert.equal(ann.recovered, false, "a first connection is not a recovery");
   const seen = [];
   ann.on("message", (said, offset) => {
@@ -95,6 +103,7 @@ async function scenario(transports) {
 
   console.log(`step: ${label}: cut, and write while ann is away`);
   const disconnected = new Promise((resolve) => ann.once("disconnect", resolve));
+  if (other) cutter.switch(other);
   cutter.cut();
   const reason = await within(10_000, disconnected, "ann sees the cut");
   assert.ok(reason === "transport close" || reason === "transport error", reason);
@@ -132,7 +141,7 @@ async function unknownSession() {
 try {
   await scenario(["websocket"]);
   await scenario(["polling"]);
-  await unknownSession();
+  if (!other) await unknownSession();
   console.log("OK");
   process.exit(0);
 } catch (error) {
