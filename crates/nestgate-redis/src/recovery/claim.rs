@@ -56,14 +56,26 @@ async fn take(shared: &Shared, session: &str) -> Result<SessionState, NotRecover
         let live = shared.keys.live(node);
         let alive = shared.node.nodes().iter().any(|known| known == node);
         if !alive {
-            return take_live(shared, &live, session).await;
+            return match take_live(shared, &live, session).await {
+                Some(state) => Ok(state),
+                // Saved meanwhile (a node saves, then drops the live one), or nobody's.
+                None => saved(shared, session)
+                    .await?
+                    .ok_or(NotRecovered::UnknownSession),
+            };
         }
         let held: Option<String> = shared
             .conn
             .cmd(redis::cmd("HGET").arg(&live).arg(session))
             .await
             .map_err(|_| NotRecovered::UnknownSession)?;
-        if held.is_none() || tokio::time::Instant::now() >= deadline {
+        if held.is_none() {
+            // As above: saved between the two reads, or nobody's.
+            return saved(shared, session)
+                .await?
+                .ok_or(NotRecovered::UnknownSession);
+        }
+        if tokio::time::Instant::now() >= deadline {
             return Err(NotRecovered::UnknownSession);
         }
         tokio::time::sleep(POLL).await;
@@ -81,21 +93,13 @@ async fn saved(shared: &Shared, session: &str) -> Result<Option<SessionState>, N
 }
 
 /// A dead node's live session: taken by whoever removes it from the node's hash first.
-async fn take_live(
-    shared: &Shared,
-    live: &str,
-    session: &str,
-) -> Result<SessionState, NotRecovered> {
+async fn take_live(shared: &Shared, live: &str, session: &str) -> Option<SessionState> {
     let mut pipe = redis::pipe();
     pipe.cmd("HGET").arg(live).arg(session);
     pipe.cmd("HDEL").arg(live).arg(session);
-    let (held, removed): (Option<String>, u64) = shared
-        .conn
-        .pipe(pipe.atomic())
-        .await
-        .map_err(|_| NotRecovered::UnknownSession)?;
+    let (held, removed): (Option<String>, u64) = shared.conn.pipe(pipe.atomic()).await.ok()?;
     match (held, removed) {
-        (Some(json), 1) => serde_json::from_str(&json).map_err(|_| NotRecovered::UnknownSession),
-        _ => Err(NotRecovered::UnknownSession),
+        (Some(json), 1) => serde_json::from_str(&json).ok(),
+        _ => None,
     }
 }
