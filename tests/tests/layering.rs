@@ -15,6 +15,7 @@ const LEAVES: &[&str] = &[
     "error",
     "handshake",
     "host",
+    "metrics",
     "origin",
     "pattern",
     "protocol",

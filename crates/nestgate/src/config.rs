@@ -38,6 +38,8 @@ pub(crate) struct Config {
     pub(crate) admission: Admission,
     /// Connection-state recovery (`App::recovery`); `None`: off.
     pub(crate) recovery: Option<RecoveryConfig>,
+    /// Where metrics go (`App::metrics_recorder`, `App::global_metrics`, `App::metrics_endpoint`).
+    pub(crate) metrics: crate::metrics::Source,
 }
 
 /// The bounds on connections, request heads, rooms and dynamic namespaces.
@@ -95,6 +97,7 @@ impl Default for Config {
             admission: Admission::default(),
             refresh_lead: Duration::from_secs(30),
             recovery: None,
+            metrics: crate::metrics::Source::Off,
         }
     }
 }

@@ -89,6 +89,9 @@ pub(crate) const INTERNAL_SERVER_ERROR: &str = "Internal server error";
 /// The message a failed guard answers, as NestJS's.
 pub const FORBIDDEN_RESOURCE: &str = "Forbidden resource";
 
+/// The message of a rejected payload (`extract::VALIDATION_FAILED`, defined here, a leaf).
+pub(crate) const VALIDATION_FAILED: &str = "Validation failed";
+
 /// An error reported to the client for one message, as NestJS's `WsException`.
 ///
 /// For a frame without `id` it arrives as NestJS 12 sends it:
@@ -148,6 +151,20 @@ impl WsException {
     /// The `"Forbidden resource"` exception that a failed guard answers.
     pub fn forbidden() -> Self {
         WsException::new(FORBIDDEN_RESOURCE)
+    }
+
+    /// What kind of handler error this is, as a metric label: `guard` ("Forbidden
+    /// resource"), `validation` ("Validation failed"), else `exception`.
+    pub(crate) fn metric_kind(&self) -> &'static str {
+        let message = match &self.body {
+            ExceptionBody::Message(message) => Some(&**message),
+            ExceptionBody::Data(data) => data.get("message").and_then(|message| message.as_str()),
+        };
+        match message {
+            Some(FORBIDDEN_RESOURCE) => "guard",
+            Some(VALIDATION_FAILED) => "validation",
+            _ => "exception",
+        }
     }
 
     /// The message, when this exception carries one rather than an object.

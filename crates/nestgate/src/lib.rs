@@ -228,6 +228,7 @@ pub mod filter;
 pub mod gateway;
 pub mod guard;
 pub mod layer;
+pub mod metrics;
 pub mod operators;
 pub mod recovery;
 pub mod refresh;

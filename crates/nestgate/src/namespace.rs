@@ -5,6 +5,7 @@ use crate::error::Reject;
 use crate::filter::{ErrorHost, Failure};
 use crate::guard::BoxedHandshakeGuard;
 use crate::handler::{GatewayHooks, Route};
+use crate::metrics::PathMetrics;
 use crate::recovery::{Recovery, RecoveryConfig};
 use crate::runtime::Children;
 use crate::socket::{DisconnectReason, Socket};
@@ -23,6 +24,8 @@ pub(crate) struct Template {
     pub(crate) handshake_guards: Vec<BoxedHandshakeGuard>,
     /// Connection-state recovery: each namespace gets its own log and sessions.
     pub(crate) recovery: Option<RecoveryConfig>,
+    /// The path's metrics (a dynamic path's instances share them: the label is the pattern).
+    pub(crate) metrics: Arc<PathMetrics>,
 }
 
 impl Template {
@@ -50,6 +53,7 @@ pub(crate) struct Namespace {
     /// For a dynamic gateway's namespace: the table it is listed in.
     children: Option<Weak<Children>>,
     recovery: Option<Arc<Recovery>>,
+    metrics: Arc<PathMetrics>,
 }
 
 impl Drop for Namespace {
@@ -72,6 +76,7 @@ impl Namespace {
             hooks,
             handshake_guards,
             recovery,
+            metrics,
         } = template;
         Namespace {
             path: path.into(),
@@ -81,7 +86,13 @@ impl Namespace {
             adapter,
             handshake_guards,
             children: None,
+            metrics,
         }
+    }
+
+    /// Its path's metrics.
+    pub(crate) fn metrics(&self) -> &Arc<PathMetrics> {
+        &self.metrics
     }
 
     /// Its connection-state recovery, when the app turned it on.

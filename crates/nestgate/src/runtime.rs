@@ -93,7 +93,7 @@ impl Runtime {
             tracing::warn!(path, max, "too many dynamic namespaces: refusing a new one");
             return None;
         }
-        let store = Arc::new(LocalStore::new(path));
+        let store = Arc::new(LocalStore::new(path, template.metrics.clone()));
         let adapter = self.adapter_builder.build(path, store);
         let child = Arc::new(template.instantiate(path, adapter, Arc::downgrade(&self.children)));
         *entry = Arc::downgrade(&child);
@@ -110,6 +110,17 @@ impl Runtime {
             .iter()
             .find(|(pattern, _)| pattern.matches(path))
             .map(|(_, template)| template.handshake_guards.as_slice())
+    }
+
+    /// The metrics of `path`: its namespace's, or its dynamic gateway's.
+    pub(crate) fn metrics(&self, path: &str) -> Option<&Arc<crate::metrics::PathMetrics>> {
+        if let Some(namespace) = self.namespaces.get(path) {
+            return Some(namespace.metrics());
+        }
+        self.dynamic
+            .iter()
+            .find(|(pattern, _)| pattern.matches(path))
+            .map(|(_, template)| &template.metrics)
     }
 
     /// How many namespaces dynamic gateways have made and are still in use.

@@ -28,6 +28,9 @@
 //! so by itself) is the same socket again, with its name and rooms, and gets what it missed.
 //! Its rooms heard it leave, so they hear `joined` again (it is not told of itself), and
 //! everyone gets `online` with it counted again.
+//!
+//! `/metrics` serves nestgate's metrics in the Prometheus text format (`App::metrics_endpoint`;
+//! names and labels in `nestgate::metrics`).
 
 mod client;
 
@@ -413,6 +416,7 @@ async fn main() -> nestgate::Result<()> {
         .max_rooms_per_socket(MAX_ROOMS)
         // A page whose network blips comes back as the same socket, with what it missed.
         .recovery(RecoveryConfig::default())
+        .metrics_endpoint("/metrics")
         .merge(axum::Router::new().route("/", get(page)))
         .merge(client::router())
         .bind(format!("127.0.0.1:{port}"))

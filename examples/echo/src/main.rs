@@ -19,6 +19,9 @@
 //! `BROADCAST=stored` makes `broadcast` an ordinary emit instead (closing a recipient that
 //! cannot keep up with 1013), which recovery stores: what `scripts/bench-recovery.sh` measures,
 //! with and without `RECOVERY=1`.
+//!
+//! With `METRICS=1`, `/metrics` serves nestgate's metrics in the Prometheus text format
+//! (`App::metrics_endpoint`): what `scripts/bench-metrics.sh` measures, on against off.
 
 use nestgate::prelude::*;
 use serde_json::value::RawValue;
@@ -84,6 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
         app = app.recovery(nestgate::recovery::RecoveryConfig::default());
+    }
+    if std::env::var("METRICS").is_ok_and(|on| on == "1") {
+        app = app.metrics_endpoint("/metrics");
     }
     let mut cluster = None;
     if let Ok(url) = std::env::var("REDIS_URL") {

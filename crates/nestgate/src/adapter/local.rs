@@ -19,14 +19,17 @@ pub struct LocalStore {
     path: Box<str>,
     sockets: DashMap<Arc<str>, Socket>,
     rooms: DashMap<Room, HashMap<Arc<str>, Socket>>,
+    /// Its path's metrics: what broadcasts send is counted here, once per broadcast.
+    metrics: Arc<crate::metrics::PathMetrics>,
 }
 
 impl LocalStore {
-    pub(crate) fn new(path: &str) -> Self {
+    pub(crate) fn new(path: &str, metrics: Arc<crate::metrics::PathMetrics>) -> Self {
         LocalStore {
             path: path.into(),
             sockets: DashMap::new(),
             rooms: DashMap::new(),
+            metrics,
         }
     }
 
@@ -216,6 +219,7 @@ impl LocalStore {
                 sent += 1;
             }
         });
+        self.metrics.sent(sent, frame.len());
         sent
     }
 

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::gateway;
 use crate::guard::BoxedHandshakeGuard;
 use crate::handler::{GatewayHooks, Route};
+use crate::metrics::PathMetrics;
 use crate::namespace::{Namespace, Template};
 use crate::pattern::Pattern;
 use crate::runtime::Runtime;
@@ -139,17 +140,20 @@ impl App {
                 }
                 entry.routes.insert(refresh.event, refresh);
             }
+            let metrics =
+                PathMetrics::new(&config.metrics, entry.path, entry.routes.keys().copied());
             let template = Template {
                 routes: Arc::new(entry.routes),
                 hooks: entry.hooks,
                 handshake_guards: entry.handshake_guards,
                 recovery: config.recovery,
+                metrics,
             };
             if let Some(pattern) = Pattern::parse(entry.path) {
                 dynamic.push((pattern, template));
                 continue;
             }
-            let store = Arc::new(LocalStore::new(entry.path));
+            let store = Arc::new(LocalStore::new(entry.path, template.metrics.clone()));
             let adapter = adapter_builder.build(entry.path, store);
             let namespace = Namespace::new(entry.path, template, adapter);
             namespaces.insert(entry.path.into(), Arc::new(namespace));

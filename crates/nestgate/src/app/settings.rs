@@ -18,6 +18,45 @@ impl App {
         self
     }
 
+    /// Records nestgate's metrics ([`metrics`](crate::metrics): names, labels) into
+    /// `recorder`, any [`metrics::Recorder`], this app's own.
+    ///
+    /// ```
+    /// let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    /// let snapshots = recorder.snapshotter();
+    /// let app = nestgate::App::new().metrics_recorder(recorder);
+    /// # let _ = (app, snapshots);
+    /// ```
+    pub fn metrics_recorder(
+        mut self,
+        recorder: impl metrics::Recorder + Send + Sync + 'static,
+    ) -> Self {
+        self.config.metrics = crate::metrics::Source::Own(std::sync::Arc::new(recorder));
+        self
+    }
+
+    /// Records nestgate's metrics into the `metrics` crate's global recorder, which must be
+    /// installed before the app is built (`listen`, `bind`, `into_router`).
+    pub fn global_metrics(mut self) -> Self {
+        self.config.metrics = crate::metrics::Source::Global;
+        self
+    }
+
+    /// Serves nestgate's metrics in the Prometheus text format at `path` (e.g. `"/metrics"`),
+    /// on the app's own port, from a recorder of its own (feature `prometheus`). Put it behind
+    /// your proxy's access rules, or serve it on an internal listener of your own with
+    /// [`metrics_recorder`](Self::metrics_recorder) and `metrics-exporter-prometheus`.
+    ///
+    /// ```
+    /// let app = nestgate::App::new().metrics_endpoint("/metrics");
+    /// ```
+    #[cfg(feature = "prometheus")]
+    pub fn metrics_endpoint(mut self, path: &str) -> Self {
+        let (source, handle) = crate::metrics::prometheus::recorder();
+        self.config.metrics = source;
+        self.merge(crate::metrics::prometheus::route(path, handle))
+    }
+
     /// How long `emit_with_ack` waits for a client's answer by default (default 5 s).
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.config.ack_timeout = timeout;

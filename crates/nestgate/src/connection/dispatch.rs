@@ -5,6 +5,7 @@ use crate::error::WsException;
 use crate::extract::{Message, MessageParts, Payload};
 use crate::filter::{ErrorHost, Failure};
 use crate::handler::reply::{Reply, ReplyKind};
+use crate::metrics::{NO_EVENT, UNKNOWN_EVENT};
 use crate::protocol::{self, Decoded};
 use crate::socket::Socket;
 use axum::extract::ws::Utf8Bytes;
@@ -15,6 +16,7 @@ use std::future::Future;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 /// Decodes one text frame (unless its transport did: `decoded`) and starts its handler; answers
 /// bad frames at once.
@@ -29,6 +31,10 @@ pub(crate) fn dispatch(
         None => match protocol::decode(frame.as_str()) {
             Ok(envelope) => envelope,
             Err(exception) => {
+                socket
+                    .namespace()
+                    .metrics()
+                    .error(NO_EVENT, "invalid_frame");
                 protocol_error(socket, None, exception, None);
                 return None;
             }
@@ -45,10 +51,17 @@ pub(crate) fn dispatch(
     // An empty name is reported as a missing one.
     let Some(name) = envelope.event.filter(|name| !name.is_empty()) else {
         let exception = WsException::new("invalid frame: missing \"event\" field");
+        socket
+            .namespace()
+            .metrics()
+            .error(NO_EVENT, "invalid_frame");
         protocol_error(socket, envelope.id, exception, None);
         return None;
     };
+    let metrics = socket.namespace().metrics();
     let Some(route) = socket.namespace().route(&name) else {
+        metrics.received(UNKNOWN_EVENT, frame.len());
+        metrics.error(UNKNOWN_EVENT, "unknown_event");
         // The name is the client's: repeat at most a short prefix of it.
         let name = protocol::shown_name(&name);
         let exception = WsException::new(format!("unknown event '{name}'"));
@@ -57,6 +70,9 @@ pub(crate) fn dispatch(
         return None;
     };
     let (event, id, data) = (route.event, envelope.id, envelope.data);
+    metrics.received(event, frame.len());
+    // Measured only when something records it.
+    let started = metrics.on().then(Instant::now);
     let parts = MessageParts {
         socket: socket.clone(),
         event,
@@ -72,10 +88,17 @@ pub(crate) fn dispatch(
     let mut cx = Context::from_waker(waker);
     let stream = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(&mut cx)))
     {
-        Ok(Poll::Ready(reply)) => Some(deliver_now(socket, reply, id, event, &frame, &data)?),
+        Ok(Poll::Ready(reply)) => {
+            let Some(items) = deliver_now(socket, reply, id, event, &frame, &data) else {
+                handled(socket, event, started);
+                return None;
+            };
+            Some(items)
+        }
         Ok(Poll::Pending) => None,
         Err(_) => {
             handler_panicked(socket, id, event, &frame, &data);
+            handled(socket, event, started);
             return None;
         }
     };
@@ -93,7 +116,16 @@ pub(crate) fn dispatch(
         if AssertUnwindSafe(handling).catch_unwind().await.is_err() {
             handler_panicked(&socket, id, event, &frame, &data);
         }
+        handled(&socket, event, started);
     })
+}
+
+/// Records how long the message of `event` took, when it was measured.
+fn handled(socket: &Socket, event: &'static str, started: Option<Instant>) {
+    if let Some(started) = started {
+        let seconds = started.elapsed().as_secs_f64();
+        socket.namespace().metrics().handled(event, seconds);
+    }
 }
 
 /// Answers "Internal server error" for a message whose handler panicked.
@@ -105,6 +137,7 @@ fn handler_panicked(
     data: &Option<Range<usize>>,
 ) {
     tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
+    socket.namespace().metrics().error(event, "panic");
     let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
     let data = protocol::data_text(frame.as_str(), data);
     let exception = filtered(socket, event, data, exception);
@@ -211,6 +244,10 @@ fn deliver_now(
             let _ = socket.send_ack(id, &json);
         }
         (ReplyKind::Error(exception), id) => {
+            socket
+                .namespace()
+                .metrics()
+                .error(event, exception.metric_kind());
             let data = protocol::data_text(frame.as_str(), data);
             let exception = filtered(socket, event, data, exception);
             send_error(socket, id, &exception, Some((event, data)));
@@ -218,6 +255,10 @@ fn deliver_now(
         (ReplyKind::Failed(failure), id) => {
             let data = protocol::data_text(frame.as_str(), data);
             let exception = resolve(socket, event, data, failure);
+            socket
+                .namespace()
+                .metrics()
+                .error(event, exception.metric_kind());
             send_error(socket, id, &exception, Some((event, data)));
         }
         (ReplyKind::Stream(items), _) => return Some(items),
@@ -256,7 +297,11 @@ async fn deliver_stream(
         };
         match (item, &mut array) {
             (None, _) => break,
-            (Some(Err(exception)), _) => return send_error(socket, id, &exception, cause()),
+            (Some(Err(exception)), _) => {
+                let kind = exception.metric_kind();
+                socket.namespace().metrics().error(event, kind);
+                return send_error(socket, id, &exception, cause());
+            }
             (Some(Ok(json)), Some(array)) => {
                 if array.len() > 1 {
                     array.push(',');

@@ -52,6 +52,8 @@ pub(crate) struct Transport<S, K> {
     /// it on): what the connection brought. Boxed: it is used up at registration, and the
     /// connection's future keeps its room for its whole life.
     pub(crate) recovery: Option<Box<Recovering>>,
+    /// Which wire mode it is, for the metrics.
+    pub(crate) wire: crate::metrics::Wire,
 }
 
 /// What a transport's stream brings: a WebSocket message, a frame the transport decoded itself
@@ -107,6 +109,7 @@ where
         writer_task,
         handoff,
         recovery,
+        wire,
     } = transport;
     let recovers = recovery.is_some();
     let mut writer = if writer_task {
@@ -119,6 +122,7 @@ where
         // unboxed every idle connection would keep room for the largest of them.
         if let Err(reject) = Box::pin(namespace.connect(&socket)).await {
             tracing::debug!(socket = %socket.id(), code = reject.code(), reason = reject.reason(), "connection rejected");
+            namespace.metrics().rejected("hook");
             if let Some(exception) = reject.exception() {
                 let frame = protocol::encode_exception(exception, Some(protocol::CONNECTION_CAUSE));
                 let _ = socket.send_text(frame.into());
@@ -131,6 +135,7 @@ where
             return;
         }
         recovery::register(&socket, &namespace, recovery).await;
+        namespace.metrics().accepted(wire);
         crate::refresh::watch_if_expiring(&socket);
 
         let mut running = Running::default();
@@ -166,6 +171,7 @@ where
             recovery::save(&socket, &namespace, rooms, &cause);
         }
         tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
+        namespace.metrics().disconnected(wire, cause.label());
         Box::pin(namespace.disconnect(&socket, &cause)).await;
         // Handlers still running for a client that left get the same deadline as at shutdown.
         let _ = timeout(shutdown_timeout, drain(&mut running)).await;

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The message of every rejected payload.
-pub const VALIDATION_FAILED: &str = "Validation failed";
+pub const VALIDATION_FAILED: &str = crate::error::VALIDATION_FAILED;
 
 /// One rejected field, as the client receives it, named as the client sent it.
 ///

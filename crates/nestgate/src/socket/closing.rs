@@ -44,6 +44,24 @@ pub enum DisconnectReason {
     RefreshRefused,
 }
 
+impl DisconnectReason {
+    /// The reason as a metric label (`client_close`, `transport_error`, …).
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            DisconnectReason::ClientClose => "client_close",
+            DisconnectReason::TransportError => "transport_error",
+            DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+            DisconnectReason::ServerShutdown => "server_shutdown",
+            DisconnectReason::Kicked => "kicked",
+            DisconnectReason::MessageTooLarge => "message_too_large",
+            DisconnectReason::SlowConsumer => "slow_consumer",
+            DisconnectReason::InvalidPayload => "invalid_payload",
+            DisconnectReason::TokenExpired => "token_expired",
+            DisconnectReason::RefreshRefused => "refresh_refused",
+        }
+    }
+}
+
 impl std::fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

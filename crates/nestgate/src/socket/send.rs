@@ -112,6 +112,7 @@ impl Socket {
 
     /// Queues a text frame; a full queue closes the client as a slow consumer.
     pub(crate) fn send_text(&self, text: Utf8Bytes) -> Result<(), SendError> {
+        self.inner.namespace.metrics().sent(1, text.len());
         if let Some(sink) = self.open_sink() {
             return sink?.text(text, Delivery::ALONE).map(drop);
         }
@@ -135,6 +136,7 @@ impl Socket {
     /// Answers the client's ack `id` with `data` (JSON text): `{"ack": id, "data": data}`.
     pub(crate) fn send_ack(&self, id: u64, data: &str) -> Result<(), SendError> {
         if let Some(sink) = self.open_sink() {
+            self.inner.namespace.metrics().sent(1, data.len());
             return sink?.ack(id, data);
         }
         self.send_text(crate::protocol::encode_ack(id, data).into())

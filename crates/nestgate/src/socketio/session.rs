@@ -305,12 +305,18 @@ impl Client {
             true => Ok(()),
             false => crate::guard::check_all(guards, &mut request).await,
         } {
+            if let Some(metrics) = runtime.metrics(nsp) {
+                metrics.rejected("guard");
+            }
             let data = serde_json::json!({"status": rejection.status().as_u16()});
             self.connect_error(nsp, rejection.message(), Some(data));
             return;
         }
         let Some(namespace) = runtime.namespace(nsp) else {
             // Too many dynamic namespaces.
+            if let Some(metrics) = runtime.metrics(nsp) {
+                metrics.rejected("too_many_namespaces");
+            }
             self.connect_error(nsp, "Invalid namespace", None);
             return;
         };
@@ -383,6 +389,7 @@ impl Client {
             writer_task: false,
             handoff: Some(handoff),
             recovery: recovering,
+            wire: crate::metrics::Wire::SocketIo,
         };
         runtime.connections.spawn(connection::serve(
             socket,

@@ -58,8 +58,13 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
+    let metrics = match &target {
+        Target::Static(namespace) => namespace.metrics().clone(),
+        Target::Dynamic(index) => runtime.dynamic[*index].1.metrics.clone(),
+    };
     if !runtime.origins.allows(&parts.headers) {
         tracing::debug!(origin = ?parts.headers.get(axum::http::header::ORIGIN), path, "handshake refused: origin not allowed");
+        metrics.rejected("origin");
         return HandshakeRejection::forbidden("origin not allowed").into_response();
     }
     let guards = match &target {
@@ -81,6 +86,7 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
             path,
             "handshake refused by a guard"
         );
+        metrics.rejected("guard");
         return rejection.into_response();
     }
     let namespace = match target {
@@ -88,6 +94,7 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
         Target::Dynamic(_) => match runtime.namespace(path) {
             Some(namespace) => namespace,
             None => {
+                metrics.rejected("too_many_namespaces");
                 return (StatusCode::SERVICE_UNAVAILABLE, "too many namespaces").into_response();
             }
         },
@@ -121,6 +128,7 @@ fn run(
         writer_task: true,
         handoff: None,
         recovery,
+        wire: crate::metrics::Wire::WsJson,
     };
     let Some(recovery) = namespace.recovery().cloned() else {
         let socket = accept(request, None, namespace.clone(), runtime.clone());

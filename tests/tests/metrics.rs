@@ -1,0 +1,285 @@
+//! Metrics over real sockets, scraped from `/metrics` over HTTP (`App::metrics_endpoint`):
+//! known traffic — connections, 100 messages of two events, each kind of handler error, a
+//! refused handshake, a slow consumer — gives exact counter values, and a flood of random
+//! event names leaves the label set bounded.
+
+use nestgate::App;
+use nestgate::extract::Valid;
+use nestgate::guard::{Guard, GuardContext, HandshakeGuard, HandshakeRejection, HandshakeRequest};
+use nestgate::prelude::*;
+use nestgate_tests::{TestServer, serve};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use validator::Validate;
+
+/// Refuses `?deny`.
+struct Doorman;
+
+impl HandshakeGuard for Doorman {
+    async fn check(&self, request: &mut HandshakeRequest) -> Result<(), HandshakeRejection> {
+        match request.query("deny") {
+            Some(_) => Err(HandshakeRejection::unauthorized("denied")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Refuses every message.
+struct Never;
+
+impl Guard for Never {
+    async fn can_activate(&self, _context: &GuardContext) -> Result<bool, WsException> {
+        Ok(false)
+    }
+}
+
+#[derive(serde::Deserialize, Validate)]
+struct Named {
+    #[validate(length(min = 1))]
+    name: String,
+}
+
+#[websocket_gateway(path = "/m", handshake_guards(Doorman))]
+#[derive(Default)]
+struct Measured;
+
+#[websocket_gateway]
+impl Measured {
+    #[subscribe_message("a")]
+    fn a(&self) -> u32 {
+        1
+    }
+
+    #[subscribe_message("b")]
+    fn b(&self) -> Result<u32, WsException> {
+        Err(WsException::new("no b"))
+    }
+
+    #[subscribe_message("guarded")]
+    #[use_guards(Never)]
+    fn guarded(&self) -> u32 {
+        2
+    }
+
+    #[subscribe_message("named")]
+    fn named(&self, Valid(named): Valid<Named>) -> String {
+        named.name
+    }
+
+    #[subscribe_message("boom")]
+    fn boom(&self) -> u32 {
+        panic!("boom")
+    }
+
+    /// Sends `n` frames of 1 KiB to this socket at once.
+    #[subscribe_message("flood")]
+    fn flood(&self, socket: Socket, Data(n): Data<usize>) {
+        let text = "x".repeat(1024);
+        for _ in 0..n {
+            if socket.emit("flooded", &text).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Every sample of the scrape: `name{labels}` → value.
+async fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain"), "{head}");
+    body.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (sample, value) = line.rsplit_once(' ')?;
+            Some((sample.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn get(samples: &BTreeMap<String, f64>, sample: &str) -> f64 {
+    *samples
+        .get(sample)
+        .unwrap_or_else(|| panic!("no sample {sample}; the scrape has: {samples:#?}"))
+}
+
+#[tokio::test]
+async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
+    let server = serve(
+        App::bare()
+            .gateway::<Measured>()
+            .outbound_queue(64)
+            .socket_io(nestgate::socketio::SocketIoConfig::default())
+            .metrics_endpoint("/metrics"),
+    )
+    .await;
+    let mut ann = server.client("/m").await;
+    let mut bob = server.client("/m").await;
+    for n in 0..60 {
+        ann.request(n, "a", json!(null)).await;
+    }
+    for n in 0..40 {
+        bob.request(n, "b", json!(null)).await;
+    }
+    ann.request(100, "guarded", json!(null)).await;
+    ann.request(101, "named", json!({"name": ""})).await;
+    ann.request(102, "boom", json!(null)).await;
+    ann.request(103, "nope", json!(null)).await;
+    ann.send_text("not json").await;
+    ann.recv().await;
+    // A refused handshake.
+    let refused = nestgate::testing::TestClient::connect(&server.url("/m?deny")).await;
+    assert!(refused.is_err());
+    // A slow consumer: 1,000 frames at once for a queue of 64, never read.
+    let mut slow = server.client("/m").await;
+    slow.emit("flood", json!(1000)).await;
+    let closed = slow.closed().await;
+    assert!(
+        matches!(closed, nestgate::testing::Closed::Frame(1013, _)),
+        "{closed:?}"
+    );
+    // A client that leaves.
+    bob.close().await;
+    // A flood of event names no handler has.
+    for n in 0..300 {
+        ann.emit(&format!("random-{n}-{}", n * 7919), json!(null))
+            .await;
+        let answer = ann.recv().await;
+        assert_eq!(answer["event"], "exception", "{answer}");
+    }
+    ann.request(200, "a", json!(null)).await;
+    // And one over Socket.IO.
+    let mut cy = server.socket_io("/m").await;
+    assert_eq!(cy.emit_with_ack("a", json!(null)).await, [json!(1)]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let samples = scrape(&server).await;
+    let received = |event: &str| {
+        get(
+            &samples,
+            &format!(r#"nestgate_messages_received_total{{path="/m",event="{event}"}}"#),
+        )
+    };
+    assert_eq!(received("a"), 62.0);
+    assert_eq!(received("b"), 40.0);
+    assert_eq!(received("guarded"), 1.0);
+    assert_eq!(received("named"), 1.0);
+    assert_eq!(received("boom"), 1.0);
+    assert_eq!(received("flood"), 1.0);
+    assert_eq!(received("<unknown>"), 301.0);
+    let errors = |event: &str, kind: &str| {
+        get(
+            &samples,
+            &format!(r#"nestgate_handler_errors_total{{path="/m",event="{event}",kind="{kind}"}}"#),
+        )
+    };
+    assert_eq!(errors("b", "exception"), 40.0);
+    assert_eq!(errors("guarded", "guard"), 1.0);
+    assert_eq!(errors("named", "validation"), 1.0);
+    assert_eq!(errors("boom", "panic"), 1.0);
+    assert_eq!(errors("<unknown>", "unknown_event"), 301.0);
+    assert_eq!(errors("<none>", "invalid_frame"), 1.0);
+    let by_wire = r#"{path="/m",transport="ws-json"}"#;
+    assert_eq!(
+        get(
+            &samples,
+            &format!("nestgate_connections_accepted_total{by_wire}")
+        ),
+        3.0
+    );
+    // ann is still connected; bob left, slow was closed.
+    assert_eq!(
+        get(&samples, &format!("nestgate_connections_open{by_wire}")),
+        1.0
+    );
+    let socket_io = r#"{path="/m",transport="socket.io"}"#;
+    assert_eq!(
+        get(
+            &samples,
+            &format!("nestgate_connections_accepted_total{socket_io}")
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(&samples, &format!("nestgate_connections_open{socket_io}")),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            r#"nestgate_connections_rejected_total{path="/m",reason="guard"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            r#"nestgate_disconnects_total{path="/m",reason="client_close"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            &samples,
+            r#"nestgate_disconnects_total{path="/m",reason="slow_consumer"}"#
+        ),
+        1.0
+    );
+    // Every handled message is timed.
+    assert_eq!(
+        get(
+            &samples,
+            r#"nestgate_handler_duration_seconds_count{path="/m",event="a"}"#
+        ),
+        62.0
+    );
+    assert!(get(&samples, r#"nestgate_messages_sent_total{path="/m"}"#) >= 100.0);
+
+    // Bounded: the event label holds the path's handlers (with the built-in `nestgate:refresh`
+    // of a guarded path) and the two markers, nothing a client chose.
+    let events: std::collections::BTreeSet<&str> = samples
+        .keys()
+        .filter_map(|sample| sample.split("event=\"").nth(1)?.split('"').next())
+        .collect();
+    let allowed = [
+        "a",
+        "b",
+        "guarded",
+        "named",
+        "boom",
+        "flood",
+        "nestgate:refresh",
+        "<unknown>",
+        "<none>",
+    ];
+    assert!(
+        events.iter().all(|event| allowed.contains(event)),
+        "{events:?}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_recorder_nothing_is_served() {
+    let server = serve(App::bare().gateway::<Measured>()).await;
+    let mut ann = server.client("/m").await;
+    ann.request(1, "a", json!(null)).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    server.shutdown().await.unwrap();
+}
