@@ -71,8 +71,17 @@ pub(crate) fn dispatch(
     };
     let (event, id, data) = (route.event, envelope.id, envelope.data);
     metrics.received(event, frame.len());
+    // A child of the connection's span; disabled (the default), it costs a check.
+    let span = tracing::debug_span!(
+        target: crate::metrics::TRACE_TARGET,
+        "message",
+        event,
+        id,
+        outcome = tracing::field::Empty,
+        duration_us = tracing::field::Empty,
+    );
     // Measured only when something records it.
-    let started = metrics.on().then(Instant::now);
+    let started = (metrics.on() || !span.is_disabled()).then(Instant::now);
     let parts = MessageParts {
         socket: socket.clone(),
         event,
@@ -86,45 +95,66 @@ pub(crate) fn dispatch(
     // Poll once right here: a handler that is done at once (most are) answers without a task
     // node or any other allocation of the runtime's own.
     let mut cx = Context::from_waker(waker);
-    let stream = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(&mut cx)))
-    {
-        Ok(Poll::Ready(reply)) => {
-            let Some(items) = deliver_now(socket, reply, id, event, &frame, &data) else {
-                handled(socket, event, started);
-                return None;
-            };
-            Some(items)
+    let first = span.in_scope(|| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(&mut cx))) {
+            Ok(Poll::Ready(reply)) => match deliver_now(socket, reply, id, event, &frame, &data) {
+                (Some(items), _) => Ok(Some(items)),
+                (None, outcome) => Err(outcome),
+            },
+            Ok(Poll::Pending) => Ok(None),
+            Err(_) => Err(handler_panicked(socket, id, event, &frame, &data)),
         }
-        Ok(Poll::Pending) => None,
-        Err(_) => {
-            handler_panicked(socket, id, event, &frame, &data);
-            handled(socket, event, started);
+    });
+    let stream = match first {
+        Ok(stream) => stream,
+        Err(outcome) => {
+            handled(socket, event, &span, started, outcome);
             return None;
         }
     };
     let socket = socket.clone();
-    Some(async move {
+    let running = span.clone();
+    let handling = async move {
         let handling = async {
-            let items = match stream {
-                Some(items) => Some(items),
+            let (items, outcome) = match stream {
+                Some(items) => (Some(items), OK),
                 None => deliver_now(&socket, handler.await, id, event, &frame, &data),
             };
-            if let Some(items) = items {
-                deliver_stream(&socket, items, id, event, &frame, &data).await;
+            match items {
+                Some(items) => deliver_stream(&socket, items, id, event, &frame, &data).await,
+                None => outcome,
             }
         };
-        if AssertUnwindSafe(handling).catch_unwind().await.is_err() {
-            handler_panicked(&socket, id, event, &frame, &data);
-        }
-        handled(&socket, event, started);
-    })
+        let outcome = match AssertUnwindSafe(handling).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(_) => handler_panicked(&socket, id, event, &frame, &data),
+        };
+        handled(&socket, event, &span, started, outcome);
+    };
+    Some(tracing::Instrument::instrument(handling, running))
 }
 
-/// Records how long the message of `event` took, when it was measured.
-fn handled(socket: &Socket, event: &'static str, started: Option<Instant>) {
+/// How a message ended, as its span's `outcome` says: `ok`, or the kind of its error (the
+/// `kind` label of `nestgate_handler_errors_total`).
+type Outcome = &'static str;
+const OK: Outcome = "ok";
+
+/// Records how the message of `event` ended, and how long it took when it was measured.
+fn handled(
+    socket: &Socket,
+    event: &'static str,
+    span: &tracing::Span,
+    started: Option<Instant>,
+    outcome: Outcome,
+) {
+    span.record("outcome", outcome);
     if let Some(started) = started {
-        let seconds = started.elapsed().as_secs_f64();
-        socket.namespace().metrics().handled(event, seconds);
+        let elapsed = started.elapsed();
+        span.record("duration_us", elapsed.as_micros() as u64);
+        socket
+            .namespace()
+            .metrics()
+            .handled(event, elapsed.as_secs_f64());
     }
 }
 
@@ -135,13 +165,14 @@ fn handler_panicked(
     event: &'static str,
     frame: &Utf8Bytes,
     data: &Option<Range<usize>>,
-) {
+) -> Outcome {
     tracing::error!(socket = %socket.id(), path = socket.path(), event, "handler panicked");
     socket.namespace().metrics().error(event, "panic");
     let exception = WsException::new(crate::error::INTERNAL_SERVER_ERROR);
     let data = protocol::data_text(frame.as_str(), data);
     let exception = filtered(socket, event, data, exception);
     send_error(socket, id, &exception, Some((event, data)));
+    "panic"
 }
 
 /// Delivers a client's `{"ack": <id>, "data": ...}` to whoever waits for it.
@@ -229,41 +260,48 @@ fn deliver_now(
     event: &'static str,
     frame: &Utf8Bytes,
     data: &Option<Range<usize>>,
-) -> Option<BoxStream<'static, Result<String, WsException>>> {
-    match (reply.kind, id) {
-        (ReplyKind::None, None) => {}
+) -> (
+    Option<BoxStream<'static, Result<String, WsException>>>,
+    Outcome,
+) {
+    let failed = |exception: &WsException| {
+        let kind = exception.metric_kind();
+        socket.namespace().metrics().error(event, kind);
+        kind
+    };
+    let outcome = match (reply.kind, id) {
+        (ReplyKind::None, None) => OK,
         (ReplyKind::None, Some(id)) => {
             let _ = socket.send_ack(id, "null");
+            OK
         }
         (ReplyKind::Json(json), None) => {
             if json != "null" {
                 let _ = send_reply(socket, json);
             }
+            OK
         }
         (ReplyKind::Json(json), Some(id)) => {
             let _ = socket.send_ack(id, &json);
+            OK
         }
         (ReplyKind::Error(exception), id) => {
-            socket
-                .namespace()
-                .metrics()
-                .error(event, exception.metric_kind());
+            let outcome = failed(&exception);
             let data = protocol::data_text(frame.as_str(), data);
             let exception = filtered(socket, event, data, exception);
             send_error(socket, id, &exception, Some((event, data)));
+            outcome
         }
         (ReplyKind::Failed(failure), id) => {
             let data = protocol::data_text(frame.as_str(), data);
             let exception = resolve(socket, event, data, failure);
-            socket
-                .namespace()
-                .metrics()
-                .error(event, exception.metric_kind());
+            let outcome = failed(&exception);
             send_error(socket, id, &exception, Some((event, data)));
+            outcome
         }
-        (ReplyKind::Stream(items), _) => return Some(items),
-    }
-    None
+        (ReplyKind::Stream(items), _) => return (Some(items), OK),
+    };
+    (None, outcome)
 }
 
 /// Sends a reply to a frame without an id: an event reply (`WsResponse`) is a message to the
@@ -286,13 +324,13 @@ async fn deliver_stream(
     event: &'static str,
     frame: &Utf8Bytes,
     data: &Option<Range<usize>>,
-) {
+) -> Outcome {
     let cause = || Some((event, protocol::data_text(frame.as_str(), data)));
     let mut array = id.map(|_| String::from("["));
     loop {
         let item = tokio::select! {
             biased;
-            () = socket.closing_signal().fired() => return,
+            () = socket.closing_signal().fired() => return "gone",
             item = items.next() => item,
         };
         match (item, &mut array) {
@@ -300,7 +338,8 @@ async fn deliver_stream(
             (Some(Err(exception)), _) => {
                 let kind = exception.metric_kind();
                 socket.namespace().metrics().error(event, kind);
-                return send_error(socket, id, &exception, cause());
+                send_error(socket, id, &exception, cause());
+                return kind;
             }
             (Some(Ok(json)), Some(array)) => {
                 if array.len() > 1 {
@@ -310,7 +349,7 @@ async fn deliver_stream(
             }
             (Some(Ok(json)), None) => {
                 if json != "null" && send_reply(socket, json).is_err() {
-                    return;
+                    return "gone";
                 }
             }
         }
@@ -319,4 +358,5 @@ async fn deliver_stream(
         array.push(']');
         let _ = socket.send_text(protocol::encode_ack(id, &array).into());
     }
+    OK
 }

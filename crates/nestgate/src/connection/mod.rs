@@ -117,7 +117,18 @@ where
     } else {
         Writer::Inline(Some(Box::new(sink)))
     };
-    async move {
+    let span = tracing::debug_span!(
+        target: crate::metrics::TRACE_TARGET,
+        "connection",
+        id = %socket.id(),
+        path = %namespace.path(),
+        transport = wire.label(),
+        remote = tracing::field::Empty,
+    );
+    if let Some(remote) = socket.handshake().remote_addr() {
+        span.record("remote", tracing::field::display(remote));
+    }
+    let connection = async move {
         // The hooks' futures are boxed: a connection spends its life in the read loop, and
         // unboxed every idle connection would keep room for the largest of them.
         if let Err(reject) = Box::pin(namespace.connect(&socket)).await {
@@ -176,7 +187,8 @@ where
         // Handlers still running for a client that left get the same deadline as at shutdown.
         let _ = timeout(shutdown_timeout, drain(&mut running)).await;
         finish(&socket, &mut stream, &mut writer, close_handshake).await;
-    }
+    };
+    tracing::Instrument::instrument(connection, span)
 }
 
 /// Closes the socket as its read loop's end calls for (at shutdown, once the running handlers

@@ -55,6 +55,13 @@ pub mod names {
     pub const SENT_BYTES: &str = "nestgate_sent_bytes_total";
 }
 
+/// The target of nestgate's spans: a span per connection (`connection`: `id`, `path`,
+/// `transport`, `remote`) and, inside it, one per message (`message`: `event`, `id`, `outcome`
+/// — `ok`, `gone` or an error kind — and `duration_us`), the handler running inside. At the
+/// `DEBUG` level: `EnvFilter::new("info,nestgate::trace=debug")` turns them on without
+/// nestgate's debug logs; off, they cost a check each.
+pub const TRACE_TARGET: &str = "nestgate::trace";
+
 /// The `event` label of a frame whose event no handler of its path has.
 pub const UNKNOWN_EVENT: &str = "<unknown>";
 /// The `event` label of a frame that names no event.
@@ -130,7 +137,7 @@ pub(crate) enum Wire {
 }
 
 impl Wire {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Wire::WsJson => "ws-json",
             Wire::SocketIo => "socket.io",

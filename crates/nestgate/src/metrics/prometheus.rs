@@ -11,6 +11,10 @@ const DURATION_BUCKETS: [f64; 14] = [
     10.0,
 ];
 
+/// How often the histograms are drained besides each scrape: they keep every sample until
+/// then, so this bounds their memory when nobody scrapes.
+const UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A recorder of the app's own, and the handle that renders it.
 pub(crate) fn recorder() -> (Source, PrometheusHandle) {
     let builder = PrometheusBuilder::new();
@@ -26,11 +30,27 @@ pub(crate) fn recorder() -> (Source, PrometheusHandle) {
     (Source::Own(Arc::new(recorder)), handle)
 }
 
-/// The route that serves `handle` at `path`.
+/// The route that serves `handle` at `path`, and a thread that drains its histograms every
+/// [`UPKEEP`] until the route is dropped.
 pub(crate) fn route(path: &str, handle: PrometheusHandle) -> axum::Router {
+    let alive = Arc::new(());
+    let watched = Arc::downgrade(&alive);
+    let upkept = handle.clone();
+    let spawned = std::thread::Builder::new()
+        .name("nestgate-metrics-upkeep".to_owned())
+        .spawn(move || {
+            while watched.upgrade().is_some() {
+                upkept.run_upkeep();
+                std::thread::sleep(UPKEEP);
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "cannot start the metrics upkeep thread: histograms are drained at each scrape only");
+    }
     axum::Router::new().route(
         path,
         axum::routing::get(move || {
+            let _alive = &alive;
             let handle = handle.clone();
             async move {
                 // Histograms are drained by the upkeep: once per scrape is enough.
