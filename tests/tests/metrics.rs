@@ -8,7 +8,7 @@ use nestgate::extract::Valid;
 use nestgate::guard::{Guard, GuardContext, HandshakeGuard, HandshakeRejection, HandshakeRequest};
 use nestgate::prelude::*;
 use nestgate_tests::{TestServer, serve};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -71,6 +71,35 @@ impl Measured {
     #[subscribe_message("boom")]
     fn boom(&self) -> u32 {
         panic!("boom")
+    }
+
+    #[subscribe_message("join")]
+    fn join(&self, socket: Socket, Data(room): Data<String>) {
+        socket.join(room);
+    }
+
+    /// Asks the client, which never answers, with a 100 ms timeout.
+    #[subscribe_message("ask")]
+    async fn ask(&self, socket: Socket) -> bool {
+        socket
+            .emit_with_ack_timeout::<_, Value>("question", &(), Duration::from_millis(100))
+            .await
+            .is_err()
+    }
+
+    /// Sends `n` volatile frames of 1 KiB to this socket at once.
+    #[subscribe_message("vflood")]
+    fn vflood(
+        &self,
+        socket: Socket,
+        server: Server,
+        Data(n): Data<usize>,
+    ) -> Result<(), WsException> {
+        let text = "x".repeat(1024);
+        for _ in 0..n {
+            server.to(socket.id()).volatile().emit("flooded", &text)?;
+        }
+        Ok(())
     }
 
     /// Sends `n` frames of 1 KiB to this socket at once.
@@ -157,6 +186,13 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
         assert_eq!(answer["event"], "exception", "{answer}");
     }
     ann.request(200, "a", json!(null)).await;
+    // Rooms, an ack nobody answers, volatile frames dropped for a client that does not read.
+    ann.request(300, "join", json!("lobby")).await;
+    // The answer comes after the question (kept for `recv`), once the ack timed out.
+    assert_eq!(ann.request(301, "ask", json!(null)).await["data"], true);
+    assert_eq!(ann.recv().await["event"], "question");
+    let mut deaf = server.client("/m").await;
+    deaf.emit("vflood", json!(1000)).await;
     // And one over Socket.IO.
     let mut cy = server.socket_io("/m").await;
     assert_eq!(cy.emit_with_ack("a", json!(null)).await, [json!(1)]);
@@ -194,12 +230,12 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
             &samples,
             &format!("nestgate_connections_accepted_total{by_wire}")
         ),
-        3.0
+        4.0
     );
-    // ann is still connected; bob left, slow was closed.
+    // ann and deaf are still connected; bob left, slow was closed.
     assert_eq!(
         get(&samples, &format!("nestgate_connections_open{by_wire}")),
-        1.0
+        2.0
     );
     let socket_io = r#"{path="/m",transport="socket.io"}"#;
     assert_eq!(
@@ -243,6 +279,15 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
         62.0
     );
     assert!(get(&samples, r#"nestgate_messages_sent_total{path="/m"}"#) >= 100.0);
+    // ann, deaf (volatile frames close nobody) and the Socket.IO client.
+    assert_eq!(get(&samples, r#"nestgate_sockets{path="/m"}"#), 3.0);
+    assert_eq!(get(&samples, r#"nestgate_rooms{path="/m"}"#), 1.0);
+    assert_eq!(
+        get(&samples, r#"nestgate_ack_timeouts_total{path="/m"}"#),
+        1.0
+    );
+    let dropped = get(&samples, r#"nestgate_volatile_drops_total{path="/m"}"#);
+    assert!(dropped > 0.0 && dropped < 1000.0, "{dropped}");
 
     // Bounded: the event label holds the path's handlers (with the built-in `nestgate:refresh`
     // of a guarded path) and the two markers, nothing a client chose.
@@ -257,6 +302,9 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
         "named",
         "boom",
         "flood",
+        "join",
+        "ask",
+        "vflood",
         "nestgate:refresh",
         "<unknown>",
         "<none>",

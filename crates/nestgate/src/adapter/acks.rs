@@ -76,6 +76,7 @@ impl LocalAcks {
                     let ack_id = self.ack_id;
                     let late = self.waiting.drain().map(|(id, socket)| {
                         socket.forget_ack(ack_id);
+                        socket.namespace().metrics().ack_timed_out(1);
                         (id, AckError::Timeout)
                     });
                     let late: Vec<_> = late.collect();

@@ -40,12 +40,16 @@ impl LocalStore {
 
     /// Adds a connected socket.
     pub(crate) fn insert(&self, socket: Socket) {
-        self.sockets.insert(socket.shared_id(), socket);
+        if self.sockets.insert(socket.shared_id(), socket).is_none() {
+            self.metrics.sockets(1.0);
+        }
     }
 
     /// Removes a socket and its room memberships; it can join no room afterwards.
     pub(crate) fn remove(&self, socket: &Socket) {
-        self.sockets.remove(socket.id());
+        if self.sockets.remove(socket.id()).is_some() {
+            self.metrics.sockets(-1.0);
+        }
         for room in socket.close_membership() {
             self.remove_member(&room, socket.id());
         }
@@ -101,10 +105,11 @@ impl LocalStore {
 
     fn add_members(&self, socket: &Socket, rooms: Vec<Room>) {
         for room in rooms {
-            self.rooms
-                .entry(room)
-                .or_default()
-                .insert(socket.shared_id(), socket.clone());
+            let mut members = self.rooms.entry(room).or_insert_with(|| {
+                self.metrics.rooms(1.0);
+                HashMap::new()
+            });
+            members.insert(socket.shared_id(), socket.clone());
         }
     }
 
@@ -122,10 +127,13 @@ impl LocalStore {
 
     fn remove_member(&self, room: &str, id: &str) {
         // Removes the room with its last member, atomically with respect to other joins.
-        self.rooms.remove_if_mut(room, |_, members| {
+        let removed = self.rooms.remove_if_mut(room, |_, members| {
             members.remove(id);
             members.is_empty()
         });
+        if removed.is_some() {
+            self.metrics.rooms(-1.0);
+        }
     }
 
     /// Calls `f` once for every local socket the options target. `f` runs under a shard's read

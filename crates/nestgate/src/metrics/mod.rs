@@ -16,6 +16,12 @@
 //! | `nestgate_handler_errors_total` | counter | `path`, `event`, `kind` | `exception` (the handler's error), `validation` (`Data`/`Valid` refused the payload), `guard` (a message guard refused), `panic`, `unknown_event`, `invalid_frame` (`event="<none>"`) |
 //! | `nestgate_messages_sent_total` | counter | `path` | frames queued for clients (broadcasts count once per recipient) |
 //! | `nestgate_sent_bytes_total` | counter | `path` | their bytes |
+//! | `nestgate_volatile_drops_total` | counter | `path` | `volatile` frames dropped for a client whose queue was full |
+//! | `nestgate_ack_timeouts_total` | counter | `path` | clients that did not answer an `emit_with_ack` in time |
+//! | `nestgate_sockets` | gauge | `path` | sockets of this process in the path's namespaces |
+//! | `nestgate_rooms` | gauge | `path` | rooms with at least one of them (a socket's own id is no room here) |
+//!
+//! Slow consumers closed with 1013 are `nestgate_disconnects_total{reason="slow_consumer"}`.
 //!
 //! Label values are bounded: `path` is a gateway's path as declared (a dynamic one's pattern,
 //! `/tenant/{id}`, never the instance), `event` one of the path's handlers (or the two markers
@@ -53,6 +59,14 @@ pub mod names {
     pub const MESSAGES_SENT: &str = "nestgate_messages_sent_total";
     /// Bytes of frames queued for clients.
     pub const SENT_BYTES: &str = "nestgate_sent_bytes_total";
+    /// Volatile frames dropped.
+    pub const VOLATILE_DROPS: &str = "nestgate_volatile_drops_total";
+    /// Clients that did not answer an ack in time.
+    pub const ACK_TIMEOUTS: &str = "nestgate_ack_timeouts_total";
+    /// Sockets in the path's namespaces.
+    pub const SOCKETS: &str = "nestgate_sockets";
+    /// Rooms in the path's namespaces.
+    pub const ROOMS: &str = "nestgate_rooms";
 }
 
 /// The target of nestgate's spans: a span per connection (`connection`: `id`, `path`,
@@ -185,6 +199,10 @@ pub(crate) struct PathMetrics {
     open: [Gauge; 2],
     sent: Counter,
     sent_bytes: Counter,
+    volatile_drops: Counter,
+    ack_timeouts: Counter,
+    sockets: Gauge,
+    rooms: Gauge,
     unknown: EventMetrics,
     events: HashMap<&'static str, EventMetrics>,
 }
@@ -211,6 +229,10 @@ impl PathMetrics {
             ],
             sent: source.counter(names::MESSAGES_SENT, &[("path", path)]),
             sent_bytes: source.counter(names::SENT_BYTES, &[("path", path)]),
+            volatile_drops: source.counter(names::VOLATILE_DROPS, &[("path", path)]),
+            ack_timeouts: source.counter(names::ACK_TIMEOUTS, &[("path", path)]),
+            sockets: source.gauge(names::SOCKETS, &[("path", path)]),
+            rooms: source.gauge(names::ROOMS, &[("path", path)]),
             unknown: EventMetrics::new(source, path, UNKNOWN_EVENT),
             events: events
                 .into_iter()
@@ -283,6 +305,26 @@ impl PathMetrics {
                 .counter(names::HANDLER_ERRORS, &labels)
                 .increment(1);
         }
+    }
+
+    /// A volatile frame dropped.
+    pub(crate) fn volatile_dropped(&self) {
+        self.volatile_drops.increment(1);
+    }
+
+    /// `count` clients that did not answer in time.
+    pub(crate) fn ack_timed_out(&self, count: usize) {
+        self.ack_timeouts.increment(count as u64);
+    }
+
+    /// A socket more (`1`) or less (`-1`) in a namespace of the path.
+    pub(crate) fn sockets(&self, change: f64) {
+        self.sockets.increment(change);
+    }
+
+    /// A room more (`1`) or less (`-1`) in a namespace of the path.
+    pub(crate) fn rooms(&self, change: f64) {
+        self.rooms.increment(change);
     }
 
     /// `count` frames of `bytes` each queued for clients.

@@ -245,6 +245,7 @@ impl Socket {
             Ok(None) => Err(AckError::Disconnected),
             Err(_) => {
                 self.forget_ack(ack_id);
+                self.inner.namespace.metrics().ack_timed_out(1);
                 Err(AckError::Timeout)
             }
         }

@@ -158,10 +158,18 @@ impl Socket {
     ) -> bool {
         if let Some(sink) = self.open_sink() {
             let delivery = Delivery { volatile, shared };
-            return sink.is_ok_and(|sink| matches!(sink.text(frame, delivery), Ok(true)));
+            let sent = sink.is_ok_and(|sink| matches!(sink.text(frame, delivery), Ok(true)));
+            if volatile && !sent && !self.inner.closing.is_fired() {
+                self.inner.namespace.metrics().volatile_dropped();
+            }
+            return sent;
         }
         if volatile {
-            matches!(self.inner.outbound.push(Message::Text(frame)), Push::Queued)
+            let push = self.inner.outbound.push(Message::Text(frame));
+            if matches!(push, Push::Full) {
+                self.inner.namespace.metrics().volatile_dropped();
+            }
+            matches!(push, Push::Queued)
         } else {
             self.send_text(frame).is_ok()
         }
