@@ -52,7 +52,7 @@ fn rules() -> Vec<Rule> {
     });
     rules.push(Rule {
         scope: "engineio",
-        allowed: Allowed::Only(&["util", "handshake", "origin", "close"]),
+        allowed: Allowed::Only(&["util", "handshake", "origin", "close", "metrics"]),
         why: "the Engine.IO transport knows nothing of sockets, namespaces or Socket.IO (a crate in waiting)",
     });
     rules.push(Rule {

@@ -196,6 +196,16 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
     // And one over Socket.IO.
     let mut cy = server.socket_io("/m").await;
     assert_eq!(cy.emit_with_ack("a", json!(null)).await, [json!(1)]);
+    // An Engine.IO session opened on polling and upgraded to WebSocket, by hand.
+    let upgraded = upgrade(&server).await;
+    // And a Socket.IO client on long-polling, connected only.
+    let _dee = nestgate::testing::SocketIoClient::connect_with(
+        &server.url("/m"),
+        None,
+        nestgate::testing::Transport::Polling,
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let samples = scrape(&server).await;
@@ -243,11 +253,11 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
             &samples,
             &format!("nestgate_connections_accepted_total{socket_io}")
         ),
-        1.0
+        2.0
     );
     assert_eq!(
         get(&samples, &format!("nestgate_connections_open{socket_io}")),
-        1.0
+        2.0
     );
     assert_eq!(
         get(
@@ -279,8 +289,18 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
         62.0
     );
     assert!(get(&samples, r#"nestgate_messages_sent_total{path="/m"}"#) >= 100.0);
-    // ann, deaf (volatile frames close nobody) and the Socket.IO client.
-    assert_eq!(get(&samples, r#"nestgate_sockets{path="/m"}"#), 3.0);
+    // ann, deaf (volatile frames close nobody) and the two Socket.IO clients.
+    assert_eq!(get(&samples, r#"nestgate_sockets{path="/m"}"#), 4.0);
+    let engine = |transport: &str| {
+        get(
+            &samples,
+            &format!(r#"nestgate_engineio_sessions{{transport="{transport}"}}"#),
+        )
+    };
+    // cy's and the upgraded one on WebSocket, dee's on polling.
+    assert_eq!((engine("websocket"), engine("polling")), (2.0, 1.0));
+    assert_eq!(get(&samples, "nestgate_engineio_upgrades_total"), 1.0);
+    drop(upgraded);
     assert_eq!(get(&samples, r#"nestgate_rooms{path="/m"}"#), 1.0);
     assert_eq!(
         get(&samples, r#"nestgate_ack_timeouts_total{path="/m"}"#),
@@ -314,6 +334,36 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
         "{events:?}"
     );
     server.shutdown().await.unwrap();
+}
+
+/// An Engine.IO session opened on polling and upgraded to WebSocket: the open packet with a
+/// GET, then the probe over a WebSocket of the same session, then the upgrade packet.
+async fn upgrade(
+    server: &TestServer,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let request = format!(
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let start = response
+        .find("0{")
+        .unwrap_or_else(|| panic!("no open packet: {response}"));
+    let open = &response[start + 1..];
+    let open: Value = serde_json::from_str(&open[..=open.find('}').unwrap()]).unwrap();
+    let sid = open["sid"].as_str().unwrap();
+    let url = server.url(&format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text("2probe")).await.unwrap();
+    let probe = ws.next().await.unwrap().unwrap();
+    assert_eq!(probe.to_text().unwrap(), "3probe");
+    ws.send(Message::text("5")).await.unwrap();
+    ws
 }
 
 #[tokio::test]

@@ -92,6 +92,8 @@ pub(crate) struct Engine {
     /// The session caps (`max_sessions`, `max_sessions_per_ip`).
     admissions: Arc<Caps>,
     on_connect: OnConnect,
+    /// Sessions by transport, and upgrades.
+    pub(crate) metrics: crate::metrics::EngineMetrics,
 }
 
 impl std::fmt::Debug for EngineIo {
@@ -117,13 +119,18 @@ impl EngineIo {
                 config,
                 sessions: DashMap::new(),
                 on_connect: OnConnect::Task(Arc::new(move |socket| Box::pin(on_connect(socket)))),
+                metrics: crate::metrics::EngineMetrics::default(),
             }),
         }
     }
 
     /// An engine whose sessions give their messages to the handler `make` returns for each,
     /// in the task of the transport that read them: no queue and no task in between.
-    pub(crate) fn direct(config: EngineConfig, make: Box<MakeDirect>) -> Self {
+    pub(crate) fn direct(
+        config: EngineConfig,
+        make: Box<MakeDirect>,
+        metrics: crate::metrics::EngineMetrics,
+    ) -> Self {
         EngineIo {
             inner: Arc::new(Engine {
                 admissions: Caps::new(Some(config.max_sessions), config.max_sessions_per_ip),
@@ -131,6 +138,7 @@ impl EngineIo {
                 config,
                 sessions: DashMap::new(),
                 on_connect: OnConnect::Direct(make),
+                metrics,
             }),
         }
     }
@@ -380,6 +388,7 @@ impl Engine {
             }
         };
         self.sessions.insert(session.sid.clone(), session.clone());
+        self.metrics.opened(websocket);
         session.start_heartbeat();
         session
     }
@@ -403,7 +412,9 @@ impl Engine {
     }
 
     pub(crate) fn remove(&self, sid: &str) {
-        self.sessions.remove(sid);
+        if let Some((_, session)) = self.sessions.remove(sid) {
+            self.metrics.closed(session.on_websocket());
+        }
     }
 }
 

@@ -562,12 +562,22 @@ impl Session {
 
     /// The upgrade completed (the WebSocket takes over) or failed (polling goes on).
     pub(super) fn end_upgrade(&self, upgraded: bool) {
-        {
+        let first = {
             let mut state = self.state();
             state.upgrading = false;
             state.probing = false;
+            let first = upgraded && !state.websocket;
             state.websocket |= upgraded;
+            first
+        };
+        if let (true, Some(engine)) = (first, self.engine.upgrade()) {
+            engine.metrics.upgraded();
         }
         self.ready.notify_waiters();
+    }
+
+    /// Whether its transport is a WebSocket now.
+    pub(super) fn on_websocket(&self) -> bool {
+        self.state().websocket
     }
 }

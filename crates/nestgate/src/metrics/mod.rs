@@ -21,6 +21,9 @@
 //! | `nestgate_sockets` | gauge | `path` | sockets of this process in the path's namespaces |
 //! | `nestgate_rooms` | gauge | `path` | rooms with at least one of them (a socket's own id is no room here) |
 //!
+//! | `nestgate_engineio_sessions` | gauge | `transport` | Engine.IO sessions open, by their transport now (`polling`, `websocket`) |
+//! | `nestgate_engineio_upgrades_total` | counter | — | sessions upgraded from polling to WebSocket |
+//!
 //! Slow consumers closed with 1013 are `nestgate_disconnects_total{reason="slow_consumer"}`.
 //!
 //! Label values are bounded: `path` is a gateway's path as declared (a dynamic one's pattern,
@@ -67,6 +70,10 @@ pub mod names {
     pub const SOCKETS: &str = "nestgate_sockets";
     /// Rooms in the path's namespaces.
     pub const ROOMS: &str = "nestgate_rooms";
+    /// Engine.IO sessions, by transport.
+    pub const ENGINEIO_SESSIONS: &str = "nestgate_engineio_sessions";
+    /// Engine.IO upgrades to WebSocket.
+    pub const ENGINEIO_UPGRADES: &str = "nestgate_engineio_upgrades_total";
 }
 
 /// The target of nestgate's spans: a span per connection (`connection`: `id`, `path`,
@@ -333,5 +340,54 @@ impl PathMetrics {
             self.sent.increment(count as u64);
             self.sent_bytes.increment((count * bytes) as u64);
         }
+    }
+}
+
+/// The Engine.IO server's handles.
+#[derive(Debug)]
+pub(crate) struct EngineMetrics {
+    polling: Gauge,
+    websocket: Gauge,
+    upgrades: Counter,
+}
+
+impl Default for EngineMetrics {
+    fn default() -> Self {
+        EngineMetrics::new(&Source::Off)
+    }
+}
+
+impl EngineMetrics {
+    pub(crate) fn new(source: &Source) -> Self {
+        EngineMetrics {
+            polling: source.gauge(names::ENGINEIO_SESSIONS, &[("transport", "polling")]),
+            websocket: source.gauge(names::ENGINEIO_SESSIONS, &[("transport", "websocket")]),
+            upgrades: source.counter(names::ENGINEIO_UPGRADES, &[]),
+        }
+    }
+
+    fn transport(&self, websocket: bool) -> &Gauge {
+        if websocket {
+            &self.websocket
+        } else {
+            &self.polling
+        }
+    }
+
+    /// A session opened on its first transport.
+    pub(crate) fn opened(&self, websocket: bool) {
+        self.transport(websocket).increment(1.0);
+    }
+
+    /// A polling session upgraded to WebSocket.
+    pub(crate) fn upgraded(&self) {
+        self.polling.decrement(1.0);
+        self.websocket.increment(1.0);
+        self.upgrades.increment(1);
+    }
+
+    /// A session closed, on the transport it had.
+    pub(crate) fn closed(&self, websocket: bool) {
+        self.transport(websocket).decrement(1.0);
     }
 }

@@ -85,6 +85,7 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         engine.read_buffer_size = runtime.config.read_buffer_size;
         engine
     });
+    let metrics = runtime.config.metrics.clone();
     let limits = Limits {
         connect_timeout: config.connect_timeout,
         max_payload: engine_config.max_payload,
@@ -95,6 +96,7 @@ pub(crate) fn engine(runtime: Arc<Runtime>, config: &SocketIoConfig) -> EngineIo
         Box::new(move |sender, handshake| {
             session::Client::new(runtime.clone(), sender, handshake, limits)
         }),
+        crate::metrics::EngineMetrics::new(&metrics),
     )
 }
 
