@@ -287,6 +287,16 @@ impl AdapterBuilder for RedisCluster {
     fn stores_recovery(&self) -> bool {
         true
     }
+
+    /// The node's counters as the app's metrics (`nestgate_redis_*`, updated at each
+    /// heartbeat tick).
+    fn metrics(&self, registry: &nestgate::metrics::Registry) {
+        if registry.is_on() {
+            let metrics = crate::metrics::ClusterMetrics::new(registry);
+            metrics.update(&self.stats());
+            let _ = self.node.metrics.set(metrics);
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisCluster {

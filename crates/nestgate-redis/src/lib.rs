@@ -145,6 +145,7 @@ mod config;
 mod emitter;
 mod error;
 mod link;
+mod metrics;
 mod node;
 mod recovery;
 mod wire;

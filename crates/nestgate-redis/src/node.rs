@@ -64,6 +64,8 @@ pub(crate) struct Node {
     handlers: RwLock<HashMap<String, ServerHandler>>,
     /// When this node last heard its own heartbeat back, in the counters' milliseconds.
     last_echo: AtomicU64,
+    /// The app's metrics of this node, once an app built on it registered them.
+    pub(crate) metrics: std::sync::OnceLock<crate::metrics::ClusterMetrics>,
     pub(crate) cancel: CancellationToken,
 }
 
@@ -89,6 +91,7 @@ impl Node {
             namespaces: RwLock::default(),
             handlers: RwLock::default(),
             last_echo: AtomicU64::new(0),
+            metrics: std::sync::OnceLock::new(),
             cancel,
         }
     }
@@ -604,6 +607,9 @@ pub(crate) async fn heartbeats(node: Arc<Node>) {
                     node.publish_all(&Header::Hello { node: node.uid.clone() }, b"");
                 }
                 node.expire();
+                if let Some(metrics) = node.metrics.get() {
+                    metrics.update(&node.counters.stats(node.nodes().len()));
+                }
             }
         }
     }

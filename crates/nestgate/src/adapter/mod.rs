@@ -219,6 +219,12 @@ pub trait AdapterBuilder: Send + Sync + 'static {
     fn stores_recovery(&self) -> bool {
         false
     }
+
+    /// Registers what the adapter counts with the app's metrics, once, when the app is built
+    /// (the default: nothing). See [`metrics`](crate::metrics) for how to name them.
+    fn metrics(&self, registry: &crate::metrics::Registry) {
+        let _ = registry;
+    }
 }
 
 impl<F> AdapterBuilder for F

@@ -52,6 +52,7 @@ impl App {
                 ));
             }
         }
+        adapter_builder.metrics(&crate::metrics::Registry::new(&config.metrics));
         super::providers::build_all(&mut state, providers)?;
         let mut seen: Vec<TypeId> = Vec::new();
         let mut built = Vec::new();

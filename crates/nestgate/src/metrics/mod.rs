@@ -90,6 +90,38 @@ pub const NO_EVENT: &str = "<none>";
 
 static METADATA: Metadata<'static> = Metadata::new("nestgate", Level::INFO, Some("nestgate"));
 
+/// The app's metrics, for what plugs into it (an adapter, a library): register the handles
+/// of what it counts here, and they go where the app's go
+/// ([`AdapterBuilder::metrics`](crate::adapter::AdapterBuilder::metrics) hands one to the
+/// adapter). Without a recorder the handles do nothing.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    source: Source,
+}
+
+impl Registry {
+    pub(crate) fn new(source: &Source) -> Self {
+        Registry {
+            source: source.clone(),
+        }
+    }
+
+    /// Whether anything records (else nothing need be measured).
+    pub fn is_on(&self) -> bool {
+        !matches!(self.source, Source::Off)
+    }
+
+    /// A counter `name` with these labels (bounded values only).
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        self.source.counter(name, labels)
+    }
+
+    /// A gauge `name` with these labels (bounded values only).
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+        self.source.gauge(name, labels)
+    }
+}
+
 /// Where the app's metrics go.
 #[derive(Clone, Default)]
 pub(crate) enum Source {
