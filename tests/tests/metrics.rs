@@ -147,6 +147,7 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
         App::bare()
             .gateway::<Measured>()
             .outbound_queue(64)
+            .handshake_timeout(Duration::from_millis(300))
             .socket_io(nestgate::socketio::SocketIoConfig::default())
             .metrics_endpoint("/metrics"),
     )
@@ -198,6 +199,19 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
     assert_eq!(cy.emit_with_ack("a", json!(null)).await, [json!(1)]);
     // An Engine.IO session opened on polling and upgraded to WebSocket, by hand.
     let upgraded = upgrade(&server).await;
+    // A TCP connection that never sends its request head, and a request with no Host.
+    let mut silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut hostless = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    hostless
+        .write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    hostless.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 400");
+    // Closed by the handshake timeout.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut rest)).await;
     // And a Socket.IO client on long-polling, connected only.
     let _dee = nestgate::testing::SocketIoClient::connect_with(
         &server.url("/m"),
@@ -300,6 +314,15 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
     // cy's and the upgraded one on WebSocket, dee's on polling.
     assert_eq!((engine("websocket"), engine("polling")), (2.0, 1.0));
     assert_eq!(get(&samples, "nestgate_engineio_upgrades_total"), 1.0);
+    let refused = |reason: &str| {
+        get(
+            &samples,
+            &format!(r#"nestgate_connections_refused_total{{reason="{reason}"}}"#),
+        )
+    };
+    assert_eq!(refused("handshake_timeout"), 1.0);
+    assert_eq!(refused("host_header"), 1.0);
+    assert_eq!(refused("fd_limit"), 0.0);
     drop(upgraded);
     assert_eq!(get(&samples, r#"nestgate_rooms{path="/m"}"#), 1.0);
     assert_eq!(
@@ -379,5 +402,35 @@ async fn without_a_recorder_nothing_is_served() {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_over_the_cap_is_counted() {
+    let server = serve(
+        App::bare()
+            .gateway::<Measured>()
+            .max_connections(2)
+            .metrics_endpoint("/metrics"),
+    )
+    .await;
+    let _ann = server.client("/m").await;
+    // The second of these is over the cap: 503.
+    let _held = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut over = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut answer = [0u8; 12];
+    over.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 503");
+    drop(_held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let samples = scrape(&server).await;
+    assert_eq!(
+        get(
+            &samples,
+            r#"nestgate_connections_refused_total{reason="connection_cap"}"#
+        ),
+        1.0
+    );
     server.shutdown().await.unwrap();
 }

@@ -27,6 +27,7 @@ impl App {
         let handle = self.handle.clone();
         let admission = &self.config.admission;
         let settings = ServeSettings {
+            metrics: Arc::new(crate::metrics::ServeMetrics::new(&self.config.metrics)),
             handshake_timeout: self.config.handshake_timeout,
             max_header_size: admission.max_header_size,
             // Nothing to count when neither cap is set.

@@ -19,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -52,6 +52,8 @@ pub(super) struct ServeSettings {
     pub(super) max_header_size: usize,
     /// The connection caps, if any is set.
     pub(super) limits: Option<Arc<Caps>>,
+    /// Connections refused before any path.
+    pub(super) metrics: Arc<crate::metrics::ServeMetrics>,
 }
 
 /// Accepts connections until `shutdown` is cancelled; each connection runs in a task that
@@ -75,6 +77,7 @@ pub(super) async fn serve(
             Ok(accepted) => accepted,
             Err(err) => {
                 if is_exhaustion(&err) {
+                    settings.metrics.fd_limit();
                     limit.refuse_one(&listener).await;
                 } else {
                     // An error of that connection only (reset or aborted before we took it).
@@ -92,6 +95,7 @@ pub(super) async fn serve(
             Some(Ok(permit)) => Some(permit),
             Some(Err(cap)) => {
                 tracing::debug!(%remote, ?cap, "connection cap reached: refusing with 503");
+                settings.metrics.connection_cap();
                 refuse(tcp, &lingering);
                 continue;
             }
@@ -227,10 +231,18 @@ async fn serve_connection(
     if let Err(err) = tcp.tcp().set_nodelay(true) {
         tracing::debug!(error = %err, "cannot set TCP_NODELAY");
     }
+    let metrics = settings.metrics.clone();
+    // Whether a request head ever came: a timeout before that is a handshake timeout, one after
+    // is a keep-alive connection going idle.
+    let served = Arc::new(AtomicBool::new(false));
+    let head_came = served.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let router = router.clone();
+        let metrics = metrics.clone();
+        head_came.store(true, Ordering::Relaxed);
         async move {
             if let Some(refusal) = host_refusal(&request) {
+                metrics.host_header();
                 return Ok(refusal);
             }
             let mut request = request.map(axum::body::Body::new);
@@ -256,6 +268,9 @@ async fn serve_connection(
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(err) = result {
+                if err.is_timeout() && !served.load(Ordering::Relaxed) {
+                    settings.metrics.handshake_timeout();
+                }
                 tracing::debug!(%remote, error = %err, "HTTP connection ended with an error");
             }
             return;

@@ -21,6 +21,7 @@
 //! | `nestgate_sockets` | gauge | `path` | sockets of this process in the path's namespaces |
 //! | `nestgate_rooms` | gauge | `path` | rooms with at least one of them (a socket's own id is no room here) |
 //!
+//! | `nestgate_connections_refused_total` | counter | `reason` | TCP connections refused before any path: `fd_limit` (the descriptor limit, 503), `connection_cap` (`App::max_connections`, per address too: 503), `handshake_timeout` (no request head within `App::handshake_timeout`), `host_header` (no or two `Host` headers: 400) |
 //! | `nestgate_engineio_sessions` | gauge | `transport` | Engine.IO sessions open, by their transport now (`polling`, `websocket`) |
 //! | `nestgate_engineio_upgrades_total` | counter | — | sessions upgraded from polling to WebSocket |
 //!
@@ -70,6 +71,8 @@ pub mod names {
     pub const SOCKETS: &str = "nestgate_sockets";
     /// Rooms in the path's namespaces.
     pub const ROOMS: &str = "nestgate_rooms";
+    /// TCP connections refused before any path, by reason.
+    pub const CONNECTIONS_REFUSED: &str = "nestgate_connections_refused_total";
     /// Engine.IO sessions, by transport.
     pub const ENGINEIO_SESSIONS: &str = "nestgate_engineio_sessions";
     /// Engine.IO upgrades to WebSocket.
@@ -421,5 +424,46 @@ impl EngineMetrics {
     /// A session closed, on the transport it had.
     pub(crate) fn closed(&self, websocket: bool) {
         self.transport(websocket).decrement(1.0);
+    }
+}
+
+/// The accept loop's handles: connections refused before any path.
+#[derive(Debug)]
+pub(crate) struct ServeMetrics {
+    fd_limit: Counter,
+    connection_cap: Counter,
+    handshake_timeout: Counter,
+    host_header: Counter,
+}
+
+impl ServeMetrics {
+    pub(crate) fn new(source: &Source) -> Self {
+        let refused = |reason| source.counter(names::CONNECTIONS_REFUSED, &[("reason", reason)]);
+        ServeMetrics {
+            fd_limit: refused("fd_limit"),
+            connection_cap: refused("connection_cap"),
+            handshake_timeout: refused("handshake_timeout"),
+            host_header: refused("host_header"),
+        }
+    }
+
+    /// Refused at the descriptor limit.
+    pub(crate) fn fd_limit(&self) {
+        self.fd_limit.increment(1);
+    }
+
+    /// Refused by a connection cap.
+    pub(crate) fn connection_cap(&self) {
+        self.connection_cap.increment(1);
+    }
+
+    /// No request head in time.
+    pub(crate) fn handshake_timeout(&self) {
+        self.handshake_timeout.increment(1);
+    }
+
+    /// No or two `Host` headers.
+    pub(crate) fn host_header(&self) {
+        self.host_header.increment(1);
     }
 }
