@@ -27,6 +27,7 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) published: AtomicU64,
     pub(crate) received: AtomicU64,
+    pub(crate) request_timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -42,6 +43,7 @@ impl Counters {
             dropped: AtomicU64::new(0),
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
+            request_timeouts: AtomicU64::new(0),
         }
     }
 
@@ -90,6 +92,7 @@ impl Counters {
             dropped: self.dropped.load(Ordering::Relaxed),
             published: self.published.load(Ordering::Relaxed),
             received: self.received.load(Ordering::Relaxed),
+            request_timeouts: self.request_timeouts.load(Ordering::Relaxed),
         }
     }
 }
@@ -112,6 +115,9 @@ pub struct ClusterStats {
     pub published: u64,
     /// Messages received from the cluster (this node's own included).
     pub received: u64,
+    /// Requests (queries, joins, server-side emits with answers) that some node did not
+    /// answer within the request timeout.
+    pub request_timeouts: u64,
 }
 
 /// A message waiting to be published.

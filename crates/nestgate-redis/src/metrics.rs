@@ -10,6 +10,7 @@
 //! | `nestgate_redis_dropped_total` | counter | cluster messages dropped (Redis unreachable, the queue full) |
 //! | `nestgate_redis_connection_losses_total` | counter | connections to Redis lost |
 //! | `nestgate_redis_reconnects_total` | counter | lost connections made again |
+//! | `nestgate_redis_request_timeouts_total` | counter | requests some node did not answer within the request timeout |
 
 use crate::link::ClusterStats;
 use metrics::{Counter, Gauge};
@@ -25,6 +26,7 @@ pub(crate) struct ClusterMetrics {
     dropped: Counter,
     connection_losses: Counter,
     reconnects: Counter,
+    request_timeouts: Counter,
 }
 
 impl ClusterMetrics {
@@ -37,6 +39,7 @@ impl ClusterMetrics {
             dropped: registry.counter("nestgate_redis_dropped_total", &[]),
             connection_losses: registry.counter("nestgate_redis_connection_losses_total", &[]),
             reconnects: registry.counter("nestgate_redis_reconnects_total", &[]),
+            request_timeouts: registry.counter("nestgate_redis_request_timeouts_total", &[]),
         }
     }
 
@@ -49,5 +52,6 @@ impl ClusterMetrics {
         self.dropped.absolute(stats.dropped);
         self.connection_losses.absolute(stats.connection_losses);
         self.reconnects.absolute(stats.reconnects);
+        self.request_timeouts.absolute(stats.request_timeouts);
     }
 }

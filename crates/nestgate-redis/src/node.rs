@@ -236,6 +236,9 @@ impl Node {
                 }
                 Ok(None) => break,
                 Err(_) => {
+                    self.counters
+                        .request_timeouts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(
                         missing = ?request.waiting,
                         "nestgate-redis: nodes did not answer a request within {timeout:?}"

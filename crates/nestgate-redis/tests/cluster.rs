@@ -370,6 +370,7 @@ async fn a_request_to_a_dead_node_times_out_and_a_node_that_leaves_is_not_waited
         "{result:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(nodes[0].cluster.stats().request_timeouts, 1);
     // An acknowledged broadcast does not wait for it forever either: the stream ends at the ack
     // timeout plus the request timeout.
     let started = std::time::Instant::now();

@@ -65,6 +65,7 @@ async fn a_nodes_link_to_redis_is_in_its_metrics() {
     assert!(value(&scrape, "nestgate_redis_published_total") >= 1.0);
     assert!(value(&scrape, "nestgate_redis_received_total") >= 1.0);
     assert_eq!(value(&scrape, "nestgate_redis_dropped_total"), 0.0);
+    assert_eq!(value(&scrape, "nestgate_redis_request_timeouts_total"), 0.0);
     // The numbers are the node's own.
     let stats = nodes[0].cluster.stats();
     assert!(stats.published as f64 >= value(&scrape, "nestgate_redis_published_total"));
