@@ -221,6 +221,7 @@
 
 pub mod ack;
 pub mod adapter;
+pub mod admin;
 pub mod close;
 pub mod engineio;
 pub mod extract;
@@ -244,6 +245,7 @@ mod handler;
 mod handshake;
 mod host;
 mod namespace;
+mod observer;
 mod origin;
 mod pattern;
 mod protocol;

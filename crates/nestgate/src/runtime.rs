@@ -54,6 +54,8 @@ pub(crate) struct Runtime {
     pub(crate) origins: OriginPolicy,
     /// The last ack id handed out for server emits.
     pub(crate) last_ack_id: AtomicU64,
+    /// Told of every socket's life, if anyone is.
+    pub(crate) observer: Option<Arc<dyn crate::observer::Observer>>,
 }
 
 impl Runtime {

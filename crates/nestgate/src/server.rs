@@ -41,6 +41,10 @@ impl Server {
         Server { namespace, runtime }
     }
 
+    pub(crate) fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
     /// The gateway path this server emits to.
     pub fn path(&self) -> &str {
         self.namespace.path()

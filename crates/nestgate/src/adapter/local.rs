@@ -50,8 +50,12 @@ impl LocalStore {
         if self.sockets.remove(socket.id()).is_some() {
             self.metrics.sockets(-1.0);
         }
+        let observer = socket.runtime().observer.as_ref();
         for room in socket.close_membership() {
             self.remove_member(&room, socket.id());
+            if let Some(observer) = observer {
+                observer.left(socket, &room);
+            }
         }
     }
 
@@ -104,7 +108,11 @@ impl LocalStore {
     }
 
     fn add_members(&self, socket: &Socket, rooms: Vec<Room>) {
+        let observer = socket.runtime().observer.as_ref();
         for room in rooms {
+            if let Some(observer) = observer {
+                observer.joined(socket, &room);
+            }
             let mut members = self.rooms.entry(room).or_insert_with(|| {
                 self.metrics.rooms(1.0);
                 HashMap::new()
@@ -116,8 +124,12 @@ impl LocalStore {
     /// Makes a local socket leave rooms.
     pub fn leave(&self, socket: &Socket, rooms: &[Room]) {
         let mut changed = false;
+        let observer = socket.runtime().observer.as_ref();
         for room in socket.remove_membership(rooms) {
             self.remove_member(&room, socket.id());
+            if let Some(observer) = observer {
+                observer.left(socket, &room);
+            }
             changed = true;
         }
         if changed {

@@ -171,6 +171,7 @@ impl App {
             last_ack_id: AtomicU64::new(0),
             filters: pipeline.filters,
             origins: pipeline.origins,
+            observer: pipeline.observer,
         });
         let _ = handle.runtime.set(runtime.clone());
         Ok(runtime)

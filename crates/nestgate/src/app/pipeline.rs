@@ -12,9 +12,28 @@ pub(super) struct Pipeline {
     pub(super) guards: Vec<BoxedGuard>,
     pub(super) filters: Vec<BoxedFilter>,
     pub(super) origins: OriginPolicy,
+    /// Told of every socket's life (the Admin UI's server side).
+    pub(super) observer: Option<std::sync::Arc<dyn crate::observer::Observer>>,
 }
 
 impl App {
+    /// Serves the Socket.IO Admin UI's protocol on the `/admin` namespace (and turns Socket.IO
+    /// on with its defaults if it is not): see [`admin`](crate::admin).
+    ///
+    /// ```
+    /// let app = nestgate::App::new().admin_ui(nestgate::admin::AdminConfig::without_auth());
+    /// ```
+    pub fn admin_ui(mut self, config: crate::admin::AdminConfig) -> Self {
+        let admin = crate::admin::Admin::new(config);
+        self.pipeline.observer = Some(std::sync::Arc::new(crate::admin::AdminObserver(
+            admin.clone(),
+        )));
+        if self.socket_io.is_none() {
+            self = self.socket_io(crate::socketio::SocketIoConfig::default());
+        }
+        self.provide(admin).gateway::<crate::admin::AdminGateway>()
+    }
+
     /// Adds a handshake guard for every path: it runs on each upgrade request, before the
     /// gateways' own (`handshake_guards(...)` on a gateway struct), and a rejection answers
     /// the HTTP status before any socket exists. See [`guard`](crate::guard).

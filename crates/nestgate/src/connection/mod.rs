@@ -147,6 +147,9 @@ where
         }
         recovery::register(&socket, &namespace, recovery).await;
         namespace.metrics().accepted(wire);
+        if let Some(observer) = &runtime.observer {
+            observer.connected(&socket);
+        }
         crate::refresh::watch_if_expiring(&socket);
 
         let mut running = Running::default();
@@ -183,6 +186,9 @@ where
         }
         tracing::debug!(socket = %socket.id(), reason = %cause, "disconnected");
         namespace.metrics().disconnected(wire, cause.label());
+        if let Some(observer) = &runtime.observer {
+            observer.disconnected(&socket, &cause);
+        }
         Box::pin(namespace.disconnect(&socket, &cause)).await;
         // Handlers still running for a client that left get the same deadline as at shutdown.
         let _ = timeout(shutdown_timeout, drain(&mut running)).await;
