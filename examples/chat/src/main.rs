@@ -30,8 +30,11 @@
 //! everyone gets `online` with it counted again.
 //!
 //! `/metrics` serves nestgate's metrics in the Prometheus text format (`App::metrics_endpoint`;
-//! names and labels in `nestgate::metrics`).
+//! names and labels in `nestgate::metrics`). With `ADMIN_PASSWORD` set (and `ADMIN_USERNAME`,
+//! default `admin`) it serves the Socket.IO Admin UI's protocol on `/admin`, and with
+//! `ADMIN_UI_DIR` the UI's built files at `/admin-ui/` (see `src/admin.rs`).
 
+mod admin;
 mod client;
 
 use axum::response::Html;
@@ -412,15 +415,20 @@ async fn main() -> nestgate::Result<()> {
         )
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listening = nestgate::App::new()
+    let mut app = nestgate::App::new()
         .max_rooms_per_socket(MAX_ROOMS)
         // A page whose network blips comes back as the same socket, with what it missed.
         .recovery(RecoveryConfig::default())
         .metrics_endpoint("/metrics")
         .merge(axum::Router::new().route("/", get(page)))
-        .merge(client::router())
-        .bind(format!("127.0.0.1:{port}"))
-        .await?;
+        .merge(client::router());
+    if let Some(config) = admin::config() {
+        app = app.admin_ui(config);
+    }
+    if let Some(ui) = admin::router() {
+        app = app.merge(ui);
+    }
+    let listening = app.bind(format!("127.0.0.1:{port}")).await?;
     println!("chat listening on http://{}", listening.local_addr());
     listening.run().await
 }

@@ -5,6 +5,10 @@
 //! `tests/browser/chat-roundtrip.mjs` drives the pages with `playwright-core`. It also starts the chat binary cargo built for this
 //! test, since it terminates it in the middle and starts it again on the same port.
 //!
+//! A second test drives the Socket.IO Admin UI (`@socket.io/admin-ui`'s built files, installed
+//! by `npm ci` and never committed) against the chat started with `ADMIN_PASSWORD`:
+//! `tests/browser/admin-ui.mjs`.
+//!
 //! Needs `/usr/bin/chromium` (Debian's `chromium`) and `npm ci` in `tests/browser`. Without them
 //! the test is skipped with a loud line on stderr, unless `CI=true`, where it fails.
 
@@ -48,6 +52,39 @@ fn a_message_goes_from_one_page_to_another_in_chromium_and_again_after_a_restart
     );
     assert!(
         shots.join("chat-alice.png").exists(),
+        "the script took a screenshot"
+    );
+}
+
+#[test]
+fn the_socket_io_admin_ui_lists_and_disconnects_sockets_in_chromium() {
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let ready = Prerequisites::new("the Admin UI browser test", INSTALL)
+        .file(CHROMIUM)
+        .node()
+        .npm_package(&script_dir, "playwright-core")
+        .npm_package(&script_dir, "@socket.io/admin-ui")
+        .ready();
+    if !ready {
+        return;
+    }
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat-admin-ui");
+    std::fs::create_dir_all(&shots).expect("the screenshot directory can be made");
+    let output = Command::new("node")
+        .arg(script_dir.join("admin-ui.mjs"))
+        .arg(env!("CARGO_BIN_EXE_chat"))
+        .arg(&shots)
+        .output()
+        .expect("node starts");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the Admin UI script failed ({}); its output is above",
+        output.status
+    );
+    assert!(
+        shots.join("admin-sockets.png").exists(),
         "the script took a screenshot"
     );
 }
