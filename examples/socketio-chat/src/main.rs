@@ -11,6 +11,8 @@
 //! - `RECOVERY=1` turns connection-state recovery on: a socket.io client (with its
 //!   `connectionStateRecovery` handling, built in since 4.6) or a ws-json client that loses
 //!   its connection comes back within 2 minutes to its rooms and every message it missed.
+//! - `ADMIN_PASSWORD` (and `ADMIN_USERNAME`, default `admin`) serves the Socket.IO Admin UI's
+//!   protocol on `/admin` (`App::admin_ui`).
 //! - `REDIS_URL` makes it a node of a cluster on that Redis (`REDIS_PREFIX`, default
 //!   `socketio-chat`): rooms and messages span the nodes, and with `RECOVERY=1` a client lost by
 //!   one node recovers on another.
@@ -146,6 +148,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(page);
     if std::env::var("RECOVERY").is_ok_and(|on| on == "1") {
         app = app.recovery(nestgate::recovery::RecoveryConfig::default());
+    }
+    if let Ok(password) = std::env::var("ADMIN_PASSWORD") {
+        // The Socket.IO Admin UI's protocol on /admin (cost 4: a test's; use 10 or more).
+        let username = std::env::var("ADMIN_USERNAME").unwrap_or_else(|_| "admin".to_owned());
+        let hash = bcrypt::hash(password, 4)?;
+        app = app.admin_ui(nestgate::admin::AdminConfig::basic(username, hash)?);
     }
     if let Ok(url) = std::env::var("REDIS_URL") {
         let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "socketio-chat".to_owned());
