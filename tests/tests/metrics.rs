@@ -248,60 +248,45 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
     assert_eq!(errors("boom", "panic"), 1.0);
     assert_eq!(errors("<unknown>", "unknown_event"), 301.0);
     assert_eq!(errors("<none>", "invalid_frame"), 1.0);
-    let by_wire = r#"{path="/m",transport="ws-json"}"#;
-    assert_eq!(
-        get(
-            &samples,
-            &format!("nestgate_connections_accepted_total{by_wire}")
+    // ann and deaf are still connected (ws-json); bob left, slow was closed; cy and dee on
+    // Socket.IO. Every handled message is timed.
+    let exact = [
+        (
+            r#"nestgate_connections_accepted_total{path="/m",transport="ws-json"}"#,
+            4.0,
         ),
-        4.0
-    );
-    // ann and deaf are still connected; bob left, slow was closed.
-    assert_eq!(
-        get(&samples, &format!("nestgate_connections_open{by_wire}")),
-        2.0
-    );
-    let socket_io = r#"{path="/m",transport="socket.io"}"#;
-    assert_eq!(
-        get(
-            &samples,
-            &format!("nestgate_connections_accepted_total{socket_io}")
+        (
+            r#"nestgate_connections_open{path="/m",transport="ws-json"}"#,
+            2.0,
         ),
-        2.0
-    );
-    assert_eq!(
-        get(&samples, &format!("nestgate_connections_open{socket_io}")),
-        2.0
-    );
-    assert_eq!(
-        get(
-            &samples,
-            r#"nestgate_connections_rejected_total{path="/m",reason="guard"}"#
+        (
+            r#"nestgate_connections_accepted_total{path="/m",transport="socket.io"}"#,
+            2.0,
         ),
-        1.0
-    );
-    assert_eq!(
-        get(
-            &samples,
-            r#"nestgate_disconnects_total{path="/m",reason="client_close"}"#
+        (
+            r#"nestgate_connections_open{path="/m",transport="socket.io"}"#,
+            2.0,
         ),
-        1.0
-    );
-    assert_eq!(
-        get(
-            &samples,
-            r#"nestgate_disconnects_total{path="/m",reason="slow_consumer"}"#
+        (
+            r#"nestgate_connections_rejected_total{path="/m",reason="guard"}"#,
+            1.0,
         ),
-        1.0
-    );
-    // Every handled message is timed.
-    assert_eq!(
-        get(
-            &samples,
-            r#"nestgate_handler_duration_seconds_count{path="/m",event="a"}"#
+        (
+            r#"nestgate_disconnects_total{path="/m",reason="client_close"}"#,
+            1.0,
         ),
-        62.0
-    );
+        (
+            r#"nestgate_disconnects_total{path="/m",reason="slow_consumer"}"#,
+            1.0,
+        ),
+        (
+            r#"nestgate_handler_duration_seconds_count{path="/m",event="a"}"#,
+            62.0,
+        ),
+    ];
+    for (sample, value) in exact {
+        assert_eq!(get(&samples, sample), value, "{sample}");
+    }
     assert!(get(&samples, r#"nestgate_messages_sent_total{path="/m"}"#) >= 100.0);
     // ann, deaf (volatile frames close nobody) and the two Socket.IO clients.
     assert_eq!(get(&samples, r#"nestgate_sockets{path="/m"}"#), 4.0);

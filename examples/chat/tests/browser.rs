@@ -14,7 +14,6 @@
 
 use nestgate::testing::Prerequisites;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -37,18 +36,13 @@ fn a_message_goes_from_one_page_to_another_in_chromium_and_again_after_a_restart
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat-browser");
     std::fs::create_dir_all(&shots).expect("the screenshot directory can be made");
 
-    let output = Command::new("node")
-        .arg(script_dir.join("chat-roundtrip.mjs"))
-        .arg(env!("CARGO_BIN_EXE_chat"))
-        .arg(&shots)
-        .output()
-        .expect("node starts");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the browser script failed ({}); its output is above",
-        output.status
+    nestgate::testing::node_script(
+        script_dir.join("chat-roundtrip.mjs"),
+        [
+            std::ffi::OsStr::new(env!("CARGO_BIN_EXE_chat")),
+            std::ffi::OsStr::new(&shots),
+        ],
+        "the browser script",
     );
     assert!(
         shots.join("chat-alice.png").exists(),
@@ -70,18 +64,13 @@ fn the_socket_io_admin_ui_lists_and_disconnects_sockets_in_chromium() {
     }
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat-admin-ui");
     std::fs::create_dir_all(&shots).expect("the screenshot directory can be made");
-    let output = Command::new("node")
-        .arg(script_dir.join("admin-ui.mjs"))
-        .arg(env!("CARGO_BIN_EXE_chat"))
-        .arg(&shots)
-        .output()
-        .expect("node starts");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the Admin UI script failed ({}); its output is above",
-        output.status
+    nestgate::testing::node_script(
+        script_dir.join("admin-ui.mjs"),
+        [
+            std::ffi::OsStr::new(env!("CARGO_BIN_EXE_chat")),
+            std::ffi::OsStr::new(&shots),
+        ],
+        "the Admin UI script",
     );
     assert!(
         shots.join("admin-sockets.png").exists(),

@@ -7,7 +7,6 @@
 
 use nestgate::testing::{ChildServer, Prerequisites};
 use std::path::Path;
-use std::process::Command;
 
 #[test]
 fn the_npm_socket_io_client_speaks_the_admin_uis_protocol() {
@@ -27,16 +26,9 @@ fn the_npm_socket_io_client_speaks_the_admin_uis_protocol() {
         &[("ADMIN_PASSWORD", "s3cret"), ("RUST_LOG", "warn")],
     )
     .expect("the socketio-chat example starts");
-    let output = Command::new("node")
-        .arg(script_dir.join("admin.mjs"))
-        .arg(server.http_url(""))
-        .output()
-        .expect("node starts");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the admin script failed ({}); its output is above",
-        output.status
+    nestgate::testing::node_script(
+        script_dir.join("admin.mjs"),
+        [server.http_url("")],
+        "the admin script",
     );
 }

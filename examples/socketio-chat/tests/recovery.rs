@@ -9,7 +9,6 @@
 
 use nestgate::testing::{ChildServer, Prerequisites};
 use std::path::Path;
-use std::process::Command;
 
 #[test]
 fn the_npm_socket_io_client_recovers_its_connection_state() {
@@ -29,17 +28,10 @@ fn the_npm_socket_io_client_recovers_its_connection_state() {
         &[("RECOVERY", "1"), ("RUST_LOG", "warn")],
     )
     .expect("the socketio-chat example starts");
-    let output = Command::new("node")
-        .arg(script_dir.join("recovery.mjs"))
-        .arg(server.http_url(""))
-        .output()
-        .expect("node starts");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the recovery script failed ({}); its output is above",
-        output.status
+    nestgate::testing::node_script(
+        script_dir.join("recovery.mjs"),
+        [server.http_url("")],
+        "the recovery script",
     );
 }
 
@@ -75,17 +67,9 @@ fn the_npm_socket_io_client_recovers_on_another_node_of_a_cluster() {
             .expect("the socketio-chat example starts")
     };
     let (a, b) = (start(), start());
-    let output = Command::new("node")
-        .arg(script_dir.join("recovery.mjs"))
-        .arg(a.http_url(""))
-        .arg(b.http_url(""))
-        .output()
-        .expect("node starts");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the recovery script failed ({}); its output is above",
-        output.status
+    nestgate::testing::node_script(
+        script_dir.join("recovery.mjs"),
+        [a.http_url(""), b.http_url("")],
+        "the recovery script",
     );
 }

@@ -16,10 +16,12 @@
 //! # }
 //! ```
 
+mod node;
 mod prerequisites;
 mod socketio;
 mod transport;
 
+pub use node::node_script;
 pub use prerequisites::Prerequisites;
 pub use socketio::{ConnectError, SocketIoClient, SocketIoEvent};
 pub use transport::Transport;

@@ -5,7 +5,7 @@
 
 use super::proxy::Proxy;
 use super::support::{self, next as next_lifecycle};
-use super::{events_until_quiet, quick, registered};
+use super::{events_until_quiet, joined_through, registered};
 use nestgate::testing::ChildServer;
 use nestgate_client::{Client, Events, Lifecycle, Lifecycles};
 use nestgate_redis::testing::TestRedis;
@@ -42,16 +42,7 @@ impl Nodes {
         let a = support::start_server(0, &env).await;
         let b = support::start_server(0, &env).await;
         let proxy = Proxy::start(a.addr()).await;
-        let client = Client::builder(proxy.url())
-            .reconnect(quick())
-            .connect()
-            .await
-            .unwrap();
-        let mut lifecycle = client.lifecycle();
-        let events = client.events();
-        assert_eq!(registered(&mut lifecycle).await, (false, None));
-        let rooms: Vec<String> = client.request("join", "r").await.unwrap();
-        assert_eq!(rooms, ["r"]);
+        let (client, lifecycle, events) = joined_through(&proxy).await;
         let other = Client::connect(b.ws_url("/")).await.unwrap();
         let mut nodes = Nodes {
             _redis: redis,

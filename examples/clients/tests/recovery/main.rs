@@ -4,7 +4,7 @@
 //! again — or is told it was not recovered, and gets nothing replayed. In memory (`memory`),
 //! and across the nodes of a cluster on a real Redis (`cluster`), a node killed included.
 
-use nestgate_client::{Event, Events, Lifecycle, Lifecycles, Reconnect};
+use nestgate_client::{Client, Event, Events, Lifecycle, Lifecycles, Reconnect};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::timeout;
@@ -59,4 +59,19 @@ pub(crate) fn quick() -> Reconnect {
         jitter: 0.0,
         ..Reconnect::default()
     }
+}
+
+/// A client through `proxy`, registered (its first connection: not recovered) and in room `r`.
+pub(crate) async fn joined_through(proxy: &proxy::Proxy) -> (Client, Lifecycles, Events) {
+    let client = Client::builder(proxy.url())
+        .reconnect(quick())
+        .connect()
+        .await
+        .unwrap();
+    let mut lifecycle = client.lifecycle();
+    let events = client.events();
+    assert_eq!(registered(&mut lifecycle).await, (false, None));
+    let rooms: Vec<String> = client.request("join", "r").await.unwrap();
+    assert_eq!(rooms, ["r"]);
+    (client, lifecycle, events)
 }

@@ -2,7 +2,7 @@
 
 use super::proxy::Proxy;
 use super::support::{self, next as next_lifecycle};
-use super::{events_until_quiet, no_events, quick, registered};
+use super::{events_until_quiet, joined_through, no_events, registered};
 use nestgate::testing::ChildServer;
 use nestgate_client::{Client, Events, Lifecycle, Lifecycles};
 use serde_json::{Value, json};
@@ -95,16 +95,7 @@ impl Away {
     async fn join(extra: &'static [(&'static str, &'static str)]) -> Away {
         let server = start_server(extra).await;
         let proxy = Proxy::start(server.addr()).await;
-        let client = Client::builder(proxy.url())
-            .reconnect(quick())
-            .connect()
-            .await
-            .unwrap();
-        let mut lifecycle = client.lifecycle();
-        let events = client.events();
-        assert_eq!(registered(&mut lifecycle).await, (false, None));
-        let rooms: Vec<String> = client.request("join", "r").await.unwrap();
-        assert_eq!(rooms, ["r"]);
+        let (client, lifecycle, events) = joined_through(&proxy).await;
         let other = Client::connect(server.ws_url("/")).await.unwrap();
         Away {
             _server: server,
