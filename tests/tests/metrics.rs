@@ -114,15 +114,22 @@ impl Measured {
     }
 }
 
-/// Every sample of the scrape: `name{labels}` → value.
-async fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
+/// The whole response to `GET <path>`, over a connection of its own.
+async fn http_get(server: &TestServer, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+/// Every sample of the scrape: `name{labels}` → value.
+async fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
+    let response = http_get(server, "/metrics").await;
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/plain"), "{head}");
@@ -351,14 +358,7 @@ async fn upgrade(
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     use futures_util::{SinkExt as _, StreamExt as _};
     use tokio_tungstenite::tungstenite::Message;
-    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-    let request = format!(
-        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.addr()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = http_get(server, "/socket.io/?EIO=4&transport=polling").await;
     let start = response
         .find("0{")
         .unwrap_or_else(|| panic!("no open packet: {response}"));
@@ -379,13 +379,7 @@ async fn without_a_recorder_nothing_is_served() {
     let server = serve(App::bare().gateway::<Measured>()).await;
     let mut ann = server.client("/m").await;
     ann.request(1, "a", json!(null)).await;
-    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = http_get(&server, "/metrics").await;
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     server.shutdown().await.unwrap();
 }

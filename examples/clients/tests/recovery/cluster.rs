@@ -5,7 +5,7 @@
 
 use super::proxy::Proxy;
 use super::support::{self, next as next_lifecycle};
-use super::{events_until_quiet, joined_through, registered};
+use super::{events_until_quiet, joined_through, registered, to_all_and_elsewhere};
 use nestgate::testing::ChildServer;
 use nestgate_client::{Client, Events, Lifecycle, Lifecycles};
 use nestgate_redis::testing::TestRedis;
@@ -91,17 +91,7 @@ impl Nodes {
         for n in 1..=20 {
             self.tick(n).await;
         }
-        self.other
-            .request::<Value, _>("say", "to all")
-            .await
-            .unwrap();
-        self.other
-            .request::<Value, _>(
-                "to",
-                &json!({"room": "elsewhere", "event": "tick", "data": -1}),
-            )
-            .await
-            .unwrap();
+        to_all_and_elsewhere(&self.other).await;
         self.proxy.switch(self.b.addr());
         self.proxy.refuse(false);
     }

@@ -5,7 +5,7 @@
 //! and across the nodes of a cluster on a real Redis (`cluster`), a node killed included.
 
 use nestgate_client::{Client, Event, Events, Lifecycle, Lifecycles, Reconnect};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::timeout;
 
@@ -74,4 +74,12 @@ pub(crate) async fn joined_through(proxy: &proxy::Proxy) -> (Client, Lifecycles,
     let rooms: Vec<String> = client.request("join", "r").await.unwrap();
     assert_eq!(rooms, ["r"]);
     (client, lifecycle, events)
+}
+
+/// What `other` sends while the client is away besides its room's ticks: one message to
+/// everyone (the client is to get it) and one to another room (it is not).
+pub(crate) async fn to_all_and_elsewhere(other: &Client) {
+    other.request::<Value, _>("say", "to all").await.unwrap();
+    let elsewhere = json!({"room": "elsewhere", "event": "tick", "data": -1});
+    other.request::<Value, _>("to", &elsewhere).await.unwrap();
 }

@@ -2,7 +2,7 @@
 
 use super::proxy::Proxy;
 use super::support::{self, next as next_lifecycle};
-use super::{events_until_quiet, joined_through, no_events, registered};
+use super::{events_until_quiet, joined_through, no_events, registered, to_all_and_elsewhere};
 use nestgate::testing::ChildServer;
 use nestgate_client::{Client, Events, Lifecycle, Lifecycles};
 use serde_json::{Value, json};
@@ -45,17 +45,7 @@ async fn a_cut_connection_comes_back_with_every_missed_message_once_in_order_and
     .await;
     // While it is away: to its room, to everyone, and to another room (not for it).
     away.ticks(20).await;
-    away.other
-        .request::<Value, _>("say", "to all")
-        .await
-        .unwrap();
-    away.other
-        .request::<Value, _>(
-            "to",
-            &json!({"room": "elsewhere", "event": "tick", "data": -1}),
-        )
-        .await
-        .unwrap();
+    to_all_and_elsewhere(&away.other).await;
     sleep(Duration::from_millis(400)).await; // The direct message goes out meanwhile.
     away.proxy.refuse(false);
 
