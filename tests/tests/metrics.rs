@@ -291,6 +291,11 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
             62.0,
         ),
     ];
+    // The slow consumer's queue filled up to its bound (64 frames) before it was closed.
+    assert_eq!(
+        get(&samples, r#"nestgate_outbound_queue_high_water{path="/m"}"#),
+        64.0
+    );
     for (sample, value) in exact {
         assert_eq!(get(&samples, sample), value, "{sample}");
     }

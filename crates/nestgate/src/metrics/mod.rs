@@ -18,6 +18,7 @@
 //! | `nestgate_sent_bytes_total` | counter | `path` | their bytes |
 //! | `nestgate_volatile_drops_total` | counter | `path` | `volatile` frames dropped for a client whose queue was full |
 //! | `nestgate_ack_timeouts_total` | counter | `path` | clients that did not answer an `emit_with_ack` in time |
+//! | `nestgate_outbound_queue_high_water` | gauge | `path` | the most frames one ws-json socket of the path had queued at once, since the start (`App::outbound_queue` is the bound; a Socket.IO socket's frames queue in its Engine.IO session) |
 //! | `nestgate_sockets` | gauge | `path` | sockets of this process in the path's namespaces |
 //! | `nestgate_rooms` | gauge | `path` | rooms with at least one of them (a socket's own id is no room here) |
 //!
@@ -67,6 +68,8 @@ pub mod names {
     pub const VOLATILE_DROPS: &str = "nestgate_volatile_drops_total";
     /// Clients that did not answer an ack in time.
     pub const ACK_TIMEOUTS: &str = "nestgate_ack_timeouts_total";
+    /// The most frames one socket had queued at once.
+    pub const QUEUE_HIGH_WATER: &str = "nestgate_outbound_queue_high_water";
     /// Sockets in the path's namespaces.
     pub const SOCKETS: &str = "nestgate_sockets";
     /// Rooms in the path's namespaces.
@@ -245,6 +248,9 @@ pub(crate) struct PathMetrics {
     ack_timeouts: Counter,
     sockets: Gauge,
     rooms: Gauge,
+    high_water: Gauge,
+    /// The high-water mark as the gauge has it (so that it is set only when it rises).
+    peak: std::sync::atomic::AtomicUsize,
     unknown: EventMetrics,
     events: HashMap<&'static str, EventMetrics>,
 }
@@ -275,6 +281,8 @@ impl PathMetrics {
             ack_timeouts: source.counter(names::ACK_TIMEOUTS, &[("path", path)]),
             sockets: source.gauge(names::SOCKETS, &[("path", path)]),
             rooms: source.gauge(names::ROOMS, &[("path", path)]),
+            high_water: source.gauge(names::QUEUE_HIGH_WATER, &[("path", path)]),
+            peak: std::sync::atomic::AtomicUsize::new(0),
             unknown: EventMetrics::new(source, path, UNKNOWN_EVENT),
             events: events
                 .into_iter()
@@ -346,6 +354,18 @@ impl PathMetrics {
             self.source
                 .counter(names::HANDLER_ERRORS, &labels)
                 .increment(1);
+        }
+    }
+
+    /// A socket's outbound queue holds `frames` now.
+    pub(crate) fn queued(&self, frames: usize) {
+        use std::sync::atomic::Ordering;
+        // A load first: once the mark is high, a push costs no write.
+        if self.on && frames > self.peak.load(Ordering::Relaxed) {
+            let before = self.peak.fetch_max(frames, Ordering::Relaxed);
+            if frames > before {
+                self.high_water.set(frames as f64);
+            }
         }
     }
 

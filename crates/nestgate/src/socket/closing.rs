@@ -94,7 +94,7 @@ impl Socket {
                 };
                 matches!(
                     self.inner.outbound.push(Message::Close(Some(frame))),
-                    Push::Queued
+                    Push::Queued(_)
                 )
             }
             None => false,

@@ -45,7 +45,8 @@ fn size(frame: &Message) -> usize {
 
 /// What became of a pushed frame.
 pub(crate) enum Push {
-    Queued,
+    /// Queued: the queue's length (in frames) with it.
+    Queued(usize),
     Full,
     Closed,
 }
@@ -71,7 +72,7 @@ impl Outbound {
 
     /// Queues a frame without waiting.
     pub(crate) fn push(&self, frame: Message) -> Push {
-        {
+        let queued = {
             let mut state = self.state();
             if state.closed {
                 return Push::Closed;
@@ -83,7 +84,8 @@ impl Outbound {
             }
             state.bytes += len;
             state.frames.push_back(frame);
-        }
+            state.frames.len()
+        };
         // A busy receiver finds the frame on its own. One that is waiting, or about to wait, is
         // woken: `notify_one` keeps a permit if it has not parked yet, so no wake-up is lost.
         // (A load first: a busy receiver costs no atomic write. The queue's lock orders a
@@ -91,7 +93,7 @@ impl Outbound {
         if self.waiting.load(Ordering::Acquire) && self.waiting.swap(false, Ordering::AcqRel) {
             self.ready.notify_one();
         }
-        Push::Queued
+        Push::Queued(queued)
     }
 
     /// The next frame, if one is queued.
@@ -155,8 +157,8 @@ mod tests {
     #[tokio::test]
     async fn bounded_ordered_and_closable() {
         let queue = Outbound::new(2, usize::MAX);
-        assert!(matches!(queue.push(Message::text("a")), Push::Queued));
-        assert!(matches!(queue.push(Message::text("b")), Push::Queued));
+        assert!(matches!(queue.push(Message::text("a")), Push::Queued(_)));
+        assert!(matches!(queue.push(Message::text("b")), Push::Queued(_)));
         assert!(matches!(queue.push(Message::text("c")), Push::Full));
         assert_eq!(queue.pop().await, Some(Message::text("a")));
         assert_eq!(queue.try_pop(), Some(Message::text("b")));
@@ -174,7 +176,7 @@ mod tests {
             async move { queue.pop().await }
         });
         tokio::task::yield_now().await;
-        assert!(matches!(queue.push(Message::text("x")), Push::Queued));
+        assert!(matches!(queue.push(Message::text("x")), Push::Queued(_)));
         assert_eq!(receiver.await.unwrap(), Some(Message::text("x")));
     }
 
@@ -193,22 +195,22 @@ mod tests {
         const KIB: usize = 1024;
         let half = || Message::text("x".repeat(512 * KIB));
         let queue = Outbound::new(1024, 1024 * KIB);
-        assert!(matches!(queue.push(half()), Push::Queued));
-        assert!(matches!(queue.push(half()), Push::Queued));
+        assert!(matches!(queue.push(half()), Push::Queued(_)));
+        assert!(matches!(queue.push(half()), Push::Queued(_)));
         assert!(matches!(queue.push(half()), Push::Full));
         // Small frames still fit after a large one leaves.
         assert!(queue.try_pop().is_some());
         assert_eq!(queue.state().bytes, 512 * KIB);
-        assert!(matches!(queue.push(Message::text("y")), Push::Queued));
+        assert!(matches!(queue.push(Message::text("y")), Push::Queued(_)));
         assert!(matches!(queue.push(half()), Push::Full));
         while queue.try_pop().is_some() {}
         assert_eq!(queue.state().bytes, 0);
         // One frame larger than the whole bound is accepted into an empty queue only.
         let huge = || Message::text("z".repeat(2048 * KIB));
-        assert!(matches!(queue.push(huge()), Push::Queued));
+        assert!(matches!(queue.push(huge()), Push::Queued(_)));
         assert!(matches!(queue.push(Message::text("a")), Push::Full));
         assert!(queue.try_pop().is_some());
-        assert!(matches!(queue.push(Message::text("a")), Push::Queued));
+        assert!(matches!(queue.push(Message::text("a")), Push::Queued(_)));
         assert!(matches!(queue.push(huge()), Push::Full));
     }
 }

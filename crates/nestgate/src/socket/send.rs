@@ -117,7 +117,10 @@ impl Socket {
             return sink?.text(text, Delivery::ALONE).map(drop);
         }
         match self.inner.outbound.push(Message::Text(text)) {
-            Push::Queued => Ok(()),
+            Push::Queued(queued) => {
+                self.inner.namespace.metrics().queued(queued);
+                Ok(())
+            }
             Push::Closed => Err(SendError::Closed),
             Push::Full => {
                 if !self.inner.closing.is_fired() {
@@ -169,7 +172,10 @@ impl Socket {
             if matches!(push, Push::Full) {
                 self.inner.namespace.metrics().volatile_dropped();
             }
-            matches!(push, Push::Queued)
+            if let Push::Queued(queued) = push {
+                self.inner.namespace.metrics().queued(queued);
+            }
+            matches!(push, Push::Queued(_))
         } else {
             self.send_text(frame).is_ok()
         }
