@@ -275,7 +275,7 @@ async fn known_traffic_gives_exact_counters_and_the_labels_stay_bounded() {
             2.0,
         ),
         (
-            r#"nestgate_connections_rejected_total{path="/m",reason="guard"}"#,
+            r#"nestgate_connections_rejected_total{path="/m",reason="guard",status="401"}"#,
             1.0,
         ),
         (

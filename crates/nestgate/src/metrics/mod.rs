@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | `nestgate_connections_accepted_total` | counter | `path`, `transport` | connections registered (their hooks let them in) |
 //! | `nestgate_connections_open` | gauge | `path`, `transport` | connections registered and not yet gone |
-//! | `nestgate_connections_rejected_total` | counter | `path`, `reason` | handshakes refused: `origin`, `guard`, `hook`, `too_many_namespaces` |
+//! | `nestgate_connections_rejected_total` | counter | `path`, `reason` (and `status` for `guard`) | handshakes refused: `origin`, `guard` (with the HTTP status it answered: `401`, `403`, …), `hook`, `too_many_namespaces` |
 //! | `nestgate_disconnects_total` | counter | `path`, `reason` | registered connections that ended, by [`DisconnectReason`](crate::DisconnectReason) (`client_close`, `transport_error`, `heartbeat_timeout`, `server_shutdown`, `kicked`, `message_too_large`, `slow_consumer`, `invalid_payload`, `token_expired`, `refresh_refused`) |
 //! | `nestgate_messages_received_total` | counter | `path`, `event` | event frames received; an event no handler has is `event="<unknown>"` |
 //! | `nestgate_received_bytes_total` | counter | `path`, `event` | their bytes |
@@ -336,6 +336,21 @@ impl PathMetrics {
     pub(crate) fn rejected(&self, reason: &'static str) {
         if self.on {
             let labels = [("path", &*self.path), ("reason", reason)];
+            self.source
+                .counter(names::CONNECTIONS_REJECTED, &labels)
+                .increment(1);
+        }
+    }
+
+    /// A handshake a guard refused with `status` (401, 403, …: a bounded set, the guards').
+    pub(crate) fn refused_by_guard(&self, status: u16) {
+        if self.on {
+            let status = status.to_string();
+            let labels = [
+                ("path", &*self.path),
+                ("reason", "guard"),
+                ("status", &*status),
+            ];
             self.source
                 .counter(names::CONNECTIONS_REJECTED, &labels)
                 .increment(1);

@@ -306,7 +306,7 @@ impl Client {
             false => crate::guard::check_all(guards, &mut request).await,
         } {
             if let Some(metrics) = runtime.metrics(nsp) {
-                metrics.rejected("guard");
+                metrics.refused_by_guard(rejection.status().as_u16());
             }
             let data = serde_json::json!({"status": rejection.status().as_u16()});
             self.connect_error(nsp, rejection.message(), Some(data));

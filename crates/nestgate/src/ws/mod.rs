@@ -86,7 +86,7 @@ pub(crate) async fn upgrade(runtime: Arc<Runtime>, target: Target, request: Requ
             path,
             "handshake refused by a guard"
         );
-        metrics.rejected("guard");
+        metrics.refused_by_guard(rejection.status().as_u16());
         return rejection.into_response();
     }
     let namespace = match target {
