@@ -1,8 +1,9 @@
 //! The admin namespace's handshake guard: basic auth against a bcrypt hash (checked off the
 //! runtime's threads: bcrypt is slow on purpose), or a session id a login handed out.
 
-use super::{Admin, Auth, MAX_SESSIONS, lock};
+use super::{Admin, Auth, MAX_SESSIONS};
 use crate::guard::{HandshakeGuard, HandshakeRejection, HandshakeRequest};
+use crate::util::sync::lock;
 use serde_json::Value;
 
 /// A session id handed out by this login, for the connection hook to tell the UI.

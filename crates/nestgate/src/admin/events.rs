@@ -6,6 +6,7 @@ use crate::extract::Args;
 use crate::observer::Observer;
 use crate::server::Server;
 use crate::socket::{DisconnectReason, Socket};
+use crate::util::sync::lock;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,7 +56,7 @@ impl AdminObserver {
     }
 
     fn count(&self, kind: &'static str, sub: Option<&'static str>) {
-        super::lock(&self.0.0.buffer).push(kind, sub);
+        lock(&self.0.0.buffer).push(kind, sub);
     }
 }
 
@@ -71,18 +72,16 @@ pub(super) fn tell(socket: &Socket, event: &str, args: Vec<Value>) {
     }
 }
 
-/// The transport the UI shows for a socket.
-pub(super) fn transport(_socket: &Socket) -> &'static str {
-    // ws-json is always a WebSocket; a Socket.IO socket's Engine.IO transport is not the
-    // socket's to know, and it is a WebSocket once upgraded.
-    "websocket"
-}
+/// The transport the UI shows for every socket: ws-json is always a WebSocket; a Socket.IO
+/// socket's Engine.IO transport is not the socket's to know, and it is a WebSocket once
+/// upgraded.
+pub(super) const TRANSPORT: &str = "websocket";
 
 impl Observer for AdminObserver {
     fn connected(&self, socket: &Socket) {
         self.count("rawConnection", None);
         if self.verbose() {
-            let serialized = serialize::socket(&socket.info(), transport(socket));
+            let serialized = serialize::socket(&socket.info(), TRANSPORT);
             tell(socket, "socket_connected", vec![serialized, now()]);
         }
     }

@@ -3,16 +3,19 @@
 //! disconnect).
 
 use super::auth::{AdminGuard, NewSession};
-use super::{Admin, NAMESPACE, lock, serialize};
+use super::events::TRANSPORT;
+use super::{Admin, NAMESPACE, serialize};
 use crate::extract::{Args, FromMessage as _, Message};
 use crate::filter::Failure;
 use crate::gateway::{FromAppState, GatewayHandlers, GatewayMeta, HandlerDef};
 use crate::guard::BoxedHandshakeGuard;
 use crate::handler::reply::Reply;
+use crate::namespace::Namespace;
 use crate::runtime::Runtime;
 use crate::server::Server;
 use crate::socket::Socket;
 use crate::state::AppState;
+use crate::util::sync::lock;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -122,14 +125,19 @@ fn text(args: &[Value], index: usize) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The namespace of `path` if it exists now: a static one, or a dynamic one alive (unlike
+/// `Runtime::namespace`, this never makes one).
+fn existing(runtime: &Runtime, path: &str) -> Option<Arc<Namespace>> {
+    match runtime.namespaces.get(path) {
+        Some(namespace) => Some(namespace.clone()),
+        None => runtime.children.map.get(path)?.upgrade(),
+    }
+}
+
 /// The server of the namespace a command names (an existing one only).
 fn server_of(socket: &Socket, nsp: &str) -> Option<Server> {
     let runtime = socket.runtime();
-    let namespace = match runtime.namespaces.get(nsp) {
-        Some(namespace) => namespace.clone(),
-        None => runtime.children.map.get(nsp)?.upgrade()?,
-    };
-    Some(Server::new(namespace, runtime.clone()))
+    Some(Server::new(existing(runtime, nsp)?, runtime.clone()))
 }
 
 /// `emit(nsp, filter, event, ...args)`: the event to the namespace, or to one room of it.
@@ -193,48 +201,30 @@ async fn disconnect(socket: Socket, args: Vec<Value>) {
     }
 }
 
-/// Every namespace's path now: the static ones and the dynamic ones alive.
-fn paths(runtime: &Runtime) -> Vec<String> {
-    let mut paths: Vec<String> = runtime
-        .namespaces
-        .keys()
-        .map(|path| path.to_string())
-        .collect();
-    paths.extend(
+/// Every namespace now, by path: the static ones and the dynamic ones alive.
+fn namespaces(runtime: &Runtime) -> Vec<Arc<Namespace>> {
+    let mut all: Vec<Arc<Namespace>> = runtime.namespaces.values().cloned().collect();
+    all.extend(
         runtime
             .children
             .map
             .iter()
-            .filter(|entry| entry.value().strong_count() > 0)
-            .map(|entry| entry.key().to_string()),
+            .filter_map(|entry| entry.value().upgrade()),
     );
-    paths.sort();
-    paths
+    all.sort_by(|a, b| a.path().cmp(b.path()));
+    all
 }
 
 /// Every socket of every namespace, across the cluster (`fetch_sockets`).
 async fn all_sockets(runtime: &Arc<Runtime>) -> Vec<Value> {
     let mut sockets = Vec::new();
-    for path in paths(runtime) {
-        let namespace = match runtime.namespaces.get(path.as_str()) {
-            Some(namespace) => namespace.clone(),
-            None => match runtime
-                .children
-                .map
-                .get(path.as_str())
-                .and_then(|weak| weak.upgrade())
-            {
-                Some(namespace) => namespace,
-                None => continue,
-            },
-        };
+    for namespace in namespaces(runtime) {
+        let path = namespace.path().to_owned();
         let server = Server::new(namespace, runtime.clone());
         match server.fetch_sockets().await {
-            Ok(infos) => sockets.extend(
-                infos
-                    .iter()
-                    .map(|info| serialize::socket(info, "websocket")),
-            ),
+            Ok(infos) => {
+                sockets.extend(infos.iter().map(|info| serialize::socket(info, TRANSPORT)))
+            }
             Err(err) => {
                 tracing::debug!(%err, path, "the admin UI's socket list misses a namespace")
             }
@@ -255,34 +245,25 @@ async fn stats(admin: Admin, runtime: Arc<Runtime>) {
         .server_id
         .clone()
         .unwrap_or_else(|| hostname.clone());
+    // A static path's namespace: there for the runtime's life.
+    let Some(admin_namespace) = runtime.namespaces.get(NAMESPACE).cloned() else {
+        return;
+    };
     let mut tick = tokio::time::interval(STATS_EVERY);
     loop {
         tokio::select! {
             () = runtime.shutdown.fired() => return,
             _ = tick.tick() => {}
         }
-        let Some(admin_namespace) = runtime.namespaces.get(NAMESPACE) else {
-            return;
-        };
-        let namespaces: Vec<Value> = paths(&runtime)
-            .into_iter()
-            .map(|path| {
-                let count = runtime
-                    .namespaces
-                    .get(path.as_str())
-                    .map(|namespace| namespace.store().len())
-                    .or_else(|| {
-                        let child = runtime.children.map.get(path.as_str())?.upgrade()?;
-                        Some(child.store().len())
-                    })
-                    .unwrap_or(0);
-                json!({"name": path, "socketsCount": count})
+        let mut clients = 0;
+        let namespaces: Vec<Value> = namespaces(&runtime)
+            .iter()
+            .map(|namespace| {
+                let count = namespace.store().len();
+                clients += count;
+                json!({"name": namespace.path(), "socketsCount": count})
             })
             .collect();
-        let clients: usize = namespaces
-            .iter()
-            .filter_map(|namespace| namespace["socketsCount"].as_u64())
-            .sum::<u64>() as usize;
         let aggregated = lock(&admin.0.buffer).drain();
         let stats = json!({
             "serverId": server_id,

@@ -86,9 +86,9 @@ pub(crate) async fn register(
         _ => None,
     };
     let store = namespace.store().clone();
-    let (socket_, recovery_) = (socket.clone(), recovery.clone());
+    // Owned by the registration, which may run on another task (a store's reader).
+    let (socket, live) = (socket.clone(), recovery.clone());
     let register = move |registration: crate::recovery::Registration| {
-        let socket = socket_;
         let (recovered, reason) = match &registration.outcome {
             Outcome::Recovered(_) => (true, None),
             Outcome::Fresh(reason) => (false, *reason),
@@ -106,21 +106,22 @@ pub(crate) async fn register(
                 socket.remove_membership(rooms);
             }
         }
-        let connected = Connected {
-            id: socket.id(),
-            session: &session,
-            offset: &registration.offset,
-            recovered,
-            reason,
-        };
-        match protocol::encode_event(protocol::CONNECTED_EVENT, &connected) {
-            Ok(frame) if announce => {
-                let _ = socket.send_text(frame.into());
+        if announce {
+            let connected = Connected {
+                id: socket.id(),
+                session: &session,
+                offset: &registration.offset,
+                recovered,
+                reason,
+            };
+            match protocol::encode_event(protocol::CONNECTED_EVENT, &connected) {
+                Ok(frame) => {
+                    let _ = socket.send_text(frame.into());
+                }
+                // Strings and a bool: serializing cannot fail; if it ever did, the client
+                // only misses its session.
+                Err(err) => tracing::error!(%err, "cannot encode nestgate:connected"),
             }
-            Ok(_) => {}
-            // Strings and a bool: serializing cannot fail; if it ever did, the client only
-            // misses its session.
-            Err(err) => tracing::error!(%err, "cannot encode nestgate:connected"),
         }
         if let Outcome::Recovered(missed) = registration.outcome {
             for frame in missed {
@@ -128,7 +129,7 @@ pub(crate) async fn register(
             }
         }
         store.insert(socket.clone());
-        recovery_.live(&id, socket.id(), || socket.rooms());
+        live.live(&id, socket.id(), || socket.rooms());
     };
     recovery.register(&attempt, capacity, register).await;
 }
