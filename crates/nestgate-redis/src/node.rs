@@ -628,7 +628,7 @@ async fn pause(cancel: &CancellationToken, pause: Duration) -> bool {
 
 /// Locks a mutex, going on after a panic elsewhere: every critical section here leaves its map
 /// consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -1,6 +1,7 @@
 //! A Redis connection for recovery's commands, made again after a failure.
 
 use crate::config::RedisConfig;
+use crate::node::lock;
 use redis::aio::MultiplexedConnection;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -85,10 +86,4 @@ impl Conn {
         }
         result
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

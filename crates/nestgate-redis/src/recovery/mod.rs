@@ -26,7 +26,7 @@ mod reader;
 mod stream;
 mod writer;
 
-use crate::node::Node;
+use crate::node::{Node, lock};
 use conn::Conn;
 use futures_util::future::BoxFuture;
 use nestgate::adapter::{AdapterError, LocalStore};
@@ -80,12 +80,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn count(&self, update: impl FnOnce(&mut RecoveryStats)) {
-        update(
-            &mut self
-                .stats
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        update(&mut lock(&self.stats));
     }
 }
 
@@ -199,10 +194,6 @@ impl RecoveryStore for RedisRecovery {
     }
 
     fn stats(&self) -> RecoveryStats {
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.shared.stats).clone()
     }
 }

@@ -171,9 +171,6 @@ impl Reader {
                 continue;
             }
             self.last = entry.id;
-            let (Some(frame), Some(target)) = (entry.frame, entry.target) else {
-                continue;
-            };
             if entry
                 .node
                 .as_deref()
@@ -182,11 +179,9 @@ impl Reader {
                 // `local()`: the sending node's sockets only.
                 continue;
             }
-            let Ok(target) = serde_json::from_str::<StoredTarget>(&target) else {
-                continue;
-            };
-            let frame: Frame = stamp(&frame, &entry.id.to_string()).into();
-            self.shared.store.broadcast(&frame, &target.options());
+            if let Some((frame, target)) = message(entry) {
+                self.shared.store.broadcast(&frame, &target.options());
+            }
         }
     }
 
@@ -233,17 +228,10 @@ impl Reader {
         }
         let mut missed = Vec::new();
         let mut bytes = 0;
-        for entry in entries.into_iter().skip(1) {
-            let (Some(frame), Some(target)) = (entry.frame, entry.target) else {
-                continue;
-            };
-            let Ok(target) = serde_json::from_str::<StoredTarget>(&target) else {
-                continue;
-            };
+        for (frame, target) in entries.into_iter().skip(1).filter_map(message) {
             if !target.reaches(&id, &rooms) {
                 continue;
             }
-            let frame: Frame = stamp(&frame, &entry.id.to_string()).into();
             bytes += frame.len();
             missed.push(frame);
             if missed.len() > capacity.0 || bytes > capacity.1 {
@@ -253,4 +241,12 @@ impl Reader {
         self.shared.count(|stats| stats.recovered += 1);
         Registration::recovered(offset, missed)
     }
+}
+
+/// A stored message's frame, stamped with its entry's id, and its target; `None` for a
+/// marker or an entry this crate did not write.
+fn message(entry: Entry) -> Option<(Frame, StoredTarget)> {
+    let target = serde_json::from_str::<StoredTarget>(&entry.target?).ok()?;
+    let frame: Frame = stamp(&entry.frame?, &entry.id.to_string()).into();
+    Some((frame, target))
 }
